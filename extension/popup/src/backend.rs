@@ -1,0 +1,110 @@
+//! How pages talk to the background: one-shot requests, and the events port that is re-opened
+//! whenever it drops (the browser stops the worker when idle; re-connecting wakes it).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use cobrowse_agent::protocol::{
+    BackgroundEvent, PopupReply, PopupRequest, Refusal, RequestEnvelope, Snapshot, EVENTS_PORT_NAME,
+};
+use wasm_bindgen::prelude::*;
+use webext::port::Port;
+use webext::Listener;
+use yew::Callback;
+
+/// Sends one request. A transport failure (no background, no extension) becomes a refusal
+/// with a message for the page, so callers handle one error shape.
+pub async fn request(request: PopupRequest) -> Result<PopupReply, Refusal> {
+    let envelope = RequestEnvelope::new(request);
+    webext::runtime::send_message::<_, PopupReply>(&envelope)
+        .await
+        .map_err(|e| {
+            Refusal::new(
+                cobrowse_agent::protocol::RefusalReason::StorageFailed,
+                "errorBackgroundUnreachable",
+                e.to_string(),
+            )
+        })
+}
+
+/// Delay before re-opening a dropped port.
+const REOPEN_DELAY_MS: i32 = 200;
+
+struct OpenPort {
+    port: Port,
+    _on_message: Listener,
+    _on_disconnect: Listener,
+}
+
+/// Keeps the events port open while it lives; calls `on_snapshot` for each snapshot pushed.
+pub struct EventsSubscription {
+    open: Rc<RefCell<Option<OpenPort>>>,
+    closed: Rc<Cell<bool>>,
+}
+
+impl EventsSubscription {
+    pub fn open(on_snapshot: Callback<Snapshot>) -> EventsSubscription {
+        let sub = EventsSubscription {
+            open: Rc::default(),
+            closed: Rc::default(),
+        };
+        connect(sub.open.clone(), sub.closed.clone(), on_snapshot);
+        sub
+    }
+}
+
+impl Drop for EventsSubscription {
+    fn drop(&mut self) {
+        self.closed.set(true);
+        if let Some(open) = self.open.borrow_mut().take() {
+            open.port.disconnect();
+        }
+    }
+}
+
+fn connect(
+    open: Rc<RefCell<Option<OpenPort>>>,
+    closed: Rc<Cell<bool>>,
+    on_snapshot: Callback<Snapshot>,
+) {
+    if closed.get() {
+        return;
+    }
+    let port = match webext::runtime::connect(EVENTS_PORT_NAME) {
+        Ok(port) => port,
+        Err(e) => {
+            webext::log_error(&format!("[cobrowse-agent] events port: {e}"));
+            return reconnect_later(open, closed, on_snapshot);
+        }
+    };
+    let emit = on_snapshot.clone();
+    let on_message = port.on_message(move |text| match serde_json::from_str(&text) {
+        Ok(BackgroundEvent::Snapshot(s)) => emit.emit(s),
+        Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
+    });
+    let (open2, closed2) = (open.clone(), closed.clone());
+    let on_disconnect = port.on_disconnect(move || {
+        reconnect_later(open2.clone(), closed2.clone(), on_snapshot.clone())
+    });
+    *open.borrow_mut() = Some(OpenPort {
+        port,
+        _on_message: on_message,
+        _on_disconnect: on_disconnect,
+    });
+}
+
+fn reconnect_later(
+    open: Rc<RefCell<Option<OpenPort>>>,
+    closed: Rc<Cell<bool>>,
+    on_snapshot: Callback<Snapshot>,
+) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    // The old port's listeners are dropped in `connect`, outside the callback that fired.
+    let retry = Closure::once_into_js(move || connect(open, closed, on_snapshot));
+    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+        retry.unchecked_ref(),
+        REOPEN_DELAY_MS,
+    );
+}

@@ -1,0 +1,44 @@
+//! The extension's pages, in Yew: the toolbar popup and the options page.
+//!
+//! A page is a view: it renders a [`Snapshot`](cobrowse_agent::protocol::Snapshot) from the
+//! background, repaints from the events port (which it re-opens when the worker restarts), and
+//! sends requests. It never talks to a server and never holds state the background owns. All
+//! text a person sees comes from `_locales` ([`i18n::t`]); all text from outside (settings,
+//! later customers) is rendered as text, never as HTML.
+
+use wasm_bindgen::prelude::*;
+
+pub mod backend;
+pub mod i18n;
+pub mod options;
+pub mod popup;
+
+fn mount<C: yew::BaseComponent<Properties = ()>>(title_key: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    document.set_title(&i18n::t(title_key));
+    if let Some(lang) = webext::i18n::ui_language() {
+        if let Some(root) = document.document_element() {
+            let _ = root.set_attribute("lang", &lang);
+        }
+    }
+    match document.get_element_by_id("app") {
+        Some(root) => {
+            yew::Renderer::<C>::with_root(root).render();
+        }
+        None => webext::log_error("[cobrowse-agent] page has no #app element"),
+    }
+}
+
+/// Entry point of `popup.html`.
+#[wasm_bindgen(js_name = runPopup)]
+pub fn run_popup() {
+    mount::<popup::PopupApp>("popupTitle");
+}
+
+/// Entry point of `options.html`.
+#[wasm_bindgen(js_name = runOptions)]
+pub fn run_options() {
+    mount::<options::OptionsApp>("optionsTitle");
+}

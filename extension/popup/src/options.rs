@@ -1,0 +1,139 @@
+//! The options page: server URL and agent name, saved through the background.
+//!
+//! Saving first asks for host permission on the server's origin, synchronously inside the click
+//! (Firefox grants optional host permissions only from a user gesture, before any `await`).
+
+use cobrowse_agent::protocol::{PopupReply, PopupRequest};
+use cobrowse_agent::settings::{ServerUrl, Settings};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::backend;
+use crate::i18n::{t, t_with};
+
+#[derive(Debug, Clone, PartialEq)]
+enum SaveStatus {
+    Idle,
+    Saving,
+    Saved {
+        permission_granted: bool,
+        origin: String,
+    },
+    Failed(String),
+}
+
+#[function_component(OptionsApp)]
+pub fn options_app() -> Html {
+    let server_url = use_state(String::new);
+    let agent_name = use_state(String::new);
+    let loaded = use_state(|| false);
+    let status = use_state(|| SaveStatus::Idle);
+    {
+        let (server_url, agent_name, loaded, status) = (
+            server_url.setter(),
+            agent_name.setter(),
+            loaded.setter(),
+            status.setter(),
+        );
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                match backend::request(PopupRequest::GetSnapshot).await {
+                    Ok(PopupReply::Snapshot(s) | PopupReply::SettingsSaved(s)) => {
+                        server_url.set(s.settings.server_url);
+                        agent_name.set(s.settings.agent_name);
+                        loaded.set(true);
+                    }
+                    Ok(PopupReply::Refused(r)) | Err(r) => {
+                        status.set(SaveStatus::Failed(t(&r.message_key)))
+                    }
+                }
+            });
+        });
+    }
+    let on_input = |field: UseStateHandle<String>| {
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            field.set(input.value());
+        })
+    };
+    let on_submit = {
+        let (server_url, agent_name, status) =
+            (server_url.clone(), agent_name.clone(), status.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let typed = Settings {
+                server_url: (*server_url).clone(),
+                agent_name: (*agent_name).clone(),
+            };
+            let valid = match typed.validated() {
+                Ok(v) => v,
+                Err(err) => return status.set(SaveStatus::Failed(t(err.message_key()))),
+            };
+            let Ok(server) = ServerUrl::parse(&valid.server_url) else {
+                return status.set(SaveStatus::Failed(t("errorUrlInvalid")));
+            };
+            // Started now, inside the gesture; awaited below.
+            let permission =
+                webext::permissions::request_origins(&[server.host_permission_pattern()]);
+            status.set(SaveStatus::Saving);
+            let status = status.clone();
+            spawn_local(async move {
+                let permission_granted = match permission.await {
+                    Ok(granted) => granted,
+                    Err(e) => {
+                        webext::log_error(&format!("[cobrowse-agent] {e}"));
+                        false
+                    }
+                };
+                let next = match backend::request(PopupRequest::SaveSettings(valid)).await {
+                    Ok(PopupReply::SettingsSaved(_)) => SaveStatus::Saved {
+                        permission_granted,
+                        origin: server.origin(),
+                    },
+                    Ok(PopupReply::Snapshot(_)) => SaveStatus::Failed(t("errorInternal")),
+                    Ok(PopupReply::Refused(r)) | Err(r) => SaveStatus::Failed(t(&r.message_key)),
+                };
+                status.set(next);
+            });
+        })
+    };
+    let status_view = match &*status {
+        SaveStatus::Idle => html! { <p id="save-status" class="muted" aria-live="polite"></p> },
+        SaveStatus::Saving => {
+            html! { <p id="save-status" class="muted" aria-live="polite">{ t("statusSaving") }</p> }
+        }
+        SaveStatus::Saved {
+            permission_granted: true,
+            ..
+        } => {
+            html! { <p id="save-status" class="ok" data-state="saved" aria-live="polite">{ t("statusSaved") }</p> }
+        }
+        SaveStatus::Saved {
+            permission_granted: false,
+            origin,
+        } => html! {
+            <p id="save-status" class="warning" data-state="saved" aria-live="polite">
+                { t_with("statusSavedNoPermission", &[origin]) }
+            </p>
+        },
+        SaveStatus::Failed(message) => {
+            html! { <p id="save-status" class="error" data-state="failed" role="alert">{ message.clone() }</p> }
+        }
+    };
+    html! {
+        <main class="options">
+            <h1>{ t("optionsTitle") }</h1>
+            <form id="settings-form" onsubmit={on_submit} data-loaded={ loaded.to_string() }>
+                <label for="server-url">{ t("labelServerUrl") }</label>
+                <input id="server-url" type="url" required=true autocomplete="url"
+                    value={ (*server_url).clone() } oninput={ on_input(server_url.clone()) } />
+                <label for="agent-name">{ t("labelAgentName") }</label>
+                <input id="agent-name" type="text" required=true autocomplete="username"
+                    value={ (*agent_name).clone() } oninput={ on_input(agent_name.clone()) } />
+                <button id="save" type="submit" disabled={ *status == SaveStatus::Saving }>{ t("buttonSave") }</button>
+            </form>
+            { status_view }
+        </main>
+    }
+}

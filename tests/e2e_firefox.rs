@@ -1,0 +1,18 @@
+//! End-to-end in headless Firefox ESR: the extension from `dist/firefox` as a temporary add-on,
+//! its background running as a module event page.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use support::scenarios::*;
+use support::{in_browser, Browser};
+
+#[tokio::test]
+async fn firefox_settings_saved_in_options_show_in_popup() {
+    in_browser(Browser::Firefox, settings_saved_in_options_show_in_popup).await;
+}
+
+#[tokio::test]
+async fn firefox_open_popup_repaints_when_settings_change() {
+    in_browser(Browser::Firefox, open_popup_repaints_when_settings_change).await;
+}

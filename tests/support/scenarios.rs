@@ -1,0 +1,80 @@
+//! Scenarios that run the same way in every browser.
+
+use fantoccini::Locator;
+
+use super::*;
+
+/// English text of a `_locales` message (the browsers run with an English UI).
+pub fn locale_en(key: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/_locales/en/messages.json");
+    let messages: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    messages[key]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message {key}"))
+        .to_owned()
+}
+
+/// Options page → background → storage → popup, including a refused save.
+pub async fn settings_saved_in_options_show_in_popup(s: &Session) -> Result<(), String> {
+    s.goto("popup.html").await?;
+    s.wait_for_text("#server-url", "http://127.0.0.1:8700")
+        .await?;
+    if s.text("#not-configured").await.is_none() {
+        return Err("a fresh install should say it is not configured".into());
+    }
+
+    open_options(s).await?;
+    let (state, text) = save_settings(s, "ftp://files.example", "agent-e2e").await?;
+    if state != "failed" || text != locale_en("errorUrlScheme") {
+        return Err(format!("ftp URL: expected a refusal, got {state}: {text}"));
+    }
+    let (state, text) = save_settings(s, " HTTP://LOCALHOST:8700/gws/ ", " agent-e2e ").await?;
+    if state != "saved" || text != locale_en("statusSaved") {
+        return Err(format!(
+            "expected saved with permission, got {state}: {text}"
+        ));
+    }
+
+    s.goto("popup.html").await?;
+    s.wait_for_text("#agent-name", "agent-e2e").await?;
+    s.wait_for_text("#server-url", "http://localhost:8700/gws")
+        .await?;
+    if s.text("#not-configured").await.is_some() {
+        return Err("still says not configured after saving".into());
+    }
+    Ok(())
+}
+
+/// A popup left open repaints from the events port when settings change in another tab, and
+/// markup in a value is shown as text.
+pub async fn open_popup_repaints_when_settings_change(s: &Session) -> Result<(), String> {
+    s.goto("popup.html").await?;
+    s.wait_for_text("#server-url", "http://127.0.0.1:8700")
+        .await?;
+    let popup_window = s.client.window().await.map_err(|e| e.to_string())?;
+    let options_window = s.client.new_window(true).await.map_err(|e| e.to_string())?;
+    s.client
+        .switch_to_window(options_window.handle)
+        .await
+        .map_err(|e| e.to_string())?;
+    open_options(s).await?;
+    let hostile = "<img src=x onerror=alert(1)>agent-live";
+    let (state, text) = save_settings(s, "http://127.0.0.1:8700", hostile).await?;
+    if state != "saved" {
+        return Err(format!("save failed: {text}"));
+    }
+    s.client
+        .switch_to_window(popup_window)
+        .await
+        .map_err(|e| e.to_string())?;
+    s.wait_for_text("#agent-name", hostile).await?;
+    let images = s
+        .client
+        .find_all(Locator::Css("img"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !images.is_empty() {
+        return Err("the agent name was parsed as HTML".into());
+    }
+    Ok(())
+}

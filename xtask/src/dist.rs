@@ -1,0 +1,264 @@
+//! Building the extension: wasm → wasm-bindgen → wasm-opt → one unpacked directory per
+//! browser with its own rendered manifest → zips (web-ext build). And `run`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::process::run as run_cmd;
+use crate::setup::{ensure_build_tools, Tools, WASM_TARGET};
+use crate::Paths;
+
+/// The wasm crates and their JS names.
+const WASM_CRATES: &[&str] = &["background", "popup"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Chrome,
+    Firefox,
+}
+
+impl Browser {
+    pub const ALL: [Browser; 2] = [Browser::Chrome, Browser::Firefox];
+
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Browser::Chrome => "chrome",
+            Browser::Firefox => "firefox",
+        }
+    }
+}
+
+/// The workspace version (`[workspace.package] version`).
+pub fn workspace_version(paths: &Paths) -> Result<String, String> {
+    let toml = std::fs::read_to_string(paths.root.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let mut in_section = false;
+    for line in toml.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[workspace.package]";
+        } else if in_section {
+            if let Some(v) = line.strip_prefix("version") {
+                return Ok(v
+                    .trim_start_matches([' ', '='])
+                    .trim()
+                    .trim_matches('"')
+                    .to_owned());
+            }
+        }
+    }
+    Err("no [workspace.package] version in Cargo.toml".into())
+}
+
+/// Renders the one manifest template for `browser`: Chrome gets `service_worker` and no
+/// `browser_specific_settings`; Firefox gets `scripts` (an event page) and no Chrome-only keys.
+pub fn render_manifest(template: &Value, browser: Browser, version: &str) -> Result<Value, String> {
+    let mut m = template.clone();
+    let obj = m.as_object_mut().ok_or("manifest.json is not an object")?;
+    obj.insert("version".into(), Value::String(version.to_owned()));
+    let background = obj
+        .get_mut("background")
+        .and_then(Value::as_object_mut)
+        .ok_or("manifest.json has no background object")?;
+    match browser {
+        Browser::Chrome => {
+            background.remove("scripts");
+            obj.remove("browser_specific_settings");
+        }
+        Browser::Firefox => {
+            background.remove("service_worker");
+            obj.remove("minimum_chrome_version");
+        }
+    }
+    Ok(m)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_file(from: &Path, to_dir: &Path) -> Result<(), String> {
+    let name = from.file_name().ok_or("no file name")?;
+    std::fs::copy(from, to_dir.join(name)).map_err(|e| format!("{}: {e}", from.display()))?;
+    Ok(())
+}
+
+/// Builds the wasm, binds and optimises it, and writes `dist/<browser>/` and the zips.
+pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
+    let version = workspace_version(paths)?;
+    let mut cargo = Command::new("cargo");
+    cargo
+        .args(["build", "--release", "--target", WASM_TARGET])
+        .current_dir(&paths.root)
+        .env("CARGO_TARGET_DIR", &paths.target);
+    for c in WASM_CRATES {
+        cargo.args(["-p", c]);
+    }
+    run_cmd(&mut cargo)?;
+
+    let pkg = paths.dist.join(".pkg");
+    let _ = std::fs::remove_dir_all(&pkg);
+    let wasm_opt = tools.npm_bin.join("wasm-opt");
+    for c in WASM_CRATES {
+        let wasm = paths
+            .target
+            .join(WASM_TARGET)
+            .join("release")
+            .join(format!("{c}.wasm"));
+        run_cmd(
+            Command::new(&tools.wasm_bindgen)
+                .args([
+                    "--target",
+                    "web",
+                    "--no-typescript",
+                    "--remove-name-section",
+                    "--remove-producers-section",
+                    "--out-dir",
+                ])
+                .arg(&pkg)
+                .arg(&wasm),
+        )?;
+        // npm binaryen: Debian's (108) and the wasm-opt crate's (116) cannot read wasm-bindgen's
+        // `table.fill` (see shared/reference/toolchain.md §4).
+        let bound = pkg.join(format!("{c}_bg.wasm"));
+        run_cmd(
+            Command::new(&wasm_opt)
+                .arg("-Oz")
+                .arg(&bound)
+                .arg("-o")
+                .arg(&bound),
+        )?;
+    }
+
+    let template_text = std::fs::read_to_string(paths.root.join("manifest.json"))
+        .map_err(|e| format!("manifest.json: {e}"))?;
+    let template: Value =
+        serde_json::from_str(&template_text).map_err(|e| format!("manifest.json: {e}"))?;
+    let popup_static = paths.root.join("extension/popup/static");
+    for browser in Browser::ALL {
+        let out = paths.dist.join(browser.dir_name());
+        let _ = std::fs::remove_dir_all(&out);
+        copy_dir(&pkg, &out.join("pkg"))?;
+        copy_file(&paths.root.join("extension/background/background.js"), &out)?;
+        copy_dir(&popup_static, &out)?;
+        copy_dir(&paths.root.join("assets/_locales"), &out.join("_locales"))?;
+        copy_dir(&paths.root.join("assets/icons"), &out.join("icons"))?;
+        copy_dir(&paths.root.join("assets/css"), &out)?;
+        // wasm-bindgen writes a .gitignore into its output dir; it has no place in a package.
+        let _ = std::fs::remove_file(out.join("pkg/.gitignore"));
+        let manifest = render_manifest(&template, browser, &version)?;
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+        std::fs::write(out.join("manifest.json"), text).map_err(|e| e.to_string())?;
+        run_cmd(
+            Command::new(tools.npm_bin.join("web-ext"))
+                .args(["build", "--overwrite-dest", "--source-dir"])
+                .arg(&out)
+                .arg("--artifacts-dir")
+                .arg(&paths.dist)
+                .arg("--filename")
+                .arg(format!(
+                    "cobrowse-agent-{}-{version}.zip",
+                    browser.dir_name()
+                )),
+        )?;
+    }
+    let _ = std::fs::remove_dir_all(&pkg);
+    println!(
+        "xtask: built {} and {}",
+        dist_dir(paths, Browser::Chrome).display(),
+        dist_dir(paths, Browser::Firefox).display()
+    );
+    Ok(())
+}
+
+pub fn dist_dir(paths: &Paths, browser: Browser) -> PathBuf {
+    paths.dist.join(browser.dir_name())
+}
+
+/// `cargo xtask run`: build, then open the browser with the extension (web-ext run).
+pub fn run(paths: &Paths, browser: Browser) -> Result<(), String> {
+    let tools = ensure_build_tools(paths)?;
+    build(paths, &tools)?;
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        println!("xtask: no DISPLAY: the browser will run headless (set DISPLAY to see it)");
+    }
+    let mut cmd = Command::new(tools.npm_bin.join("web-ext"));
+    cmd.arg("run")
+        .arg("--source-dir")
+        .arg(dist_dir(paths, browser));
+    match browser {
+        Browser::Firefox => {
+            cmd.arg("--target=firefox-desktop")
+                .arg("--firefox")
+                .arg(&tools.firefox);
+        }
+        Browser::Chrome => {
+            cmd.arg("--target=chromium")
+                .arg("--chromium-binary")
+                .arg(&tools.chromium);
+            // As root Chromium refuses to start without it (it is what the tests use too).
+            cmd.args(["--args=--no-sandbox", "--args=--no-first-run"]);
+        }
+    }
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        cmd.env("MOZ_HEADLESS", "1");
+        if browser == Browser::Chrome {
+            cmd.arg("--args=--headless=new");
+        }
+    }
+    run_cmd(&mut cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Value {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../manifest.json"))
+                .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn chrome_manifest_has_a_service_worker_and_no_gecko_settings() {
+        let m = render_manifest(&template(), Browser::Chrome, "1.2.3").unwrap();
+        assert_eq!(m["version"], "1.2.3");
+        assert_eq!(m["background"]["service_worker"], "background.js");
+        assert!(m["background"].get("scripts").is_none());
+        assert!(m.get("browser_specific_settings").is_none());
+        assert!(m.get("minimum_chrome_version").is_some());
+    }
+
+    #[test]
+    fn firefox_manifest_has_an_event_page_and_gecko_settings() {
+        let m = render_manifest(&template(), Browser::Firefox, "1.2.3").unwrap();
+        assert_eq!(m["background"]["scripts"][0], "background.js");
+        assert!(m["background"].get("service_worker").is_none());
+        assert!(m["browser_specific_settings"]["gecko"]["id"].is_string());
+        assert!(m.get("minimum_chrome_version").is_none());
+    }
+
+    #[test]
+    fn template_csp_allows_wasm_and_nothing_remote() {
+        let csp = template()["content_security_policy"]["extension_pages"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            csp,
+            "script-src 'self' 'wasm-unsafe-eval'; object-src 'self'"
+        );
+    }
+}

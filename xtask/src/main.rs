@@ -1,0 +1,91 @@
+//! `cargo xtask`: every piece of automation of this project, in Rust (no shell scripts).
+//!
+//! * `run`   — set up, build, and open a browser with the extension loaded.
+//! * `test`  — set up, then every check and test in both browsers; fails if any suite did not run.
+//! * `dist`  — `dist/chrome`, `dist/firefox` (unpacked, loadable) and their zips.
+//!
+//! Set-up installs only what is missing: Debian packages (chromium, chromium-driver,
+//! firefox-esr), the wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
+//! geckodriver, and the npm packages from package-lock.json. Builds go to a target directory
+//! outside the clone (`$CARGO_TARGET_DIR`, default `~/.cache/cobrowse-agent/target`) so a fresh
+//! clone reuses compiled dependencies.
+
+mod dist;
+mod process;
+mod setup;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Where things are.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub target: PathBuf,
+    pub dist: PathBuf,
+}
+
+impl Paths {
+    fn discover() -> Paths {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace")
+            .to_path_buf();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| root.clone());
+                home.join(".cache/cobrowse-agent/target")
+            });
+        Paths {
+            dist: root.join("dist"),
+            root,
+            target,
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  run [--browser firefox|chromium]   build and open a browser with the extension loaded
+  test                               every check and test, in Chromium and Firefox
+  dist                               dist/chrome, dist/firefox and their zips
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paths = Paths::discover();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => {
+            let browser = match args.iter().position(|a| a == "--browser") {
+                Some(i) => args.get(i + 1).map(String::as_str).unwrap_or(""),
+                None => "firefox",
+            };
+            match browser {
+                "firefox" => dist::run(&paths, dist::Browser::Firefox),
+                "chromium" | "chrome" => dist::run(&paths, dist::Browser::Chrome),
+                other => Err(format!("unknown browser {other:?} (firefox or chromium)")),
+            }
+        }
+        Some("test") => test::run(&paths),
+        Some("dist") => {
+            setup::ensure_build_tools(&paths).and_then(|tools| dist::build(&paths, &tools))
+        }
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! `cargo xtask test`: every check, in order, with a summary. A browser suite that ran no test
+//! counts as failed, so a missing browser or driver can never pass silently.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::dist::{self, Browser};
+use crate::process::{count_tests, run_captured};
+use crate::setup::{ensure_build_tools, Tools, WASM_TARGET};
+use crate::Paths;
+
+struct Outcome {
+    name: String,
+    ok: bool,
+    passed: u32,
+    failed: u32,
+    seconds: f64,
+    note: String,
+}
+
+struct Runner<'a> {
+    paths: &'a Paths,
+    outcomes: Vec<Outcome>,
+}
+
+/// How a step is judged beyond its exit code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Exit code only (fmt, clippy, build).
+    Success,
+    /// Exit 0 and at least one test passed.
+    Tests,
+}
+
+impl Runner<'_> {
+    fn cargo(&self) -> Command {
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(&self.paths.root)
+            .env("CARGO_TARGET_DIR", &self.paths.target)
+            .env("CARGO_TERM_COLOR", "never");
+        cmd
+    }
+
+    fn step(&mut self, name: &str, expect: Expect, limit_secs: u64, mut cmd: Command) {
+        println!("\n==> {name}");
+        let start = Instant::now();
+        let (ok, passed, failed, note) =
+            match run_captured(&mut cmd, Duration::from_secs(limit_secs)) {
+                Ok(c) => {
+                    let (passed, failed) = count_tests(&c.text);
+                    let mut note = String::new();
+                    let mut ok = c.success;
+                    if c.timed_out {
+                        note = format!("timed out after {limit_secs}s");
+                    } else if expect == Expect::Tests && passed == 0 {
+                        ok = false;
+                        note = "no test ran".into();
+                    }
+                    (ok, passed, failed, note)
+                }
+                Err(e) => (false, 0, 0, e),
+            };
+        self.outcomes.push(Outcome {
+            name: name.to_owned(),
+            ok,
+            passed,
+            failed,
+            seconds: start.elapsed().as_secs_f64(),
+            note,
+        });
+    }
+
+    fn record(&mut self, name: &str, result: Result<(), String>, start: Instant) {
+        let note = result.as_ref().err().cloned().unwrap_or_default();
+        if !note.is_empty() {
+            eprintln!("xtask: {name}: {note}");
+        }
+        self.outcomes.push(Outcome {
+            name: name.to_owned(),
+            ok: result.is_ok(),
+            passed: 0,
+            failed: 0,
+            seconds: start.elapsed().as_secs_f64(),
+            note,
+        });
+    }
+}
+
+/// Names of `tests/*.rs` in the root package, split into host tests and browser suites.
+fn root_test_targets(paths: &Paths) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut host = Vec::new();
+    let mut e2e = Vec::new();
+    for entry in std::fs::read_dir(paths.root.join("tests")).map_err(|e| e.to_string())? {
+        let name = entry
+            .map_err(|e| e.to_string())?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(stem) = name.strip_suffix(".rs") {
+            if stem.starts_with("e2e_") {
+                e2e.push(stem.to_owned());
+            } else {
+                host.push(stem.to_owned());
+            }
+        }
+    }
+    host.sort();
+    e2e.sort();
+    Ok((host, e2e))
+}
+
+fn lint_firefox(tools: &Tools, dir: &Path) -> Result<(), String> {
+    let out = Command::new(tools.npm_bin.join("web-ext"))
+        .args(["lint", "--output", "json", "--source-dir"])
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("web-ext lint: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text
+        .find('{')
+        .ok_or_else(|| format!("web-ext lint printed no JSON: {text}"))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text[start..]).map_err(|e| format!("web-ext lint JSON: {e}"))?;
+    for kind in ["errors", "warnings", "notices"] {
+        for finding in report[kind].as_array().into_iter().flatten() {
+            println!(
+                "web-ext lint {kind}: {} {} ({})",
+                finding["code"].as_str().unwrap_or("?"),
+                finding["message"].as_str().unwrap_or(""),
+                finding["file"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let errors = report["summary"]["errors"]
+        .as_u64()
+        .ok_or("web-ext lint: no summary.errors")?;
+    println!(
+        "web-ext lint: {errors} errors, {} warnings, {} notices",
+        report["summary"]["warnings"], report["summary"]["notices"]
+    );
+    if errors == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "web-ext lint found {errors} errors in {}",
+            dir.display()
+        ))
+    }
+}
+
+pub fn run(paths: &Paths) -> Result<(), String> {
+    let started = Instant::now();
+    let tools = ensure_build_tools(paths)?;
+    let mut r = Runner {
+        paths,
+        outcomes: Vec::new(),
+    };
+
+    let mut fmt = r.cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    r.step("cargo fmt --check", Expect::Success, 120, fmt);
+
+    let mut clippy = r.cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    r.step("clippy (host)", Expect::Success, 1200, clippy);
+
+    let mut clippy = r.cargo();
+    clippy.args(["clippy", "--target", WASM_TARGET, "--all-targets"]);
+    for p in ["cobrowse-agent", "webext", "background", "popup"] {
+        clippy.args(["-p", p]);
+    }
+    clippy.args(["--", "-D", "warnings"]);
+    r.step("clippy (wasm32)", Expect::Success, 1200, clippy);
+
+    let (host_targets, e2e_targets) = root_test_targets(paths)?;
+    let mut host = r.cargo();
+    host.args(["test", "--workspace", "--lib", "--bins"]);
+    r.step("host unit tests", Expect::Tests, 1200, host);
+    let mut host = r.cargo();
+    host.args(["test", "-p", "cobrowse-agent"]);
+    for t in &host_targets {
+        host.args(["--test", t]);
+    }
+    r.step("host integration tests (tests/)", Expect::Tests, 1200, host);
+
+    let t = Instant::now();
+    let built = dist::build(paths, &tools);
+    let built_ok = built.is_ok();
+    r.record("dist (chrome + firefox)", built, t);
+
+    if built_ok {
+        let t = Instant::now();
+        let lint = lint_firefox(&tools, &dist::dist_dir(paths, Browser::Firefox));
+        r.record("web-ext lint dist/firefox (0 errors)", lint, t);
+    }
+
+    for (browser, driver_var, driver) in [
+        ("Chromium", "CHROMEDRIVER", &tools.chromedriver),
+        ("Firefox", "GECKODRIVER", &tools.geckodriver),
+    ] {
+        let mut wasm = r.cargo();
+        wasm.args([
+            "test",
+            "--target",
+            WASM_TARGET,
+            "-p",
+            "background",
+            "-p",
+            "popup",
+            "--tests",
+        ])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            &tools.wasm_bindgen_test_runner,
+        )
+        .env_remove("CHROMEDRIVER")
+        .env_remove("GECKODRIVER")
+        .env_remove("SAFARIDRIVER")
+        .env(driver_var, driver);
+        r.step(
+            &format!("wasm-bindgen-test in {browser}"),
+            Expect::Tests,
+            1200,
+            wasm,
+        );
+    }
+
+    if built_ok {
+        for target in &e2e_targets {
+            let mut e2e = r.cargo();
+            e2e.args([
+                "test",
+                "-p",
+                "cobrowse-agent",
+                "--test",
+                target,
+                "--",
+                "--test-threads=1",
+            ])
+            .env("COBROWSE_DIST", &paths.dist)
+            .env("CHROMEDRIVER", &tools.chromedriver)
+            .env("CHROMIUM", &tools.chromium)
+            .env("GECKODRIVER", &tools.geckodriver)
+            .env("FIREFOX", &tools.firefox);
+            r.step(&format!("end-to-end: {target}"), Expect::Tests, 1800, e2e);
+        }
+    } else {
+        r.record(
+            "end-to-end suites",
+            Err("not run: the extension did not build".into()),
+            Instant::now(),
+        );
+    }
+    if e2e_targets.is_empty() {
+        r.record(
+            "end-to-end suites",
+            Err("no tests/e2e_*.rs found".into()),
+            Instant::now(),
+        );
+    }
+
+    println!("\n==> summary");
+    let (mut passed, mut failed, mut steps_failed) = (0, 0, 0);
+    for o in &r.outcomes {
+        passed += o.passed;
+        failed += o.failed;
+        if !o.ok {
+            steps_failed += 1;
+        }
+        let tests = if o.passed + o.failed > 0 {
+            format!("{} passed, {} failed", o.passed, o.failed)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:4} {:7.1}s  {:45} {} {}",
+            if o.ok { "ok" } else { "FAIL" },
+            o.seconds,
+            o.name,
+            tests,
+            o.note
+        );
+    }
+    println!("total {:.0}s", started.elapsed().as_secs_f64());
+    println!("tests: {passed} passed, {failed} failed");
+    if steps_failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{steps_failed} step(s) failed"))
+    }
+}
