@@ -6,6 +6,7 @@
 //! tested natively with `cargo test`. It must never depend on `wasm-bindgen`, `web-sys` or
 //! anything that only exists in a browser.
 
+pub mod bayeux;
 pub mod protocol;
 pub mod sender;
 pub mod settings;

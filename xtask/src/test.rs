@@ -191,6 +191,15 @@ pub fn run(paths: &Paths) -> Result<(), String> {
     }
     r.step("host integration tests (tests/)", Expect::Tests, 1200, host);
 
+    let mut interop = r.cargo();
+    interop.args(["test", "-p", "bayeux-net", "--tests"]);
+    r.step(
+        "interop: Bayeux client/server vs official CometD",
+        Expect::Tests,
+        1200,
+        interop,
+    );
+
     let t = Instant::now();
     let built = dist::build(paths, &tools);
     let built_ok = built.is_ok();
