@@ -35,8 +35,11 @@ enum Incoming {
         generation: u64,
         reason: String,
     },
+    /// The WebSocket could not be opened; `upgrade_refused`: the server answered the upgrade
+    /// request with something other than 101 (it does not speak WebSocket there).
     SocketRefused {
         reason: String,
+        upgrade_refused: bool,
     },
 }
 
@@ -131,6 +134,7 @@ struct Driver {
     socket: Option<mpsc::UnboundedSender<String>>,
     socket_generation: u64,
     socket_opening: bool,
+    socket_ever_opened: bool,
     /// Frames waiting for the WebSocket to open.
     socket_backlog: Vec<Outgoing>,
     /// Requests sent on the current socket (failed together when it closes).
@@ -161,6 +165,7 @@ impl Driver {
             socket: None,
             socket_generation: 0,
             socket_opening: false,
+            socket_ever_opened: false,
             socket_backlog: Vec::new(),
             socket_requests: Vec::new(),
             socket_connect_deadline: None,
@@ -256,6 +261,7 @@ impl Driver {
             }
             Incoming::SocketOpened(tx) => {
                 self.socket_opening = false;
+                self.socket_ever_opened = true;
                 self.socket = Some(tx);
                 for outgoing in std::mem::take(&mut self.socket_backlog) {
                     self.send(outgoing);
@@ -266,10 +272,21 @@ impl Driver {
                     self.close_socket(&reason);
                 }
             }
-            Incoming::SocketRefused { reason } => {
+            Incoming::SocketRefused {
+                reason,
+                upgrade_refused,
+            } => {
                 self.socket_opening = false;
-                self.socket_backlog.clear();
-                self.client.transport_unavailable(&reason);
+                let backlog = std::mem::take(&mut self.socket_backlog);
+                if upgrade_refused || !self.socket_ever_opened {
+                    // Like CometD's clients: a WebSocket that never worked means falling back.
+                    self.client.transport_unavailable(&reason);
+                } else {
+                    // It worked before: the network is down; retry as usual, same session.
+                    for outgoing in backlog {
+                        self.client.request_failed(outgoing.request, &reason);
+                    }
+                }
             }
         }
     }
@@ -395,8 +412,11 @@ impl Driver {
             let stream = match tokio_tungstenite::connect_async(url.as_str()).await {
                 Ok((stream, _)) => stream,
                 Err(e) => {
+                    let upgrade_refused =
+                        matches!(e, tokio_tungstenite::tungstenite::Error::Http(_));
                     let _ = tx.send(Incoming::SocketRefused {
                         reason: e.to_string(),
+                        upgrade_refused,
                     });
                     return;
                 }

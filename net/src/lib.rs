@@ -6,3 +6,5 @@
 //! every decision is the core state machine's.
 
 pub mod client;
+pub mod interop;
+pub mod server;

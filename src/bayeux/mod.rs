@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod client;
 pub mod message;
+pub mod server;
 
 pub use channel::ChannelName;
 pub use message::{

@@ -1,0 +1,61 @@
+//! The endpoint the interop tests and the benchmark run: anonymous clients, every channel
+//! allowed, and the service channels the official server's test script offers too
+//! (`/service/echo`, `/service/publish`, `/service/expire`), so one scenario runs against both.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use cobrowse_agent::bayeux::message::FrameLimits;
+use cobrowse_agent::bayeux::server::{AllowAll, ServerConfig, ServiceRequest};
+use serde_json::{Map, Value};
+
+use crate::server::{Authenticator, Bayeux};
+
+/// Everyone is the same anonymous principal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Anonymous;
+
+impl Authenticator for Anonymous {
+    type Principal = ();
+    async fn principal_from_headers(&self, _: &HeaderMap) -> Option<()> {
+        Some(())
+    }
+    async fn principal_from_handshake_ext(&self, _: &Map<String, Value>) -> Option<()> {
+        Some(())
+    }
+}
+
+pub type InteropBayeux = Bayeux<(), AllowAll>;
+
+fn services(request: ServiceRequest<()>, bayeux: &InteropBayeux) {
+    match request.channel.as_str() {
+        "/service/echo" => bayeux.deliver_to(&request.client_id, "/service/echo", request.data),
+        "/service/publish" => {
+            if let Some(channel) = request.data.get("channel").and_then(Value::as_str) {
+                let data = request.data.get("data").cloned().unwrap_or(Value::Null);
+                bayeux.publish(channel, data);
+            }
+        }
+        "/service/expire" => bayeux.forget(&request.client_id),
+        _ => {}
+    }
+}
+
+/// Serves the interop endpoint at `http://<addr>/cometd` until the runtime ends.
+pub async fn serve(config: ServerConfig) -> std::io::Result<(SocketAddr, InteropBayeux)> {
+    let bayeux = Bayeux::new(
+        config,
+        AllowAll,
+        FrameLimits::default(),
+        Some(Arc::new(services)),
+    );
+    bayeux.spawn_sweeper();
+    let app = bayeux.clone().router(Arc::new(Anonymous), "/cometd");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, bayeux))
+}

@@ -1,0 +1,409 @@
+//! The Bayeux endpoint: the core [`Engine`] behind HTTP long-polling and WebSocket on the same
+//! path, as an axum router.
+//!
+//! Authentication is pluggable ([`Authenticator`]): a long-polling request is authenticated
+//! from its headers (HTTP Basic, a session cookie), a WebSocket from its upgrade request's
+//! headers or, because a browser WebSocket cannot set headers, from the handshake's `ext`.
+//! Frames larger than the limits are refused before parsing (HTTP 413/400, or a WebSocket
+//! close), never with a panic and never affecting other clients.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use cobrowse_agent::bayeux::message::FrameLimits;
+use cobrowse_agent::bayeux::server::{
+    Authorizer, Engine, HeldConnect, RequestContext, ServerConfig, ServiceRequest,
+};
+use cobrowse_agent::bayeux::{decode_frame, encode_frame, meta, Message, LONG_POLLING, WEBSOCKET};
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+/// Establishes who is making a request.
+pub trait Authenticator: Send + Sync + 'static {
+    type Principal: Clone + PartialEq + Send + Sync + 'static;
+
+    /// From an HTTP request's headers (every long-polling request; a WebSocket upgrade).
+    fn principal_from_headers(
+        &self,
+        headers: &HeaderMap,
+    ) -> impl Future<Output = Option<Self::Principal>> + Send;
+
+    /// From a handshake's `ext`, for clients that cannot send headers.
+    fn principal_from_handshake_ext(
+        &self,
+        ext: &Map<String, Value>,
+    ) -> impl Future<Output = Option<Self::Principal>> + Send;
+}
+
+/// Answers `/service/**` publishes (request/response); runs after the publish is acknowledged.
+pub type ServiceHandler<P, A> = Arc<dyn Fn(ServiceRequest<P>, &Bayeux<P, A>) + Send + Sync>;
+
+struct Inner<P, A> {
+    engine: Mutex<Engine<P, A>>,
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    limits: FrameLimits,
+    epoch: Instant,
+    service: Option<ServiceHandler<P, A>>,
+}
+
+/// A handle on the endpoint: clone it freely; publish and deliver from anywhere.
+pub struct Bayeux<P, A> {
+    inner: Arc<Inner<P, A>>,
+}
+
+impl<P, A> Clone for Bayeux<P, A> {
+    fn clone(&self) -> Self {
+        Bayeux {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// Unguessable client ids: 20 random bytes, hex.
+fn random_client_id() -> String {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl<P, A> Bayeux<P, A>
+where
+    P: Clone + PartialEq + Send + Sync + 'static,
+    A: Authorizer<P> + Send + 'static,
+{
+    pub fn new(
+        config: ServerConfig,
+        authorizer: A,
+        limits: FrameLimits,
+        service: Option<ServiceHandler<P, A>>,
+    ) -> Self {
+        let engine = Engine::new(config, authorizer, Box::new(random_client_id));
+        Bayeux {
+            inner: Arc::new(Inner {
+                engine: Mutex::new(engine),
+                wakers: Mutex::new(HashMap::new()),
+                limits,
+                epoch: Instant::now(),
+                service,
+            }),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.epoch.elapsed().as_millis() as u64
+    }
+
+    fn engine(&self) -> MutexGuard<'_, Engine<P, A>> {
+        // A panic elsewhere must not take the endpoint down with a poisoned lock.
+        self.inner.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn waker(&self, client_id: &str) -> Arc<Notify> {
+        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        wakers.entry(client_id.to_owned()).or_default().clone()
+    }
+
+    fn wake(&self, client_ids: &[String]) {
+        let wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for id in client_ids {
+            if let Some(n) = wakers.get(id) {
+                n.notify_waiters();
+            }
+        }
+    }
+
+    /// Broadcasts on `channel`.
+    pub fn publish(&self, channel: &str, data: Value) {
+        let woken = self.engine().publish(channel, data);
+        self.wake(&woken);
+    }
+
+    /// Delivers on `channel` to the subscribed sessions of principals `to` accepts.
+    pub fn deliver_where(&self, channel: &str, data: Value, to: impl Fn(&P) -> bool) {
+        let woken = self.engine().deliver_where(channel, data, to);
+        self.wake(&woken);
+    }
+
+    /// Delivers to one session (a service reply).
+    pub fn deliver_to(&self, client_id: &str, channel: &str, data: Value) {
+        if self.engine().deliver_to(client_id, channel, data) {
+            self.wake(&[client_id.to_owned()]);
+        }
+    }
+
+    /// Forgets a session: its client must handshake again.
+    pub fn forget(&self, client_id: &str) {
+        self.engine().forget(client_id);
+        self.wake(&[client_id.to_owned()]);
+    }
+
+    /// Sessions and queued messages now.
+    pub fn stats(&self) -> cobrowse_agent::bayeux::server::EngineStats {
+        self.engine().stats()
+    }
+
+    /// Removes expired sessions every second, while the returned task runs.
+    pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let now = this.now_ms();
+                let expired = this.engine().sweep(now);
+                if !expired.is_empty() {
+                    let mut wakers = this.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+                    for id in &expired {
+                        wakers.remove(id);
+                    }
+                }
+            }
+        })
+    }
+
+    /// Handles a frame: returns the immediate replies and the connect to hold, if any.
+    fn process(
+        &self,
+        frame: Vec<Message>,
+        ctx: &RequestContext<P>,
+    ) -> (Vec<Message>, Option<HeldConnect>) {
+        let now = self.now_ms();
+        let handled = self.engine().handle(now, frame, ctx);
+        self.wake(&handled.woken);
+        if let Some(held) = &handled.held {
+            // A newer connect supersedes a held one: wake it so it ends.
+            self.wake(std::slice::from_ref(&held.client_id));
+        }
+        if let Some(service) = &self.inner.service {
+            for request in handled.service_requests {
+                service(request, self);
+            }
+        }
+        (handled.replies, handled.held)
+    }
+
+    /// Waits until the held connect should be answered, then answers it.
+    async fn finish_connect(&self, held: HeldConnect) -> Vec<Message> {
+        let notify = self.waker(&held.client_id);
+        let deadline = self.inner.epoch + Duration::from_millis(held.until_ms);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.engine().should_answer(&held) || Instant::now() >= deadline {
+                break;
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+        let now = self.now_ms();
+        self.engine().complete_connect(now, held)
+    }
+
+    /// A router serving the endpoint at `path` (e.g. `/cometd`): long-polling POSTs and
+    /// WebSocket upgrades on `path`, `path/` and any sub-path (CometD clients post to
+    /// `.../handshake`, `.../connect`). Merge it into the application's router.
+    pub fn router<Auth: Authenticator<Principal = P>>(self, auth: Arc<Auth>, path: &str) -> Router {
+        let limit = self.inner.limits.max_bytes;
+        let state = Endpoint { bayeux: self, auth };
+        let path = path.trim_end_matches('/');
+        Router::new()
+            .route(path, any(endpoint::<P, A, Auth>))
+            .route(&format!("{path}/"), any(endpoint::<P, A, Auth>))
+            .route(&format!("{path}/{{*rest}}"), any(endpoint::<P, A, Auth>))
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(state)
+    }
+}
+
+struct Endpoint<P, A, Auth> {
+    bayeux: Bayeux<P, A>,
+    auth: Arc<Auth>,
+}
+
+impl<P, A, Auth> Clone for Endpoint<P, A, Auth> {
+    fn clone(&self) -> Self {
+        Endpoint {
+            bayeux: self.bayeux.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// The principal of a frame: from the request's headers, else (handshake only) from `ext`.
+async fn principal_for<Auth: Authenticator>(
+    auth: &Auth,
+    from_headers: Option<Auth::Principal>,
+    frame: &[Message],
+) -> Option<Auth::Principal> {
+    if from_headers.is_some() {
+        return from_headers;
+    }
+    let ext = frame
+        .iter()
+        .find(|m| m.channel == meta::HANDSHAKE)?
+        .ext
+        .as_ref()?;
+    auth.principal_from_handshake_ext(ext).await
+}
+
+async fn endpoint<P, A, Auth>(
+    State(state): State<Endpoint<P, A, Auth>>,
+    request: axum::extract::Request,
+) -> Response
+where
+    P: Clone + PartialEq + Send + Sync + 'static,
+    A: Authorizer<P> + Send + 'static,
+    Auth: Authenticator<Principal = P>,
+{
+    let (mut parts, body) = request.into_parts();
+    let from_headers = state.auth.principal_from_headers(&parts.headers).await;
+    if let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        let limits = state.bayeux.inner.limits;
+        return upgrade
+            .max_message_size(limits.max_bytes)
+            .on_upgrade(move |socket| websocket(state, socket, from_headers))
+            .into_response();
+    }
+    if parts.method != axum::http::Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST a Bayeux frame or upgrade to WebSocket",
+        )
+            .into_response();
+    }
+    let body = match axum::body::to_bytes(body, state.bayeux.inner.limits.max_bytes).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "frame too large").into_response(),
+    };
+    long_polling(state, body, from_headers).await
+}
+
+async fn long_polling<P, A, Auth>(
+    state: Endpoint<P, A, Auth>,
+    body: Bytes,
+    from_headers: Option<P>,
+) -> Response
+where
+    P: Clone + PartialEq + Send + Sync + 'static,
+    A: Authorizer<P> + Send + 'static,
+    Auth: Authenticator<Principal = P>,
+{
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return (StatusCode::BAD_REQUEST, "frame is not UTF-8").into_response();
+    };
+    let frame = match decode_frame(text, state.bayeux.inner.limits) {
+        Ok(f) if !f.is_empty() => f,
+        Ok(_) => return (StatusCode::BAD_REQUEST, "empty frame").into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let principal = principal_for(state.auth.as_ref(), from_headers, &frame).await;
+    let ctx = RequestContext {
+        principal,
+        transport: LONG_POLLING.to_owned(),
+    };
+    let (mut replies, held) = state.bayeux.process(frame, &ctx);
+    if let Some(held) = held {
+        replies.extend(state.bayeux.finish_connect(held).await);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json;charset=UTF-8",
+        )],
+        encode_frame(&replies),
+    )
+        .into_response()
+}
+
+async fn websocket<P, A, Auth>(
+    state: Endpoint<P, A, Auth>,
+    socket: WebSocket,
+    from_headers: Option<P>,
+) where
+    P: Clone + PartialEq + Send + Sync + 'static,
+    A: Authorizer<P> + Send + 'static,
+    Auth: Authenticator<Principal = P>,
+{
+    use futures_util::{SinkExt, StreamExt};
+    let (mut sink, mut source) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            let closing = matches!(m, WsMessage::Close(_));
+            if sink.send(m).await.is_err() || closing {
+                break;
+            }
+        }
+    });
+    // Once a handshake on this socket succeeded, its principal authenticates later frames.
+    let mut principal = from_headers;
+    let mut held_tasks = Vec::new();
+    while let Some(Ok(message)) = source.next().await {
+        let text = match message {
+            WsMessage::Text(t) => t,
+            WsMessage::Close(_) => break,
+            WsMessage::Binary(_) => {
+                let _ = tx.send(close(1003, "binary frames are not Bayeux"));
+                break;
+            }
+            _ => continue,
+        };
+        let frame = match decode_frame(text.as_str(), state.bayeux.inner.limits) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx.send(close(1007, &e.to_string()));
+                break;
+            }
+        };
+        let frame_principal = principal_for(state.auth.as_ref(), principal.clone(), &frame).await;
+        let ctx = RequestContext {
+            principal: frame_principal.clone(),
+            transport: WEBSOCKET.to_owned(),
+        };
+        let (replies, held) = state.bayeux.process(frame, &ctx);
+        if replies
+            .iter()
+            .any(|r| r.channel == meta::HANDSHAKE && r.successful == Some(true))
+        {
+            principal = frame_principal;
+        }
+        if !replies.is_empty() {
+            let _ = tx.send(WsMessage::text(encode_frame(&replies)));
+        }
+        if let Some(held) = held {
+            let bayeux = state.bayeux.clone();
+            let tx = tx.clone();
+            held_tasks.push(tokio::spawn(async move {
+                let out = bayeux.finish_connect(held).await;
+                let _ = tx.send(WsMessage::text(encode_frame(&out)));
+            }));
+            held_tasks.retain(|t| !t.is_finished());
+        }
+    }
+    for t in held_tasks {
+        t.abort();
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+fn close(code: u16, reason: &str) -> WsMessage {
+    let reason: String = reason.chars().take(100).collect();
+    WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}

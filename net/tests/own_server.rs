@@ -1,0 +1,293 @@
+//! Our native client against our server, over both transports, including the faults the
+//! extension lives with: connections cut (the session survives: the ack extension redelivers
+//! what was published meanwhile, exactly once) and a server restart (the session is gone: the
+//! client handshakes again and re-subscribes).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bayeux_net::client::NativeClient;
+use bayeux_net::interop::{self, InteropBayeux};
+use cobrowse_agent::bayeux::client::{ClientConfig, Event};
+use cobrowse_agent::bayeux::server::ServerConfig;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A TCP proxy that can cut every connection, refuse new ones, and switch its backend.
+struct Proxy {
+    addr: SocketAddr,
+    backend: Arc<Mutex<SocketAddr>>,
+    /// Bumped to cut all current connections.
+    cut: watch::Sender<u64>,
+    down: Arc<Mutex<bool>>,
+}
+
+impl Proxy {
+    async fn start(backend: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let backend = Arc::new(Mutex::new(backend));
+        let (cut, _) = watch::channel(0u64);
+        let down = Arc::new(Mutex::new(false));
+        let (b, c, d) = (backend.clone(), cut.clone(), down.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *d.lock().unwrap() {
+                    drop(inbound);
+                    continue;
+                }
+                let target = *b.lock().unwrap();
+                let mut cut_rx = c.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy {
+            addr,
+            backend,
+            cut,
+            down,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/cometd", self.addr)
+    }
+
+    fn cut_all(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn set_down(&self, down: bool) {
+        *self.down.lock().unwrap() = down;
+        if down {
+            self.cut_all();
+        }
+    }
+
+    fn switch_backend(&self, backend: SocketAddr) {
+        *self.backend.lock().unwrap() = backend;
+        self.cut_all();
+    }
+}
+
+fn server_config() -> ServerConfig {
+    ServerConfig {
+        timeout_ms: 1000,
+        max_interval_ms: 10_000,
+        ..ServerConfig::default()
+    }
+}
+
+fn client_config(transport: &str) -> ClientConfig {
+    ClientConfig {
+        transports: vec![transport.to_owned()],
+        backoff_initial_ms: 50,
+        backoff_max_ms: 400,
+        max_network_delay_ms: 2000,
+        ..ClientConfig::default()
+    }
+}
+
+async fn wait_handshaken(c: &mut NativeClient) -> String {
+    c.wait_for(
+        "handshake",
+        WAIT,
+        |e| match e {
+            Event::Handshaken { client_id, .. } => Some(client_id.clone()),
+            _ => None,
+        },
+        drop,
+    )
+    .await
+    .unwrap()
+}
+
+async fn wait_subscribed(c: &mut NativeClient, channel: &str) {
+    c.wait_for(
+        "subscribed",
+        WAIT,
+        |e| matches!(e, Event::Subscribed { channel: c } if c == channel).then_some(()),
+        drop,
+    )
+    .await
+    .unwrap()
+}
+
+/// Collects message data on `channel` until `n` arrived; then checks nothing more comes.
+async fn collect(c: &mut NativeClient, channel: &str, n: usize) -> Vec<Value> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let data = c
+            .wait_for(
+                &format!("message {} of {n}", got.len() + 1),
+                WAIT,
+                |e| match e {
+                    Event::Message(m) if m.channel == channel => m.data.clone(),
+                    _ => None,
+                },
+                drop,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}; got {got:?}"));
+        got.push(data);
+    }
+    // Anything more within a while would be a duplicate.
+    let extra = c
+        .wait_for(
+            "a duplicate",
+            Duration::from_millis(1500),
+            |e| match e {
+                Event::Message(m) if m.channel == channel => m.data.clone(),
+                _ => None,
+            },
+            drop,
+        )
+        .await;
+    assert!(
+        extra.is_err(),
+        "duplicate delivered: {extra:?} after {got:?}"
+    );
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_talks_to_our_server_over_both_transports() {
+    let (addr, bayeux) = interop::serve(server_config()).await.unwrap();
+    for transport in ["websocket", "long-polling"] {
+        let mut c = NativeClient::spawn(&format!("http://{addr}/cometd"), client_config(transport));
+        c.subscribe("/test/own");
+        c.wait_for(
+            "handshake",
+            WAIT,
+            |e| match e {
+                Event::Handshaken {
+                    transport: t, ack, ..
+                } => Some((t.clone(), *ack)),
+                _ => None,
+            },
+            drop,
+        )
+        .await
+        .map(|(t, ack)| {
+            assert_eq!(t, transport);
+            assert!(ack);
+        })
+        .unwrap();
+        wait_subscribed(&mut c, "/test/own").await;
+        for n in 0..5 {
+            c.publish("/test/own", json!(n)).await.unwrap();
+        }
+        assert_eq!(
+            collect(&mut c, "/test/own", 5).await,
+            (0..5).map(|n| json!(n)).collect::<Vec<_>>()
+        );
+        c.publish("/service/echo", json!({"t": transport}))
+            .await
+            .unwrap();
+        c.wait_for(
+            "echo",
+            WAIT,
+            |e| match e {
+                Event::Message(m) if m.channel == "/service/echo" => m.data.clone(),
+                _ => None,
+            },
+            drop,
+        )
+        .await
+        .map(|d| assert_eq!(d, json!({"t": transport})))
+        .unwrap();
+        c.disconnect();
+    }
+    drop(bayeux);
+}
+
+async fn cut_connections_then_messages_arrive_exactly_once(transport: &str) {
+    let (addr, bayeux): (SocketAddr, InteropBayeux) =
+        interop::serve(server_config()).await.unwrap();
+    let proxy = Proxy::start(addr).await;
+    let mut c = NativeClient::spawn(&proxy.url(), client_config(transport));
+    c.subscribe("/chat/1");
+    let first = wait_handshaken(&mut c).await;
+    wait_subscribed(&mut c, "/chat/1").await;
+    bayeux.publish("/chat/1", json!(0));
+    assert_eq!(collect(&mut c, "/chat/1", 1).await, vec![json!(0)]);
+
+    // The network goes away; the server keeps the session and queues.
+    proxy.set_down(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in 1..=5 {
+        bayeux.publish("/chat/1", json!(n));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.set_down(false);
+    let got = collect(&mut c, "/chat/1", 5).await;
+    assert_eq!(
+        got,
+        (1..=5).map(|n| json!(n)).collect::<Vec<_>>(),
+        "{transport}"
+    );
+    // Same session: nothing needed a re-handshake.
+    let rehandshake = c
+        .wait_for(
+            "no re-handshake",
+            Duration::from_millis(200),
+            |e| match e {
+                Event::Handshaken { client_id, .. } => Some(client_id.clone()),
+                _ => None,
+            },
+            drop,
+        )
+        .await;
+    assert!(
+        rehandshake.is_err(),
+        "{transport}: session {first} was replaced: {rehandshake:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_cut_loses_and_doubles_nothing_with_ack() {
+    cut_connections_then_messages_arrive_exactly_once("websocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_cut_loses_and_doubles_nothing_with_ack() {
+    cut_connections_then_messages_arrive_exactly_once("long-polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_server_gets_a_new_handshake_and_the_subscriptions_back() {
+    for transport in ["websocket", "long-polling"] {
+        let (old, _old_bayeux) = interop::serve(server_config()).await.unwrap();
+        let proxy = Proxy::start(old).await;
+        let mut c = NativeClient::spawn(&proxy.url(), client_config(transport));
+        c.subscribe("/chat/1");
+        let first = wait_handshaken(&mut c).await;
+        wait_subscribed(&mut c, "/chat/1").await;
+
+        // A new server process takes over the address: it knows no sessions.
+        let (new, new_bayeux) = interop::serve(server_config()).await.unwrap();
+        proxy.switch_backend(new);
+        let second = wait_handshaken(&mut c).await;
+        assert_ne!(first, second);
+        wait_subscribed(&mut c, "/chat/1").await;
+        new_bayeux.publish("/chat/1", json!("after restart"));
+        assert_eq!(
+            collect(&mut c, "/chat/1", 1).await,
+            vec![json!("after restart")],
+            "{transport}"
+        );
+        c.disconnect();
+    }
+}
