@@ -42,8 +42,16 @@ fn services(request: ServiceRequest<()>, bayeux: &InteropBayeux) {
     }
 }
 
-/// Serves the interop endpoint at `http://<addr>/cometd` until the runtime ends.
+/// Serves the interop endpoint at `http://127.0.0.1:<any port>/cometd` until the runtime ends.
 pub async fn serve(config: ServerConfig) -> std::io::Result<(SocketAddr, InteropBayeux)> {
+    serve_on(("127.0.0.1", 0), config).await
+}
+
+/// Serves the interop endpoint on `addr` until the runtime ends.
+pub async fn serve_on(
+    addr: impl tokio::net::ToSocketAddrs,
+    config: ServerConfig,
+) -> std::io::Result<(SocketAddr, InteropBayeux)> {
     let bayeux = Bayeux::new(
         config,
         AllowAll,
@@ -52,7 +60,7 @@ pub async fn serve(config: ServerConfig) -> std::io::Result<(SocketAddr, Interop
     );
     bayeux.spawn_sweeper();
     let app = bayeux.clone().router(Arc::new(Anonymous), "/cometd");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

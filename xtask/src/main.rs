@@ -3,6 +3,7 @@
 //! * `run`   — set up, build, and open a browser with the extension loaded.
 //! * `test`  — set up, then every check and test in both browsers; fails if any suite did not run.
 //! * `dist`  — `dist/chrome`, `dist/firefox` (unpacked, loadable) and their zips.
+//! * `bench` — benchmarks (sizes; Bayeux server and client against the official CometD).
 //!
 //! Set-up installs only what is missing: Debian packages (chromium, chromium-driver,
 //! firefox-esr), the wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
@@ -10,6 +11,7 @@
 //! outside the clone (`$CARGO_TARGET_DIR`, default `~/.cache/cobrowse-agent/target`) so a fresh
 //! clone reuses compiled dependencies.
 
+mod bench;
 mod dist;
 mod process;
 mod setup;
@@ -54,6 +56,7 @@ commands:
   run [--browser firefox|chromium]   build and open a browser with the extension loaded
   test                               every check and test, in Chromium and Firefox
   dist                               dist/chrome, dist/firefox and their zips
+  bench [size|bayeux|all]            benchmarks: figures side by side with peers, no asserts
 ";
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             }
         }
         Some("test") => test::run(&paths),
+        Some("bench") => bench::run(&paths, args.get(1).map(String::as_str).unwrap_or("all")),
         Some("dist") => {
             setup::ensure_build_tools(&paths).and_then(|tools| dist::build(&paths, &tools))
         }

@@ -1,0 +1,293 @@
+//! `cargo xtask bench`: figures, printed side by side with the peer, never asserted.
+//!
+//! * `size`   — the built extension: each module raw and gzip -9.
+//! * `bayeux` — our Bayeux server against the official CometD server for Node
+//!   (`cometd-nodejs-server`), each loaded by our native client and by the official JavaScript
+//!   client (`cometd`): deliveries/s, publish→receive latency p50/p99, server CPU time and
+//!   peak memory. Long-polling is the transport both servers offer; our WebSocket is measured
+//!   as an extra row.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::dist::{self, Browser};
+use crate::process::run as run_cmd;
+use crate::setup::ensure_build_tools;
+use crate::Paths;
+
+pub fn run(paths: &Paths, what: &str) -> Result<(), String> {
+    let tools = ensure_build_tools(paths)?;
+    match what {
+        "size" => size(paths, &tools),
+        "bayeux" => bayeux(paths),
+        "all" => size(paths, &tools).and_then(|_| bayeux(paths)),
+        other => Err(format!("unknown benchmark {other:?} (size, bayeux, all)")),
+    }
+}
+
+fn gzip_len(path: &Path) -> Option<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .ok()?;
+    Some(out.stdout.len() as u64)
+}
+
+fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+    dist::build(paths, tools)?;
+    println!("\n== extension size (dist/chrome; dist/firefox is the same files) ==");
+    println!("{:34} {:>10} {:>10}", "file", "bytes", "gzip -9");
+    let dir = dist::dist_dir(paths, Browser::Chrome);
+    let mut total = (0, 0);
+    for f in [
+        "pkg/background_bg.wasm",
+        "pkg/background.js",
+        "pkg/popup_bg.wasm",
+        "pkg/popup.js",
+        "background.js",
+    ] {
+        let p = dir.join(f);
+        let raw = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        let gz = gzip_len(&p).unwrap_or(0);
+        total.0 += raw;
+        total.1 += gz;
+        println!("{f:34} {raw:>10} {gz:>10}");
+    }
+    println!("{:34} {:>10} {:>10}", "total", total.0, total.1);
+    for zip in std::fs::read_dir(&paths.dist)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        if zip.path().extension().is_some_and(|e| e == "zip") {
+            println!(
+                "{:34} {:>10}",
+                zip.file_name().to_string_lossy(),
+                zip.metadata().map(|m| m.len()).unwrap_or(0)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A server under test, in its own process.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Result<Server, String> {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("start server: {e}"))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("no stdout")?)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let port = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("server said {line:?}"))?;
+        Ok(Server { child, port })
+    }
+
+    /// CPU seconds (user + system) so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the `(comm)`: state is field 3; utime 14, stime 15.
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
+            .sum();
+        ticks / 100.0
+    }
+
+    /// Peak resident memory in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Load {
+    subscribers: u32,
+    messages: u32,
+    rate: u32,
+}
+
+fn bayeux(paths: &Paths) -> Result<(), String> {
+    run_cmd(
+        Command::new("cargo")
+            .args(["build", "--release", "-p", "bayeux-net", "--bins"])
+            .current_dir(&paths.root)
+            .env("CARGO_TARGET_DIR", &paths.target),
+    )?;
+    let bin = |name: &str| paths.target.join("release").join(name);
+    let interop = paths.root.join("tests/interop");
+    let ours = || {
+        let mut c = Command::new(bin("bayeux-interop-server"));
+        c.args(["--port", "0"]);
+        c
+    };
+    let official = || {
+        let mut c = Command::new("node");
+        c.arg(interop.join("cometd-server.mjs")).args([
+            "--port",
+            "0",
+            "--max-sessions-per-browser",
+            "100000",
+        ]);
+        c
+    };
+    let official_client = interop.join("bench-client.mjs");
+    let loads = [
+        Load {
+            subscribers: 50,
+            messages: 400,
+            rate: 0,
+        },
+        Load {
+            subscribers: 200,
+            messages: 100,
+            rate: 200,
+        },
+    ];
+    println!("\n== Bayeux: servers and clients under the same load (one machine, loopback) ==");
+    println!(
+        "{:10} {:14} {:12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "server",
+        "client",
+        "transport",
+        "load",
+        "deliv/s",
+        "p50 ms",
+        "p99 ms",
+        "lost",
+        "cpu s",
+        "peak MiB"
+    );
+    for load in &loads {
+        let rows: [(&str, &dyn Fn() -> Command, &str, &str); 5] = [
+            ("ours", &ours, "rust-native", "long-polling"),
+            ("official", &official, "rust-native", "long-polling"),
+            ("ours", &ours, "official-js", "long-polling"),
+            ("official", &official, "official-js", "long-polling"),
+            ("ours", &ours, "rust-native", "websocket"),
+        ];
+        for (server_name, server_cmd, client, transport) in rows {
+            let figures = measure(
+                server_cmd(),
+                client,
+                transport,
+                load,
+                &bin("bayeux-bench-client"),
+                &official_client,
+            );
+            let load_text = format!(
+                "{}x{}@{}",
+                load.subscribers,
+                load.messages,
+                if load.rate == 0 {
+                    "max".into()
+                } else {
+                    load.rate.to_string()
+                }
+            );
+            match figures {
+                Ok((r, cpu, mem)) => println!(
+                    "{:10} {:14} {:12} {:>12} {:>9.0} {:>9.1} {:>9.1} {:>9} {:>8.2} {:>8.1}",
+                    server_name,
+                    client,
+                    transport,
+                    load_text,
+                    r["deliveries_per_s"].as_f64().unwrap_or(0.0),
+                    r["p50_ms"].as_f64().unwrap_or(0.0),
+                    r["p99_ms"].as_f64().unwrap_or(0.0),
+                    r["expected"]
+                        .as_u64()
+                        .unwrap_or(0)
+                        .saturating_sub(r["delivered"].as_u64().unwrap_or(0)),
+                    cpu,
+                    mem
+                ),
+                Err(e) => println!(
+                    "{server_name:10} {client:14} {transport:12} {load_text:>12} failed: {e}"
+                ),
+            }
+        }
+    }
+    println!(
+        "(deliv/s: messages delivered to all subscribers per second; latency: publish → receive;"
+    );
+    println!(" cpu s / peak MiB: the server process only; lost: expected minus delivered)");
+    Ok(())
+}
+
+fn measure(
+    server_cmd: Command,
+    client: &str,
+    transport: &str,
+    load: &Load,
+    rust_client: &Path,
+    official_client: &PathBuf,
+) -> Result<(Value, f64, f64), String> {
+    let server = Server::start(server_cmd)?;
+    let url = format!("http://127.0.0.1:{}/cometd", server.port);
+    let cpu_before = server.cpu_seconds();
+    let mut cmd = if client == "official-js" {
+        if !official_client.is_file() {
+            return Err(format!("{} is missing", official_client.display()));
+        }
+        let mut c = Command::new("node");
+        c.arg(official_client);
+        c
+    } else {
+        Command::new(rust_client)
+    };
+    cmd.args(["--url", &url, "--transport", transport])
+        .args(["--subscribers", &load.subscribers.to_string()])
+        .args(["--messages", &load.messages.to_string()])
+        .args(["--rate", &load.rate.to_string(), "--timeout-ms", "60000"]);
+    let out = cmd
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(100));
+    let cpu = server.cpu_seconds() - cpu_before;
+    let mem = server.peak_rss_mib();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| format!("client printed nothing ({})", out.status))?;
+    let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    if let Some(e) = value.get("error") {
+        return Err(e.to_string());
+    }
+    Ok((value, cpu, mem))
+}
