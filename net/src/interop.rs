@@ -44,14 +44,10 @@ fn services(request: ServiceRequest<()>, bayeux: &InteropBayeux) {
 
 /// Serves the interop endpoint at `http://127.0.0.1:<any port>/cometd` until the runtime ends.
 pub async fn serve(config: ServerConfig) -> std::io::Result<(SocketAddr, InteropBayeux)> {
-    serve_on(("127.0.0.1", 0), config).await
+    serve_on(("127.0.0.1", 0), config, false).await
 }
 
-/// Serves the interop endpoint on `addr` until the runtime ends.
-pub async fn serve_on(
-    addr: impl tokio::net::ToSocketAddrs,
-    config: ServerConfig,
-) -> std::io::Result<(SocketAddr, InteropBayeux)> {
+fn endpoint(config: ServerConfig) -> InteropBayeux {
     let bayeux = Bayeux::new(
         config,
         AllowAll,
@@ -59,7 +55,30 @@ pub async fn serve_on(
         Some(Arc::new(services)),
     );
     bayeux.spawn_sweeper();
-    let app = bayeux.clone().router(Arc::new(Anonymous), "/cometd");
+    bayeux
+}
+
+/// Serves the interop endpoint on `addr` until the runtime ends: `/cometd` as configured, and
+/// `/cometd-long-polling-only`, which refuses WebSocket upgrades (to test fallback). `cors`:
+/// answer CORS from any origin (for browser test pages only).
+pub async fn serve_on(
+    addr: impl tokio::net::ToSocketAddrs,
+    config: ServerConfig,
+    cors: bool,
+) -> std::io::Result<(SocketAddr, InteropBayeux)> {
+    let bayeux = endpoint(config.clone());
+    let long_polling_only = endpoint(ServerConfig {
+        transports: vec![cobrowse_agent::bayeux::LONG_POLLING.into()],
+        ..config
+    });
+    let app = bayeux
+        .clone()
+        .router_with_cors(Arc::new(Anonymous), "/cometd", cors)
+        .merge(long_polling_only.router_with_cors(
+            Arc::new(Anonymous),
+            "/cometd-long-polling-only",
+            cors,
+        ));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

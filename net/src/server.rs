@@ -216,8 +216,24 @@ where
     /// WebSocket upgrades on `path`, `path/` and any sub-path (CometD clients post to
     /// `.../handshake`, `.../connect`). Merge it into the application's router.
     pub fn router<Auth: Authenticator<Principal = P>>(self, auth: Arc<Auth>, path: &str) -> Router {
+        self.router_with_cors(auth, path, false)
+    }
+
+    /// [`Bayeux::router`], optionally answering CORS requests from any origin, credentials
+    /// included. Only for test endpoints (a browser test page is another origin); never for a
+    /// server with real users, since any web page could then use a visitor's session.
+    pub fn router_with_cors<Auth: Authenticator<Principal = P>>(
+        self,
+        auth: Arc<Auth>,
+        path: &str,
+        cors: bool,
+    ) -> Router {
         let limit = self.inner.limits.max_bytes;
-        let state = Endpoint { bayeux: self, auth };
+        let state = Endpoint {
+            bayeux: self,
+            auth,
+            cors,
+        };
         let path = path.trim_end_matches('/');
         Router::new()
             .route(path, any(endpoint::<P, A, Auth>))
@@ -231,6 +247,7 @@ where
 struct Endpoint<P, A, Auth> {
     bayeux: Bayeux<P, A>,
     auth: Arc<Auth>,
+    cors: bool,
 }
 
 impl<P, A, Auth> Clone for Endpoint<P, A, Auth> {
@@ -238,6 +255,7 @@ impl<P, A, Auth> Clone for Endpoint<P, A, Auth> {
         Endpoint {
             bayeux: self.bayeux.clone(),
             auth: self.auth.clone(),
+            cors: self.cors,
         }
     }
 }
@@ -269,8 +287,57 @@ where
     Auth: Authenticator<Principal = P>,
 {
     let (mut parts, body) = request.into_parts();
+    let origin = parts.headers.get(axum::http::header::ORIGIN).cloned();
+    let mut response = route_request(&state, &mut parts, body).await;
+    if let (true, Some(origin)) = (state.cors, origin) {
+        let h = response.headers_mut();
+        h.insert("access-control-allow-origin", origin);
+        h.insert(
+            "access-control-allow-credentials",
+            "true".parse().expect("valid header"),
+        );
+        h.insert(
+            "access-control-allow-methods",
+            "POST, OPTIONS".parse().expect("valid header"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            "content-type, authorization".parse().expect("valid header"),
+        );
+    }
+    response
+}
+
+async fn route_request<P, A, Auth>(
+    state: &Endpoint<P, A, Auth>,
+    parts: &mut axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Response
+where
+    P: Clone + PartialEq + Send + Sync + 'static,
+    A: Authorizer<P> + Send + 'static,
+    Auth: Authenticator<Principal = P>,
+{
+    if state.cors && parts.method == axum::http::Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
     let from_headers = state.auth.principal_from_headers(&parts.headers).await;
-    if let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+    if let Ok(upgrade) = WebSocketUpgrade::from_request_parts(parts, &()).await {
+        if !state
+            .bayeux
+            .engine()
+            .config()
+            .transports
+            .iter()
+            .any(|t| t == WEBSOCKET)
+        {
+            return (
+                StatusCode::BAD_REQUEST,
+                "this endpoint does not offer WebSocket",
+            )
+                .into_response();
+        }
+        let state = state.clone();
         let limits = state.bayeux.inner.limits;
         return upgrade
             .max_message_size(limits.max_bytes)
@@ -288,7 +355,7 @@ where
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "frame too large").into_response(),
     };
-    long_polling(state, body, from_headers).await
+    long_polling(state.clone(), body, from_headers).await
 }
 
 async fn long_polling<P, A, Auth>(

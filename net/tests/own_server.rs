@@ -291,3 +291,103 @@ async fn restarted_server_gets_a_new_handshake_and_the_subscriptions_back() {
         c.disconnect();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_an_error_or_a_clean_close_and_other_clients_carry_on() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let (addr, bayeux) = interop::serve(server_config()).await.unwrap();
+    let url = format!("http://{addr}/cometd");
+    let mut healthy = NativeClient::spawn(&url, client_config("websocket"));
+    healthy.subscribe("/chat/1");
+    wait_subscribed(&mut healthy, "/chat/1").await;
+
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        http.post(&url)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (body, status) in [
+        (b"{not json".to_vec(), 400),
+        (b"[]".to_vec(), 400),
+        (b"[1,2,3]".to_vec(), 400),
+        (vec![0xff, 0xfe], 400),
+        (
+            format!(
+                "[{}]",
+                "{\"channel\":\"/a\"},".repeat(2000) + "{\"channel\":\"/a\"}"
+            )
+            .into_bytes(),
+            400,
+        ),
+        (vec![b' '; (1 << 20) + 1], 413),
+    ] {
+        let r = post(body).await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+    }
+    assert_eq!(http.get(&url).send().await.unwrap().status().as_u16(), 405);
+    // Messages that parse but make no sense get Bayeux errors, in a 200 response.
+    let text =
+        post(br#"[{"channel":"/meta/connect","clientId":"forged"},{"channel":"bad"}]"#.to_vec())
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r[0]["error"], "402::session_unknown");
+    assert!(r[1]["error"].as_str().unwrap().starts_with("400:"));
+
+    let ws_url = format!("ws://{addr}/cometd");
+    for (frame, code) in [
+        (Ws::binary(vec![1, 2, 3]), 1003u16),
+        (Ws::text("{oops"), 1007),
+    ] {
+        let (mut socket, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .unwrap();
+        socket.send(frame).await.unwrap();
+        let closed = loop {
+            match socket.next().await {
+                Some(Ok(Ws::Close(Some(f)))) => break u16::from(f.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(closed, code);
+    }
+
+    bayeux.publish("/chat/1", json!("still here"));
+    assert_eq!(
+        collect(&mut healthy, "/chat/1", 1).await,
+        vec![json!("still here")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_websocket_upgrade_falls_back_to_long_polling() {
+    let (addr, _bayeux) = interop::serve(server_config()).await.unwrap();
+    let config = ClientConfig {
+        transports: vec!["websocket".into(), "long-polling".into()],
+        ..client_config("websocket")
+    };
+    let mut c = NativeClient::spawn(&format!("http://{addr}/cometd-long-polling-only"), config);
+    c.subscribe("/test/fallback");
+    let transport = c
+        .wait_for(
+            "handshake",
+            WAIT,
+            |e| match e {
+                Event::Handshaken { transport, .. } => Some(transport.clone()),
+                _ => None,
+            },
+            drop,
+        )
+        .await
+        .unwrap();
+    assert_eq!(transport, "long-polling");
+    wait_subscribed(&mut c, "/test/fallback").await;
+}

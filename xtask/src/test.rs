@@ -149,6 +149,53 @@ fn lint_firefox(tools: &Tools, dir: &Path) -> Result<(), String> {
     }
 }
 
+/// Our Bayeux endpoint in a child process (killed on drop), with CORS for the test pages.
+struct TestServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_bayeux_test_server(paths: &Paths) -> Result<TestServer, String> {
+    use std::io::BufRead;
+    crate::process::run(
+        Command::new("cargo")
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "bayeux-net",
+                "--bin",
+                "bayeux-interop-server",
+            ])
+            .current_dir(&paths.root)
+            .env("CARGO_TARGET_DIR", &paths.target),
+    )?;
+    let mut child = Command::new(paths.target.join("debug/bayeux-interop-server"))
+        .args(["--port", "0", "--cors"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("bayeux-interop-server: {e}"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let port = line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| format!("bayeux-interop-server said {line:?}"))?;
+    Ok(TestServer {
+        url: format!("http://127.0.0.1:{port}"),
+        child,
+    })
+}
+
 pub fn run(paths: &Paths) -> Result<(), String> {
     let started = Instant::now();
     let tools = ensure_build_tools(paths)?;
@@ -211,6 +258,19 @@ pub fn run(paths: &Paths) -> Result<(), String> {
         r.record("web-ext lint dist/firefox (0 errors)", lint, t);
     }
 
+    // The background's Bayeux client is tested in the browsers against our server.
+    let bayeux_server = start_bayeux_test_server(paths);
+    if let Err(e) = &bayeux_server {
+        r.record(
+            "start bayeux-interop-server for the wasm tests",
+            Err(e.clone()),
+            Instant::now(),
+        );
+    }
+    let bayeux_url = bayeux_server
+        .as_ref()
+        .map(|s| s.url.clone())
+        .unwrap_or_default();
     for (browser, driver_var, driver) in [
         ("Chromium", "CHROMEDRIVER", &tools.chromedriver),
         ("Firefox", "GECKODRIVER", &tools.geckodriver),
@@ -233,7 +293,8 @@ pub fn run(paths: &Paths) -> Result<(), String> {
         .env_remove("CHROMEDRIVER")
         .env_remove("GECKODRIVER")
         .env_remove("SAFARIDRIVER")
-        .env(driver_var, driver);
+        .env(driver_var, driver)
+        .env("BAYEUX_TEST_URL", &bayeux_url);
         r.step(
             &format!("wasm-bindgen-test in {browser}"),
             Expect::Tests,
@@ -241,6 +302,7 @@ pub fn run(paths: &Paths) -> Result<(), String> {
             wasm,
         );
     }
+    drop(bayeux_server);
 
     if built_ok {
         for target in &e2e_targets {

@@ -8,6 +8,8 @@
 //! instance's start time (a diagnostic) and the open ports (connections, not state).
 //! It never calls `web_sys::window()`: the Chrome worker has no window.
 
+pub mod bayeux_link;
+
 use std::cell::{Cell, RefCell};
 
 use cobrowse_agent::protocol::{

@@ -1,7 +1,8 @@
 //! Our Bayeux endpoint as a process, for the benchmark (the same service channels as the
 //! official server's test script). Prints `LISTENING <port> <transports> ack` once listening.
 //!
-//! Usage: bayeux-interop-server [--port N] [--timeout-ms MS]
+//! Usage: bayeux-interop-server [--port N] [--timeout-ms MS] [--cors]
+//! (`--cors`: answer CORS from any origin, for browser test pages only.)
 
 use bayeux_net::interop;
 use cobrowse_agent::bayeux::server::ServerConfig;
@@ -21,7 +22,8 @@ async fn main() -> std::io::Result<()> {
     };
     let transports = config.transports.join(",");
     let port = arg("--port").unwrap_or(0) as u16;
-    let (addr, _bayeux) = interop::serve_on(("127.0.0.1", port), config).await?;
+    let cors = std::env::args().any(|a| a == "--cors");
+    let (addr, _bayeux) = interop::serve_on(("127.0.0.1", port), config, cors).await?;
     println!("LISTENING {} {transports} ack", addr.port());
     std::future::pending::<()>().await;
     Ok(())
