@@ -134,6 +134,16 @@ where
         self.wake(&woken);
     }
 
+    /// Delivers on `channel` to the sessions of `principal`, keeping the message for it while it
+    /// has none (see `Engine::deliver_to_principal`).
+    pub fn deliver_to_principal(&self, principal: &P, channel: &str, data: Value) {
+        let now = self.now_ms();
+        let woken = self
+            .engine()
+            .deliver_to_principal(now, principal, channel, data);
+        self.wake(&woken);
+    }
+
     /// Delivers to one session (a service reply).
     pub fn deliver_to(&self, client_id: &str, channel: &str, data: Value) {
         if self.engine().deliver_to(client_id, channel, data) {

@@ -276,16 +276,18 @@ async fn restarted_server_gets_a_new_handshake_and_the_subscriptions_back() {
         let first = wait_handshaken(&mut c).await;
         wait_subscribed(&mut c, "/chat/1").await;
 
-        // A new server process takes over the address: it knows no sessions.
+        // A new server process takes over the address: it knows no sessions. What it sends to
+        // this client's principal before the client is back is kept for it.
         let (new, new_bayeux) = interop::serve(server_config()).await.unwrap();
         proxy.switch_backend(new);
+        new_bayeux.deliver_to_principal(&(), "/chat/1", json!("while reconnecting"));
         let second = wait_handshaken(&mut c).await;
         assert_ne!(first, second);
         wait_subscribed(&mut c, "/chat/1").await;
         new_bayeux.publish("/chat/1", json!("after restart"));
         assert_eq!(
-            collect(&mut c, "/chat/1", 1).await,
-            vec![json!("after restart")],
+            collect(&mut c, "/chat/1", 2).await,
+            vec![json!("while reconnecting"), json!("after restart")],
             "{transport}"
         );
         c.disconnect();

@@ -36,6 +36,12 @@ pub struct ServerConfig {
     pub transports: Vec<String>,
     /// Offer CometD's ack extension.
     pub ack: bool,
+    /// Messages for a principal none of whose sessions is subscribed (its client is between
+    /// sessions: reconnecting, re-handshaking, or the server just restarted) are kept this long
+    /// and delivered when a session of that principal subscribes (ms).
+    pub retain_for_principal_ms: u64,
+    /// At most this many such messages per principal (the oldest go first).
+    pub max_retained_per_principal: usize,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +53,8 @@ impl Default for ServerConfig {
             max_queue: 1000,
             transports: vec![super::WEBSOCKET.into(), super::LONG_POLLING.into()],
             ack: true,
+            retain_for_principal_ms: 60_000,
+            max_retained_per_principal: 1000,
         }
     }
 }
@@ -141,12 +149,23 @@ struct AckState {
 pub struct EngineStats {
     pub sessions: usize,
     pub queued: usize,
+    pub retained: usize,
+}
+
+/// A message for a principal that had no subscribed session when it was sent.
+#[derive(Debug)]
+struct Retained<P> {
+    principal: P,
+    channel: String,
+    data: Value,
+    until_ms: u64,
 }
 
 pub struct Engine<P, A> {
     config: ServerConfig,
     authorizer: A,
     sessions: HashMap<String, Session<P>>,
+    retained: VecDeque<Retained<P>>,
     new_client_id: Box<dyn FnMut() -> String + Send>,
 }
 
@@ -201,6 +220,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
             config,
             authorizer,
             sessions: HashMap::new(),
+            retained: VecDeque::new(),
             new_client_id,
         }
     }
@@ -213,6 +233,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         EngineStats {
             sessions: self.sessions.len(),
             queued: self.sessions.values().map(|s| s.queue.len()).sum(),
+            retained: self.retained.len(),
         }
     }
 
@@ -270,7 +291,12 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                             Ok(held) => out.held = Some(held),
                             Err(reply) => out.replies.push(*reply),
                         },
-                        meta::SUBSCRIBE => out.replies.push(self.subscribe(&client_id, &msg, true)),
+                        meta::SUBSCRIBE => {
+                            out.replies.push(self.subscribe(&client_id, &msg, true));
+                            if self.flush_retained(&client_id) {
+                                out.woken.push(client_id);
+                            }
+                        }
                         meta::UNSUBSCRIBE => {
                             out.replies.push(self.subscribe(&client_id, &msg, false))
                         }
@@ -557,6 +583,64 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         woken
     }
 
+    /// Delivers `data` on `channel` to the subscribed sessions of `principal`; when it has none
+    /// (its client is between sessions), keeps the message for
+    /// [`ServerConfig::retain_for_principal_ms`] and delivers it when one subscribes. With the
+    /// ack extension this makes delivery to a principal survive lost sessions, exactly once.
+    pub fn deliver_to_principal(
+        &mut self,
+        now_ms: u64,
+        principal: &P,
+        channel: &str,
+        data: Value,
+    ) -> Vec<String> {
+        let woken = self.deliver_where(channel, data.clone(), |p| p == principal);
+        if woken.is_empty() {
+            let max = self.config.max_retained_per_principal;
+            if self
+                .retained
+                .iter()
+                .filter(|r| r.principal == *principal)
+                .count()
+                >= max
+            {
+                if let Some(oldest) = self.retained.iter().position(|r| r.principal == *principal) {
+                    self.retained.remove(oldest);
+                }
+            }
+            self.retained.push_back(Retained {
+                principal: principal.clone(),
+                channel: channel.to_owned(),
+                data,
+                until_ms: now_ms + self.config.retain_for_principal_ms,
+            });
+        }
+        woken
+    }
+
+    /// Moves retained messages of this session's principal that its subscriptions now match
+    /// into its queue, in order. Returns whether any moved.
+    fn flush_retained(&mut self, client_id: &str) -> bool {
+        let max_queue = self.config.max_queue;
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return false;
+        };
+        let mut moved = false;
+        let mut kept = VecDeque::with_capacity(self.retained.len());
+        for r in self.retained.drain(..) {
+            if r.principal == session.principal
+                && session.subscriptions.iter().any(|s| s.matches(&r.channel))
+            {
+                enqueue(session, &r.channel, &r.data, max_queue);
+                moved = true;
+            } else {
+                kept.push_back(r);
+            }
+        }
+        self.retained = kept;
+        moved
+    }
+
     /// Delivers `data` on `channel` to one session regardless of subscriptions (the answer to
     /// a service request). Returns whether the session exists.
     pub fn deliver_to(&mut self, client_id: &str, channel: &str, data: Value) -> bool {
@@ -594,6 +678,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         for id in &expired {
             self.sessions.remove(id);
         }
+        self.retained.retain(|r| r.until_ms >= now_ms);
         expired
     }
 

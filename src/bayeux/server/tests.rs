@@ -450,3 +450,60 @@ fn a_forgotten_session_rehandshakes_and_resubscribes() {
     s.settle();
     assert_eq!(s.messages(), vec![json!("after")]);
 }
+
+#[test]
+fn messages_for_a_principal_between_sessions_wait_for_its_next_subscription() {
+    let mut e = engine();
+    let old = handshake(&mut e, "agent1");
+    subscribe(&mut e, &old, "/v2/me/chats");
+    assert!(e.forget(&old));
+    // Nobody of agent1 listens: kept, not lost. agent2's messages are not agent1's business.
+    assert!(e
+        .deliver_to_principal(0, &"agent1".to_string(), "/v2/me/chats", json!(1))
+        .is_empty());
+    assert!(e
+        .deliver_to_principal(0, &"agent1".to_string(), "/v2/me/chats", json!(2))
+        .is_empty());
+    e.deliver_to_principal(0, &"agent2".to_string(), "/v2/me/chats", json!("other"));
+    assert_eq!(e.stats().retained, 3);
+    let new = handshake(&mut e, "agent1");
+    let mut sub = msg(meta::SUBSCRIBE, &new);
+    sub.subscription = Some(crate::bayeux::message::Subscription::One(
+        "/v2/me/chats".into(),
+    ));
+    let out = e.handle(0, vec![sub], &ctx("agent1"));
+    assert_eq!(out.woken, vec![new.clone()]);
+    let held = e
+        .handle(0, vec![msg(meta::CONNECT, &new)], &ctx("agent1"))
+        .held
+        .unwrap();
+    let delivered: Vec<Value> = e
+        .complete_connect(0, held)
+        .into_iter()
+        .filter_map(|m| m.data)
+        .collect();
+    assert_eq!(delivered, vec![json!(1), json!(2)]);
+    assert_eq!(e.stats().retained, 1, "agent2's message stays for agent2");
+    // Retention is bounded in time.
+    e.sweep(60_001);
+    assert_eq!(e.stats().retained, 0);
+}
+
+#[test]
+fn messages_to_a_principal_survive_a_forgotten_session_exactly_once() {
+    let mut s = Sim::new(true);
+    s.client.subscribe("/v2/me/chats").unwrap();
+    s.settle();
+    let first = s.client.client_id().unwrap().to_owned();
+    assert!(s.engine.forget(&first));
+    // Published while the client has no session (it finds out at its next connect).
+    for n in 0..3 {
+        s.engine
+            .deliver_to_principal(s.now, &"agent1".to_string(), "/v2/me/chats", json!(n));
+    }
+    for _ in 0..8 {
+        s.tick();
+    }
+    assert_ne!(s.client.client_id(), Some(first.as_str()));
+    assert_eq!(s.messages(), vec![json!(0), json!(1), json!(2)]);
+}
