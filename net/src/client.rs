@@ -62,9 +62,19 @@ pub struct NativeClient {
 impl NativeClient {
     /// Starts a client for the CometD endpoint `url` (`http://host:port/path`).
     pub fn spawn(url: &str, config: ClientConfig) -> NativeClient {
+        Self::spawn_with_headers(url, config, Vec::new())
+    }
+
+    /// Like [`NativeClient::spawn`], sending `headers` with every HTTP request and the
+    /// WebSocket upgrade (e.g. `Authorization: Basic …`, as Genesys Web Services wants).
+    pub fn spawn_with_headers(
+        url: &str,
+        config: ClientConfig,
+        headers: Vec<(String, String)>,
+    ) -> NativeClient {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
-        let driver = Driver::new(url, config, event_tx);
+        let driver = Driver::new(url, config, headers, event_tx);
         tokio::spawn(driver.run(command_rx));
         NativeClient { commands, events }
     }
@@ -125,6 +135,7 @@ fn is_handshake(o: &Outgoing) -> bool {
 
 struct Driver {
     url: String,
+    headers: Vec<(String, String)>,
     client: Client,
     http: reqwest::Client,
     events: mpsc::UnboundedSender<Event>,
@@ -149,13 +160,29 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(url: &str, config: ClientConfig, events: mpsc::UnboundedSender<Event>) -> Driver {
+    fn new(
+        url: &str,
+        config: ClientConfig,
+        headers: Vec<(String, String)>,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Driver {
         let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
+        let mut default_headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &headers {
+            if let (Ok(k), Ok(v)) = (
+                reqwest::header::HeaderName::try_from(k.as_str()),
+                reqwest::header::HeaderValue::try_from(v.as_str()),
+            ) {
+                default_headers.insert(k, v);
+            }
+        }
         Driver {
             url: url.to_owned(),
+            headers,
             client: Client::new(config),
             http: reqwest::Client::builder()
                 .cookie_store(true)
+                .default_headers(default_headers)
                 .build()
                 .expect("HTTP client"),
             events,
@@ -408,8 +435,25 @@ impl Driver {
         };
         let tx = self.incoming_tx.clone();
         let generation = self.socket_generation;
+        let headers = self.headers.clone();
         tokio::spawn(async move {
-            let stream = match tokio_tungstenite::connect_async(url.as_str()).await {
+            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+            let request = url.as_str().into_client_request().map(|mut r| {
+                for (k, v) in &headers {
+                    if let (Ok(k), Ok(v)) = (
+                        tokio_tungstenite::tungstenite::http::HeaderName::try_from(k.as_str()),
+                        tokio_tungstenite::tungstenite::http::HeaderValue::try_from(v.as_str()),
+                    ) {
+                        r.headers_mut().insert(k, v);
+                    }
+                }
+                r
+            });
+            let connected = match request {
+                Ok(r) => tokio_tungstenite::connect_async(r).await,
+                Err(e) => Err(e),
+            };
+            let stream = match connected {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     let upgrade_refused =

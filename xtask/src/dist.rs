@@ -186,10 +186,52 @@ pub fn dist_dir(paths: &Paths, browser: Browser) -> PathBuf {
     paths.dist.join(browser.dir_name())
 }
 
-/// `cargo xtask run`: build, then open the browser with the extension (web-ext run).
+/// The reference server started by `run`, stopped when `run` ends.
+struct RunningServer(std::process::Child);
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds and starts the reference server with its demo on 127.0.0.1:8700 (the extension's
+/// default), keeping its data in `.cobrowse-data/` of the checkout.
+fn start_reference_server(paths: &Paths) -> Result<RunningServer, String> {
+    run_cmd(
+        Command::new("cargo")
+            .args(["build", "-p", "cobrowse-server", "--bin", "cobrowse-server"])
+            .current_dir(&paths.root)
+            .env("CARGO_TARGET_DIR", &paths.target),
+    )?;
+    let mut child = Command::new(paths.target.join("debug/cobrowse-server"))
+        .args(["--listen", "127.0.0.1:8700", "--demo", "--data"])
+        .arg(paths.root.join(".cobrowse-data"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cobrowse-server: {e}"))?;
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    if !line.starts_with("cobrowse-server listening on") {
+        let _ = child.kill();
+        return Err(format!(
+            "cobrowse-server did not start (is 127.0.0.1:8700 in use?): {line}"
+        ));
+    }
+    println!("xtask: reference server at http://127.0.0.1:8700 (demo shop at /, agents agent1/agent1, agent2/agent2, agent3/agent3)");
+    Ok(RunningServer(child))
+}
+
+/// `cargo xtask run`: build, start the reference server with its demo, then open the browser
+/// with the extension (web-ext run). Everything stops when the browser closes.
 pub fn run(paths: &Paths, browser: Browser) -> Result<(), String> {
     let tools = ensure_build_tools(paths)?;
     build(paths, &tools)?;
+    let _server = start_reference_server(paths)?;
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
         println!("xtask: no DISPLAY: the browser will run headless (set DISPLAY to see it)");
     }

@@ -238,6 +238,15 @@ pub fn run(paths: &Paths) -> Result<(), String> {
     }
     r.step("host integration tests (tests/)", Expect::Tests, 1200, host);
 
+    let mut server = r.cargo();
+    server.args(["test", "-p", "cobrowse-server", "--tests"]);
+    r.step(
+        "reference server (real binary over sockets)",
+        Expect::Tests,
+        1200,
+        server,
+    );
+
     let mut interop = r.cargo();
     interop.args(["test", "-p", "bayeux-net", "--tests"]);
     r.step(

@@ -1,0 +1,329 @@
+//! The agent API: a Genesys Web Services API v2 subset (JSON exactly as GWS shapes it).
+//! Replies are `{"statusCode": 0, ...}` or an error with `statusMessage`; results of chat
+//! operations arrive as CometD notifications on `/v2/me/chats`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use crate::auth::Agent;
+use crate::hub::{AgentOp, ApiError, ApiResult};
+use crate::model::{gws_chat, gws_message, AgentChatState};
+use crate::AppState;
+
+/// Longest chat text accepted.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v2/me", get(get_me).post(post_me))
+        .route("/api/v2/me/channels/{channel}", post(post_channel))
+        .route("/api/v2/me/chats", get(get_chats))
+        .route("/api/v2/me/chats/{id}", post(post_chat))
+        .route("/api/v2/me/chats/{id}/messages", get(get_messages))
+}
+
+pub fn error_response(e: ApiError) -> Response {
+    let status =
+        axum::http::StatusCode::from_u16(e.http).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    (
+        status,
+        Json(json!({ "statusCode": e.status_code, "statusMessage": e.message })),
+    )
+        .into_response()
+}
+
+/// Authenticates (and checks CSRF on writes), runs `f`, and decorates the reply with the
+/// session cookie and CSRF headers.
+fn with_agent(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    f: impl FnOnce(&Agent) -> ApiResult<Value>,
+) -> Response {
+    let agent = match state.sessions.authenticate(&state.hub, headers) {
+        Ok(a) => a,
+        Err(e) => return error_response(e),
+    };
+    if state.hub.config.csrf && *method != Method::GET {
+        let sent = headers.get("X-CSRF-TOKEN").and_then(|v| v.to_str().ok());
+        if agent.set_cookie.is_some() || sent != Some(agent.csrf_token.as_str()) {
+            return (
+                axum::http::StatusCode::FORBIDDEN,
+                "Missing or invalid Csrf token",
+            )
+                .into_response();
+        }
+    }
+    let mut response = match f(&agent) {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => error_response(e),
+    };
+    let h = response.headers_mut();
+    if let Some(c) = agent
+        .set_cookie
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        h.insert(axum::http::header::SET_COOKIE, c);
+    }
+    if state.hub.config.csrf && *method == Method::GET {
+        h.insert("X-CSRF-HEADER", HeaderValue::from_static("X-CSRF-TOKEN"));
+        if let Ok(v) = HeaderValue::from_str(&agent.csrf_token) {
+            h.insert("X-CSRF-TOKEN", v);
+        }
+    }
+    response
+}
+
+fn parse_body(body: &Bytes) -> ApiResult<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(ApiError::new(400, 10, "the body must be a JSON object")),
+    }
+}
+
+fn operation(body: &Map<String, Value>) -> ApiResult<&str> {
+    body.get("operationName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::missing("operationName"))
+}
+
+fn text_param(body: &Map<String, Value>, name: &str) -> ApiResult<String> {
+    let text = body
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::missing(name))?;
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::new(
+            400,
+            10,
+            format!("{name} is longer than {MAX_TEXT_BYTES} bytes"),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(ApiError::new(400, 10, format!("{name} is empty")));
+    }
+    Ok(text.to_owned())
+}
+
+async fn get_me(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let subresources = q.iter().any(|(k, v)| k == "subresources" && v == "*");
+    let mut token = None;
+    let mut response = with_agent(&state, &method, &headers, |agent| {
+        let a = state
+            .hub
+            .store()
+            .agent(&agent.agent_id)?
+            .ok_or_else(|| ApiError::not_found("user"))?;
+        let base = &state.hub.config.base_url;
+        let mut user = json!({
+            "id": a.id,
+            "userName": a.user_name,
+            "firstName": a.first_name,
+            "lastName": a.last_name,
+            "roles": ["ROLE_AGENT"],
+            "enabled": true,
+            "changePasswordOnFirstLogin": false,
+            "uri": format!("{base}/api/v2/users/{}", a.id),
+            "path": format!("/users/{}", a.id),
+        });
+        if subresources {
+            let chats = state.hub.agent_chats(&a.id)?;
+            user["channels"] = state.hub.channel_states(&a.id)?;
+            user["chats"] = json!(chats
+                .iter()
+                .map(|c| gws_chat(c, AgentChatState::of(c), base))
+                .collect::<Vec<_>>());
+            user["features"] = json!(["api-multimedia", "api-multimedia-chat"]);
+        }
+        token = Some(state.sessions.issue_token(&a.id));
+        Ok(json!({ "statusCode": 0, "user": user }))
+    });
+    if let Some(v) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response
+            .headers_mut()
+            .insert("X-Cobrowse-Notifications-Token", v);
+    }
+    response
+}
+
+async fn post_me(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let response = with_agent(&state, &method, &headers, |agent| {
+        let body = parse_body(&body)?;
+        match operation(&body)? {
+            "StartContactCenterSession" => {
+                let channels: Vec<&str> = body
+                    .get("channels")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if !channels.contains(&"chat") {
+                    return Err(ApiError::new(
+                        400,
+                        2,
+                        "this server only has the chat channel: include \"chat\" in channels",
+                    ));
+                }
+                state.hub.set_session(&agent.agent_id, true)?;
+            }
+            "EndContactCenterSession" => state.hub.set_session(&agent.agent_id, false)?,
+            "Ready" => state.hub.set_ready(&agent.agent_id, true)?,
+            "NotReady" => state.hub.set_ready(&agent.agent_id, false)?,
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    10,
+                    format!("unsupported operationName {other}"),
+                ))
+            }
+        }
+        Ok(json!({ "statusCode": 0 }))
+    });
+    if body_is_end_session(&body) {
+        state.sessions.end(&headers);
+    }
+    response
+}
+
+fn body_is_end_session(body: &Bytes) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("operationName")
+                .and_then(Value::as_str)
+                .map(|s| s == "EndContactCenterSession")
+        })
+        .unwrap_or(false)
+}
+
+async fn post_channel(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(channel): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_agent(&state, &method, &headers, |agent| {
+        if channel != "chat" {
+            return Err(ApiError::not_found("channel"));
+        }
+        let body = parse_body(&body)?;
+        match operation(&body)? {
+            "Ready" => state.hub.set_ready(&agent.agent_id, true)?,
+            "NotReady" => state.hub.set_ready(&agent.agent_id, false)?,
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    10,
+                    format!("unsupported operationName {other}"),
+                ))
+            }
+        }
+        Ok(json!({ "statusCode": 0 }))
+    })
+}
+
+async fn get_chats(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
+    with_agent(&state, &method, &headers, |agent| {
+        let chats = state.hub.agent_chats(&agent.agent_id)?;
+        let base = &state.hub.config.base_url;
+        Ok(
+            json!({ "statusCode": 0, "chats": chats.iter().map(|c| gws_chat(c, AgentChatState::of(c), base)).collect::<Vec<_>>() }),
+        )
+    })
+}
+
+async fn get_messages(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    with_agent(&state, &method, &headers, |agent| {
+        let num = |name: &str, default: i64| -> ApiResult<i64> {
+            match q.iter().find(|(k, _)| k == name) {
+                None => Ok(default),
+                Some((_, v)) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ApiError::new(400, 10, format!("{name} must be a number"))),
+            }
+        };
+        let start = num("startIndex", 0)?;
+        let count = num("count", 1000)?.min(1000);
+        let messages = state
+            .hub
+            .agent_messages(&agent.agent_id, &id, start, count)?;
+        Ok(
+            json!({ "statusCode": 0, "messages": messages.iter().map(gws_message).collect::<Vec<_>>() }),
+        )
+    })
+}
+
+async fn post_chat(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    with_agent(&state, &method, &headers, |agent| {
+        let body = parse_body(&body)?;
+        let op = match operation(&body)? {
+            "Accept" => AgentOp::Accept {
+                nickname: body
+                    .get("nickname")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            },
+            "Reject" => AgentOp::Reject,
+            "SendMessage" => AgentOp::SendMessage {
+                text: text_param(&body, "text")?,
+            },
+            "SendStartTypingNotification" => AgentOp::StartTyping,
+            "SendStopTypingNotification" => AgentOp::StopTyping,
+            "SendCustomNotice" => AgentOp::SendCustomNotice {
+                text: text_param(&body, "text")?,
+            },
+            "SendUrl" => AgentOp::SendUrl {
+                url: text_param(&body, "url")?,
+            },
+            "Leave" => AgentOp::Leave,
+            "Complete" => AgentOp::Complete,
+            "UpdateUserData" => AgentOp::UpdateUserData {
+                user_data: body
+                    .get("userData")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .ok_or_else(|| ApiError::missing("userData"))?,
+            },
+            "RequestChatHistory" => AgentOp::RequestChatHistory,
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    10,
+                    format!("unsupported operationName {other}"),
+                ))
+            }
+        };
+        state.hub.agent_op(&agent.agent_id, &id, op)?;
+        Ok(json!({ "statusCode": 0 }))
+    })
+}

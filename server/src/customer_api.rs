@@ -1,0 +1,204 @@
+//! The customer API: GMS Chat API v2 over REST, form-encoded, identity (`userId`, `secureKey`,
+//! `alias`) on every call after the request. Replies always carry `statusCode`, `chatEnded`,
+//! `chatId`, `userId`, `secureKey`, `alias`, `nextPosition` and `messages`.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde_json::{json, Map, Value};
+
+use crate::hub::{ApiError, ApiResult, CustomerInput, Hub};
+use crate::model::{gms_message, ChatRow};
+use crate::AppState;
+
+type Params = Vec<(String, String)>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/genesys/2/chat/{service}", post(request_chat))
+        .route(
+            "/genesys/2/chat/{service}/{chat_id}/{operation}",
+            post(chat_operation),
+        )
+}
+
+fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn required<'a>(p: &'a Params, name: &str) -> ApiResult<&'a str> {
+    param(p, name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing(name))
+}
+
+fn bounded(p: &Params, name: &str) -> ApiResult<String> {
+    let v = required(p, name)?;
+    if v.len() > crate::agent_api::MAX_TEXT_BYTES {
+        return Err(ApiError::new(400, 2, format!("{name} is too long")));
+    }
+    Ok(v.to_owned())
+}
+
+/// `userData[key]=value` pairs.
+fn user_data(p: &Params) -> Map<String, Value> {
+    p.iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix("userData[")?.strip_suffix(']')?.to_owned(),
+                json!(v),
+            ))
+        })
+        .filter(|(k, _)| !k.is_empty() && k.len() <= 256)
+        .collect()
+}
+
+fn error_response(e: ApiError, chat: Option<&ChatRow>) -> Response {
+    let status =
+        axum::http::StatusCode::from_u16(e.http).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    let mut body = json!({
+        // GMS: 1 = try again (a server-side failure), 2 = retrying will not help.
+        "statusCode": if e.status_code == 4 { 1 } else { 2 },
+        "chatEnded": chat.map(Hub::chat_ended_for_customer).unwrap_or(false),
+        "messages": [],
+        "errors": [{ "code": 100 + e.status_code, "advice": e.message }],
+    });
+    if let Some(c) = chat {
+        body["chatId"] = json!(c.id);
+    }
+    (status, Json(body)).into_response()
+}
+
+/// The common reply, with the transcript from `position` (none when `position` is `None`).
+fn reply(hub: &Hub, chat: &ChatRow, position: Option<i64>) -> ApiResult<Value> {
+    let chat = hub.store().chat(&chat.id)?;
+    let next = hub.store().next_index(&chat.id)?;
+    let messages = match position {
+        Some(p) => hub.store().messages(&chat.id, p, 1000)?,
+        None => Vec::new(),
+    };
+    let next_position = messages
+        .last()
+        .map(|m| m.index + 1)
+        .unwrap_or(position.unwrap_or(next).min(next));
+    Ok(json!({
+        "statusCode": 0,
+        "chatEnded": Hub::chat_ended_for_customer(&chat),
+        "chatId": chat.id,
+        "userId": chat.customer_user_id,
+        "secureKey": chat.secure_key,
+        "alias": chat.alias,
+        "nextPosition": next_position,
+        "messages": messages.iter().filter_map(gms_message).collect::<Vec<_>>(),
+    }))
+}
+
+async fn request_chat(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+    Form(p): Form<Params>,
+) -> Response {
+    let result = (|| -> ApiResult<Value> {
+        if !state.services.contains(&service) {
+            return Err(ApiError::new(
+                404,
+                2,
+                format!("no chat service named {service}"),
+            ));
+        }
+        let nickname = match (
+            param(&p, "nickname"),
+            param(&p, "firstName"),
+            param(&p, "lastName"),
+        ) {
+            (Some(n), _, _) if !n.trim().is_empty() => n.trim().to_owned(),
+            (_, Some(f), l) if !f.trim().is_empty() => {
+                format!("{} {}", f.trim(), l.unwrap_or("").trim())
+                    .trim()
+                    .to_owned()
+            }
+            _ => return Err(ApiError::missing("nickname")),
+        };
+        if nickname.chars().count() > 128 {
+            return Err(ApiError::new(400, 2, "nickname is too long"));
+        }
+        let subject: String = param(&p, "subject")
+            .unwrap_or("")
+            .chars()
+            .take(256)
+            .collect();
+        let email: String = param(&p, "emailAddress")
+            .unwrap_or("")
+            .chars()
+            .take(256)
+            .collect();
+        let (chat, messages) =
+            state
+                .hub
+                .request_chat(&service, &nickname, &subject, &email, user_data(&p))?;
+        Ok(json!({
+            "statusCode": 0,
+            "alias": chat.alias,
+            "userId": chat.customer_user_id,
+            "secureKey": chat.secure_key,
+            "chatId": chat.id,
+            "chatEnded": false,
+            "nextPosition": messages.last().map(|m| m.index + 1).unwrap_or(1),
+            "messages": messages.iter().filter_map(gms_message).collect::<Vec<_>>(),
+        }))
+    })();
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(e, None),
+    }
+}
+
+async fn chat_operation(
+    State(state): State<AppState>,
+    Path((_service, chat_id, operation)): Path<(String, String, String)>,
+    Form(p): Form<Params>,
+) -> Response {
+    let hub = &state.hub;
+    let chat = match (|| -> ApiResult<ChatRow> {
+        let user_id = required(&p, "userId")?;
+        let secure_key = required(&p, "secureKey")?;
+        required(&p, "alias")?;
+        hub.customer_chat(&chat_id, user_id, secure_key)
+    })() {
+        Ok(c) => c,
+        Err(e) => return error_response(e, None),
+    };
+    let position = param(&p, "transcriptPosition")
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(|v| v.max(1));
+    let result = (|| -> ApiResult<Value> {
+        match operation.as_str() {
+            "send" => hub.customer_input(&chat, CustomerInput::Text(bounded(&p, "message")?))?,
+            "refresh" => return reply(hub, &chat, Some(position.unwrap_or(1))),
+            "startTyping" => hub.customer_input(
+                &chat,
+                CustomerInput::TypingStarted(param(&p, "message").map(str::to_owned)),
+            )?,
+            "stopTyping" => hub.customer_input(&chat, CustomerInput::TypingStopped)?,
+            "disconnect" => hub.customer_disconnect(&chat)?,
+            "customNotice" => {
+                hub.customer_input(&chat, CustomerInput::CustomNotice(bounded(&p, "message")?))?
+            }
+            "pushUrl" => {
+                hub.customer_input(&chat, CustomerInput::PushUrl(bounded(&p, "pushUrl")?))?
+            }
+            "updateNickname" => {
+                let nickname = bounded(&p, "nickname")?;
+                hub.customer_update_nickname(&chat, nickname.trim())?
+            }
+            "updateData" => hub.customer_update_data(&chat, user_data(&p))?,
+            other => return Err(ApiError::new(404, 2, format!("unknown operation {other}"))),
+        }
+        reply(hub, &chat, position)
+    })();
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(e, Some(&chat)),
+    }
+}

@@ -1,0 +1,153 @@
+//! The reference server: the embedded default the extension runs against, and the real peer
+//! of every test. It speaks the Genesys wire formats: the agent side of Genesys Web Services
+//! API v2 (REST + CometD notifications at `/api/v2/notifications`) and the customer side of
+//! GMS Chat API v2 (REST), routes chats to ready agents, and keeps everything in SQLite.
+//!
+//! Module map: `store` (SQLite, the only persistence), `model` (chat model and its two wire
+//! renderings), `hub` (behaviour: chats, routing, notifications), `auth` (Basic, sessions,
+//! CSRF, the CometD token), `agent_api` and `customer_api` (HTTP), `demo` (the demo shop).
+
+pub mod agent_api;
+pub mod auth;
+pub mod customer_api;
+pub mod demo;
+pub mod hub;
+pub mod model;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use bayeux_net::server::Bayeux;
+use cobrowse_agent::bayeux::message::FrameLimits;
+use cobrowse_agent::bayeux::server::ServerConfig;
+use serde_json::json;
+
+use crate::auth::{hash_password, AgentAuthenticator, Sessions};
+use crate::hub::{AgentTopics, Hub, HubConfig};
+use crate::store::{AgentRow, Store};
+
+/// Request bodies above this are refused (413) before they are read.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    pub csrf: bool,
+    pub invite_timeout_ms: i64,
+    pub typing_preview: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub sessions: Arc<Sessions>,
+    pub services: Arc<Vec<String>>,
+}
+
+/// The demo's agents: user name, password, first and last name.
+pub const DEMO_AGENTS: &[(&str, &str, &str, &str)] = &[
+    ("agent1", "agent1", "Ann", "Agent"),
+    ("agent2", "agent2", "Bob", "Agent"),
+    ("agent3", "agent3", "Cleo", "Agent"),
+];
+
+/// The service (queue) name the demo configures, as in Genesys' examples.
+pub const DEMO_SERVICE: &str = "customer-support";
+
+fn seed_demo(store: &Store) -> Result<(), store::StoreError> {
+    for (user, password, first, last) in DEMO_AGENTS {
+        if store.agent_by_user(user)?.is_none() {
+            store.upsert_agent(&AgentRow {
+                id: hub::random_hex(16),
+                user_name: (*user).into(),
+                password_hash: hash_password(password),
+                first_name: (*first).into(),
+                last_name: (*last).into(),
+                max_chats: 3,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the application; returns it with the hub (for background tasks).
+pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<Hub>)> {
+    std::fs::create_dir_all(&options.data_dir)?;
+    let store =
+        Store::open(&options.data_dir.join("cobrowse.sqlite3")).map_err(std::io::Error::other)?;
+    if options.demo {
+        seed_demo(&store).map_err(std::io::Error::other)?;
+    }
+    let bayeux = Bayeux::new(
+        ServerConfig::default(),
+        AgentTopics,
+        FrameLimits::default(),
+        None,
+    );
+    bayeux.spawn_sweeper();
+    let hub = Arc::new(Hub::new(
+        store,
+        bayeux.clone(),
+        HubConfig {
+            base_url,
+            invite_timeout_ms: options.invite_timeout_ms,
+            typing_preview: options.typing_preview,
+            csrf: options.csrf,
+        },
+    ));
+    let sessions = Arc::new(Sessions::default());
+    let state = AppState {
+        hub: hub.clone(),
+        sessions: sessions.clone(),
+        services: Arc::new(vec![DEMO_SERVICE.to_owned()]),
+    };
+    let notifications = bayeux.router(
+        Arc::new(AgentAuthenticator {
+            hub: hub.clone(),
+            sessions,
+        }),
+        "/api/v2/notifications",
+    );
+    let mut router = Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .merge(agent_api::routes())
+        .merge(customer_api::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+        .merge(notifications);
+    if options.demo {
+        router = router.merge(demo::routes());
+    }
+    Ok((router, hub))
+}
+
+/// Runs the server until the process ends. Prints `cobrowse-server listening on <url>` on
+/// stdout once it accepts connections.
+pub async fn serve(options: Options) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    let (router, hub) = app(&options, base_url.clone())?;
+    // Offers left from before a restart resume; expired ones go to the next agent.
+    hub.expire_invitations();
+    hub.route();
+    let ticker = hub.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            ticker.expire_invitations();
+        }
+    });
+    println!("cobrowse-server listening on {base_url}");
+    tracing::info!(%addr, demo = options.demo, data = %options.data_dir.display(), "listening");
+    axum::serve(listener, router).await
+}

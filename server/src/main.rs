@@ -1,0 +1,112 @@
+//! `cobrowse-server`: the reference server.
+//!
+//! Usage: cobrowse-server [--listen 127.0.0.1:8700] [--data DIR] [--demo] [--csrf]
+//!        [--invite-timeout-ms 20000] [--typing-preview]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cobrowse_server::Options;
+
+const USAGE: &str = "usage: cobrowse-server [--listen ADDR] [--data DIR] [--demo] [--csrf] [--invite-timeout-ms MS] [--typing-preview]
+
+  --listen ADDR            address to listen on (default 127.0.0.1:8700)
+  --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
+  --demo                   seed the demo agents (agent1/agent1, agent2/agent2, agent3/agent3)
+  --csrf                   require the CSRF token on writes, as GWS enableCsrfProtection does
+  --invite-timeout-ms MS   how long an offered chat waits for Accept (default 20000)
+  --typing-preview         forward the customer's typing preview text to the agent
+";
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        listen: "127.0.0.1:8700".parse().expect("valid default"),
+        data_dir: PathBuf::from("cobrowse-data"),
+        demo: false,
+        csrf: false,
+        invite_timeout_ms: 20_000,
+        typing_preview: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--listen" => {
+                o.listen = value("--listen")?
+                    .parse()
+                    .map_err(|e| format!("--listen: {e}"))?
+            }
+            "--data" => o.data_dir = PathBuf::from(value("--data")?),
+            "--demo" => o.demo = true,
+            "--csrf" => o.csrf = true,
+            "--typing-preview" => o.typing_preview = true,
+            "--invite-timeout-ms" => {
+                o.invite_timeout_ms = value("--invite-timeout-ms")?
+                    .parse()
+                    .map_err(|e| format!("--invite-timeout-ms: {e}"))?
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(o)
+}
+
+fn init_logs(data_dir: &std::path::Path) {
+    use tracing_subscriber::prelude::*;
+    let _ = std::fs::create_dir_all(data_dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("server.log"));
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("COBROWSE_LOG")
+            .unwrap_or_else(|_| "info".into())
+    };
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter());
+    let registry = tracing_subscriber::registry().with(stderr);
+    match file {
+        Ok(f) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(f)
+                    .with_filter(filter()),
+            )
+            .init(),
+        Err(_) => registry.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("cobrowse-server: {e}");
+            }
+            eprint!("{USAGE}");
+            return if e.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    init_logs(&options.data_dir);
+    match cobrowse_server::serve(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cobrowse-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The demo shop's chat widget driven in headless Chromium against the real server: start a
+//! chat, talk with an agent both ways, markup stays text, and a reload restores the chat.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use support::*;
+
+struct ChromeDriver(Child, u16);
+
+impl ChromeDriver {
+    fn start() -> ChromeDriver {
+        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        assert!(
+            std::path::Path::new(&bin).is_file(),
+            "{bin} missing: run `cargo xtask test`, which installs chromium-driver"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ChromeDriver(child, port)
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn browser(driver: &ChromeDriver) -> Client {
+    let profile = std::env::temp_dir().join(format!("cobrowse-demo-test-{}", driver.1));
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("WebDriver session")
+}
+
+async fn wait_text(
+    c: &Client,
+    what: &str,
+    css: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Result<String, String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = el.text().await {
+                if pred(&t) {
+                    return Ok(t);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "timed out waiting for {what}:\n{}",
+                c.source().await.unwrap_or_default()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn scenario(c: &Client, server: &Server, agent: &mut Agent) -> Result<(), String> {
+    let e = |e: fantoccini::error::CmdError| e.to_string();
+    c.goto(&format!("{}/", server.url)).await.map_err(e)?;
+    c.find(Locator::Id("chat-open"))
+        .await
+        .map_err(e)?
+        .click()
+        .await
+        .map_err(e)?;
+    c.find(Locator::Id("chat-name"))
+        .await
+        .map_err(e)?
+        .send_keys("Pat <i>Customer</i>")
+        .await
+        .map_err(e)?;
+    c.find(Locator::Id("chat-subject"))
+        .await
+        .map_err(e)?
+        .send_keys("Tent sizes")
+        .await
+        .map_err(e)?;
+    c.find(Locator::Id("chat-start"))
+        .await
+        .map_err(e)?
+        .click()
+        .await
+        .map_err(e)?;
+
+    let chat = agent.invitation().await;
+    agent
+        .op(&chat, json!({"operationName": "Accept", "nickname": "Ann"}))
+        .await;
+    wait_text(c, "the agent joining", "#chat-log", |t| {
+        t.contains("Ann joined the chat")
+    })
+    .await?;
+
+    let hostile = "<img src=x onerror=\"document.title='pwned'\"><b>bold?</b>";
+    agent
+        .op(
+            &chat,
+            json!({"operationName": "SendMessage", "text": hostile}),
+        )
+        .await;
+    wait_text(c, "the agent's message", "#chat-log", |t| {
+        t.contains(hostile)
+    })
+    .await?;
+    if !c
+        .find_all(Locator::Css("#chat-log img, #chat-log b"))
+        .await
+        .map_err(e)?
+        .is_empty()
+    {
+        return Err("agent text was parsed as HTML".into());
+    }
+
+    let input = c.find(Locator::Id("chat-input")).await.map_err(e)?;
+    input
+        .send_keys("Is the 2P tent free-standing?")
+        .await
+        .map_err(e)?;
+    c.find(Locator::Id("chat-send"))
+        .await
+        .map_err(e)?
+        .click()
+        .await
+        .map_err(e)?;
+    agent
+        .notification("the customer's question", |d| {
+            d["messages"]
+                .as_array()?
+                .iter()
+                .any(|m| m["text"] == "Is the 2P tent free-standing?")
+                .then_some(())
+        })
+        .await;
+    agent
+        .op(
+            &chat,
+            json!({"operationName": "SendStartTypingNotification"}),
+        )
+        .await;
+    wait_text(c, "the typing indicator", "#chat-typing", |t| {
+        t.contains("Ann is typing")
+    })
+    .await?;
+
+    // Reload: the chat comes back, whole, and goes on.
+    c.refresh().await.map_err(e)?;
+    wait_text(c, "the restored transcript", "#chat-log", |t| {
+        t.contains(hostile) && t.contains("Is the 2P tent free-standing?")
+    })
+    .await?;
+    agent
+        .op(
+            &chat,
+            json!({"operationName": "SendMessage", "text": "Yes, it is."}),
+        )
+        .await;
+    wait_text(c, "a message after the reload", "#chat-log", |t| {
+        t.contains("Yes, it is.")
+    })
+    .await?;
+    let log = c
+        .find(Locator::Id("chat-log"))
+        .await
+        .map_err(e)?
+        .text()
+        .await
+        .map_err(e)?;
+    if log.matches("Is the 2P tent free-standing?").count() != 1 {
+        return Err(format!("a message shows twice after the reload:\n{log}"));
+    }
+
+    c.find(Locator::Id("chat-end"))
+        .await
+        .map_err(e)?
+        .click()
+        .await
+        .map_err(e)?;
+    wait_text(c, "the end", "#chat-status", |t| t.contains("ended")).await?;
+    agent
+        .notification("the customer leaving", |d| {
+            d["messages"]
+                .as_array()?
+                .iter()
+                .any(|m| m["type"] == "ParticipantLeft" && m["from"]["type"] == "Customer")
+                .then_some(())
+        })
+        .await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_widget_chats_with_an_agent_and_survives_a_reload() {
+    let server = Server::start(&[]);
+    let mut agent = Agent::new(&server, "agent1");
+    agent.sign_in("websocket").await;
+    let driver = ChromeDriver::start();
+    let c = browser(&driver).await;
+    let result = scenario(&c, &server, &mut agent).await;
+    let _ = c.close().await;
+    result.unwrap();
+}
