@@ -36,7 +36,13 @@ pub struct Agent {
 struct HttpSession {
     agent_id: String,
     csrf_token: String,
+    last_used_ms: i64,
 }
+
+/// Sessions unused this long are forgotten (the client re-authenticates with Basic).
+const SESSION_IDLE_MS: i64 = 8 * 3600 * 1000;
+/// A bound on sessions kept, against clients that never send the cookie back.
+const MAX_SESSIONS: usize = 10_000;
 
 #[derive(Debug, Default)]
 pub struct Sessions {
@@ -123,14 +129,26 @@ impl Sessions {
             .basic(hub, headers)
             .ok_or_else(|| ApiError::new(401, 20, "Access denied: authentication required"))?;
         let cookie_value = random_hex(16);
+        let now = now_ms();
         let session = HttpSession {
             agent_id: agent_id.clone(),
             csrf_token: random_hex(16),
+            last_used_ms: now,
         };
-        self.by_cookie
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(cookie_value.clone(), session.clone());
+        {
+            let mut sessions = self.by_cookie.lock().unwrap_or_else(|e| e.into_inner());
+            sessions.retain(|_, s| now - s.last_used_ms <= SESSION_IDLE_MS);
+            if sessions.len() >= MAX_SESSIONS {
+                let oldest = sessions
+                    .iter()
+                    .min_by_key(|(_, s)| s.last_used_ms)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    sessions.remove(&oldest);
+                }
+            }
+            sessions.insert(cookie_value.clone(), session.clone());
+        }
         Ok(Agent {
             agent_id,
             csrf_token: session.csrf_token,

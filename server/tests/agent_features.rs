@@ -1,0 +1,265 @@
+//! The rest of the agent and customer surface against the real binary: CSRF, the CometD token
+//! for WebSocket handshakes, notices, URLs, user data, history, and agent capacity.
+
+mod support;
+
+use bayeux_net::client::NativeClient;
+use cobrowse_agent::bayeux::client::{ClientConfig, Event};
+use serde_json::json;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_token_is_required_on_writes_when_enabled() {
+    let server = Server::start(&["--csrf"]);
+    let ann = Agent::new(&server, "agent1");
+    let r = ann
+        .http
+        .get(format!("{}/api/v2/me", server.url))
+        .header("Authorization", &ann.auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["X-CSRF-HEADER"], "X-CSRF-TOKEN");
+    let token = r.headers()["X-CSRF-TOKEN"].to_str().unwrap().to_owned();
+    let post = |token: Option<&str>| {
+        let mut req = ann
+            .http
+            .post(format!("{}/api/v2/me", server.url))
+            .header("Authorization", &ann.auth)
+            .body(
+                json!({"operationName": "StartContactCenterSession", "channels": ["chat"]})
+                    .to_string(),
+            );
+        if let Some(t) = token {
+            req = req.header("X-CSRF-TOKEN", t);
+        }
+        req.send()
+    };
+    let refused = post(None).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    assert_eq!(
+        refused.text().await.unwrap(),
+        "Missing or invalid Csrf token"
+    );
+    assert_eq!(post(Some("forged")).await.unwrap().status().as_u16(), 403);
+    assert_eq!(post(Some(&token)).await.unwrap().status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_handshake_authenticates_with_a_single_use_token() {
+    let server = Server::start(&[]);
+    let ann = Agent::new(&server, "agent1");
+    let r = ann
+        .http
+        .get(format!("{}/api/v2/me", server.url))
+        .header("Authorization", &ann.auth)
+        .send()
+        .await
+        .unwrap();
+    let token = r.headers()["X-Cobrowse-Notifications-Token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let connect = |token: &str| {
+        let mut ext = serde_json::Map::new();
+        ext.insert("cobrowse".into(), json!({ "token": token }));
+        // A fresh client: no cookie, no Authorization header.
+        NativeClient::spawn(
+            &format!("{}/api/v2/notifications", server.url),
+            ClientConfig {
+                transports: vec!["websocket".into()],
+                handshake_ext: ext,
+                ..ClientConfig::default()
+            },
+        )
+    };
+    let mut c = connect(&token);
+    c.subscribe("/v2/me/chats");
+    c.wait_for(
+        "subscribed with the token",
+        WAIT,
+        |e| matches!(e, Event::Subscribed { .. }).then_some(()),
+        |e| {
+            if let Event::HandshakeFailed { reason } = e {
+                panic!("handshake: {reason}")
+            }
+        },
+    )
+    .await
+    .unwrap();
+    // Used once: a second handshake with it is refused, for good (reconnect: none).
+    let mut again = connect(&token);
+    let reason = again
+        .wait_for(
+            "refusal",
+            WAIT,
+            |e| match e {
+                Event::HandshakeFailed { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            drop,
+        )
+        .await
+        .unwrap();
+    assert!(reason.starts_with("403:"), "{reason}");
+    // Subscribing outside /v2/me is refused even with a valid session.
+    c.subscribe("/v2/users/someone-else/chats");
+    let denied = c
+        .wait_for(
+            "refused subscription",
+            WAIT,
+            |e| match e {
+                Event::SubscribeFailed { channel, reason } => {
+                    Some((channel.clone(), reason.clone()))
+                }
+                _ => None,
+            },
+            drop,
+        )
+        .await
+        .unwrap();
+    assert!(denied.1.starts_with("403:"), "{denied:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_urls_user_data_and_history_travel_both_ways() {
+    let server = Server::start(&[]);
+    let mut ann = Agent::new(&server, "agent1");
+    ann.sign_in("long-polling").await;
+    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let chat = ann.invitation().await;
+    ann.op(&chat, json!({"operationName": "Accept"})).await;
+
+    let (s, _) = customer
+        .call("customNotice", &[("message", "cobrowse:123456789")])
+        .await;
+    assert_eq!(s, 200);
+    let notice = ann
+        .notification("the custom notice", |d| {
+            d["messages"]
+                .as_array()?
+                .iter()
+                .find(|m| m["type"] == "CustomNotice")
+                .cloned()
+        })
+        .await;
+    assert_eq!(notice["text"], "cobrowse:123456789");
+    assert_eq!(notice["from"]["type"], "Customer");
+
+    let (s, r) = customer
+        .call("pushUrl", &[("pushUrl", "javascript:alert(1)")])
+        .await;
+    assert_eq!(s, 400, "{r}");
+    customer
+        .call("pushUrl", &[("pushUrl", "https://shop.example/cart")])
+        .await;
+    let url = ann
+        .notification("the pushed URL", |d| {
+            d["messages"]
+                .as_array()?
+                .iter()
+                .find(|m| m["type"] == "PushUrl")
+                .cloned()
+        })
+        .await;
+    assert_eq!(url["url"], "https://shop.example/cart");
+
+    customer
+        .call("updateData", &[("userData[CoBrowseToken]", "123456789")])
+        .await;
+    let props = ann
+        .notification("PropertiesUpdated", |d| {
+            (d["notificationType"] == "PropertiesUpdated").then(|| d["chat"]["userData"].clone())
+        })
+        .await;
+    assert_eq!(props["CoBrowseToken"], "123456789");
+    customer
+        .call("updateNickname", &[("nickname", "Patricia")])
+        .await;
+    ann.notification("the new nickname", |d| {
+        d["chat"]["participants"]
+            .as_array()?
+            .iter()
+            .any(|p| p["nickname"] == "Patricia")
+            .then_some(())
+    })
+    .await;
+
+    let (s, _) = ann
+        .op(
+            &chat,
+            json!({"operationName": "SendUrl", "url": "https://shop.example/help"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let pushed = customer
+        .wait_for("the agent's URL", |m| {
+            m["type"] == "PushUrl" && m["from"]["type"] == "Agent"
+        })
+        .await;
+    assert_eq!(pushed["text"], "https://shop.example/help");
+    let (s, _) = ann
+        .op(
+            &chat,
+            json!({"operationName": "SendUrl", "url": "file:///etc/passwd"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    ann.op(
+        &chat,
+        json!({"operationName": "UpdateUserData", "userData": {"CoBrowseAssociated": "true"}}),
+    )
+    .await;
+    ann.notification("the agent's user data", |d| {
+        (d["chat"]["userData"]["CoBrowseAssociated"] == "true").then_some(())
+    })
+    .await;
+
+    ann.seen.clear();
+    ann.op(&chat, json!({"operationName": "RequestChatHistory"}))
+        .await;
+    let history = ann
+        .notification("the history", |d| {
+            d["messages"].as_array().filter(|m| m.len() >= 5).cloned()
+        })
+        .await;
+    assert_eq!(history[0]["index"], 1);
+    assert_eq!(history[0]["type"], "ParticipantJoined");
+    let (s, r) = ann.op(&chat, json!({"operationName": "Accept"})).await;
+    assert_eq!(
+        (s, &r["statusCode"]),
+        (400, &json!(2)),
+        "Accept is not a capability while Chatting: {r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_at_capacity_gets_no_more_chats_and_the_customer_is_told_to_wait() {
+    let server = Server::start(&[]);
+    let mut ann = Agent::new(&server, "agent1");
+    ann.sign_in("long-polling").await;
+    let mut offered = Vec::new();
+    for n in 0..3 {
+        Customer::request(&server, &format!("Customer {n}")).await;
+        let id = ann.invitation().await;
+        ann.seen.clear();
+        offered.push(id);
+    }
+    let (_, fourth) = Customer::request(&server, "Customer 3").await;
+    let texts: Vec<&str> = fourth["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("All agents are busy")),
+        "{fourth}"
+    );
+    // Completing one frees a place: the waiting chat is offered.
+    ann.op(&offered[0], json!({"operationName": "Accept"}))
+        .await;
+    ann.op(&offered[0], json!({"operationName": "Complete"}))
+        .await;
+    assert_eq!(ann.invitation().await, fourth["chatId"].as_str().unwrap());
+}
