@@ -1,0 +1,98 @@
+//! Golden JSON: the exact shapes the server sends (Genesys field names, nesting, enum values)
+//! pinned in `tests/fixtures/`. Values that change run to run (ids, keys, times, ports) are
+//! replaced by placeholders first. To accept an intended change:
+//! `UPDATE_GOLDEN=1 cargo test -p cobrowse-server --test golden`.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// Replaces run-specific values with placeholders, by key.
+fn normalise(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                let placeholder = match k.as_str() {
+                    "id" | "chatId" | "userId" | "participantId" if val.is_string() => Some("<id>"),
+                    "secureKey" => Some("<secureKey>"),
+                    "timestamp" | "receivedDate" => Some("<timestamp>"),
+                    "timestampSeconds" | "utcTime" => Some("<ms>"),
+                    "uri" | "chatUri" | "path" | "chatPath" => Some("<uri>"),
+                    _ => None,
+                };
+                match placeholder {
+                    Some(p) => *val = json!(p),
+                    None => normalise(val),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise),
+        _ => {}
+    }
+}
+
+fn check(name: &str, mut value: Value) {
+    normalise(&mut value);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.json"));
+    let ours = serde_json::to_string_pretty(&value).unwrap() + "\n";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &ours).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(ours, golden, "{name} drifted from its fixture");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_and_notification_matches_its_fixture() {
+    let server = Server::start(&[]);
+    let mut ann = Agent::new(&server, "agent1");
+    let (_, me) = ann.get("/api/v2/me").await;
+    check("agent_get_me", me);
+    ann.sign_in("long-polling").await;
+    let channels = ann.notification("channel state", |d| (d["messageType"] == "ChannelStateChangeMessageV2" && d["channels"][0]["userState"]["state"] == "Ready").then(|| d.clone())).await;
+    check("agent_notification_channels_ready", channels);
+    let (_, me_all) = ann.get("/api/v2/me?subresources=*").await;
+    check("agent_get_me_subresources", me_all);
+
+    let (mut customer, requested) = Customer::request(&server, "Pat Customer").await;
+    check("customer_request_chat", requested);
+    let chat = ann.invitation().await;
+    check("agent_notification_invited", ann.seen.last().unwrap().clone());
+    let (_, r) = ann.op(&chat, json!({"operationName": "Accept", "nickname": "Ann"})).await;
+    check("agent_operation_reply", r);
+    let chatting = ann.notification("chatting", |d| (d["notificationType"] == "StatusChange" && d["chat"]["state"] == "Chatting").then(|| d.clone())).await;
+    check("agent_notification_chatting", chatting);
+
+    customer.send("Hello, I need help with my tent").await;
+    let log = ann
+        .notification("the customer's message", |d| {
+            d["messages"].as_array()?.iter().any(|m| m["text"] == "Hello, I need help with my tent").then(|| d.clone())
+        })
+        .await;
+    check("agent_notification_new_messages", log);
+    ann.op(&chat, json!({"operationName": "SendMessage", "text": "Happy to help!"})).await;
+    customer.next_position = 1;
+    let refresh = loop {
+        let r = customer.refresh().await;
+        if r["messages"].as_array().unwrap().iter().any(|m| m["text"] == "Happy to help!") {
+            break r;
+        }
+        customer.next_position = 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    check("customer_refresh", refresh);
+    let (_, chats) = ann.get("/api/v2/me/chats").await;
+    check("agent_get_chats", chats);
+    let (_, messages) = ann.get(&format!("/api/v2/me/chats/{chat}/messages")).await;
+    check("agent_get_messages", messages);
+    let (_, bad) = ann.op(&chat, json!({"operationName": "Accept"})).await;
+    check("agent_error_invalid_state", bad);
+    let (_, bad) = customer.call("send", &[]).await;
+    check("customer_error_missing_parameter", bad);
+    let (_, sent) = customer.call("send", &[("message", "thanks")]).await;
+    check("customer_send", sent);
+}
