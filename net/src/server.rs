@@ -144,6 +144,11 @@ where
         self.wake(&woken);
     }
 
+    /// Whether `principal` has a session now.
+    pub fn has_session(&self, principal: &P) -> bool {
+        self.engine().sessions_of(principal) > 0
+    }
+
     /// Delivers to one session (a service reply).
     pub fn deliver_to(&self, client_id: &str, channel: &str, data: Value) {
         if self.engine().deliver_to(client_id, channel, data) {

@@ -315,6 +315,20 @@ async fn post_chat(
                     .ok_or_else(|| ApiError::missing("userData"))?,
             },
             "RequestChatHistory" => AgentOp::RequestChatHistory,
+            "Transfer" => AgentOp::Transfer {
+                // `targetUri` is the agent's user URI: `<base>/api/v2/users/<id>`.
+                target_agent: body.get("targetUri").and_then(Value::as_str).map(|u| {
+                    u.trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned()
+                }),
+                queue: body
+                    .get("queueName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            },
             other => {
                 return Err(ApiError::new(
                     400,

@@ -2,17 +2,54 @@
 //! `alias`) on every call after the request. Replies always carry `statusCode`, `chatEnded`,
 //! `chatId`, `userId`, `secureKey`, `alias`, `nextPosition` and `messages`.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Form, Json, Router};
 use serde_json::{json, Map, Value};
 
-use crate::hub::{ApiError, ApiResult, CustomerInput, Hub};
+use crate::hub::{now_ms, ApiError, ApiResult, CustomerInput, Hub};
 use crate::model::{gms_message, ChatRow};
 use crate::AppState;
 
 type Params = Vec<(String, String)>;
+
+/// Chats one client address may request per minute.
+pub const CHAT_REQUESTS_PER_IP_PER_MINUTE: u32 = 20;
+/// Writes (messages, typing, notices…) one chat may make per 10 s.
+pub const WRITES_PER_CHAT_PER_10_S: u32 = 30;
+
+/// Fixed-window counters, per key.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl RateLimits {
+    /// Counts one event for `key`; false once more than `limit` happened in the current window.
+    pub fn allow(&self, key: &str, limit: u32, window_ms: i64) -> bool {
+        let now = now_ms();
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now - *start < window_ms);
+        }
+        let w = windows.entry(key.to_owned()).or_insert((now, 0));
+        if now - w.0 >= window_ms {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        w.1 <= limit
+    }
+}
+
+fn too_many() -> ApiError {
+    // statusCode 1: the client may try again (later).
+    ApiError::new(429, 4, "too many requests, try again later")
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -96,11 +133,19 @@ fn reply(hub: &Hub, chat: &ChatRow, position: Option<i64>) -> ApiResult<Value> {
 
 async fn request_chat(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(service): Path<String>,
     Form(p): Form<Params>,
 ) -> Response {
     let result = (|| -> ApiResult<Value> {
-        if !state.services.contains(&service) {
+        if !state.limits.allow(
+            &format!("ip:{}", peer.ip()),
+            CHAT_REQUESTS_PER_IP_PER_MINUTE,
+            60_000,
+        ) {
+            return Err(too_many());
+        }
+        if !state.hub.config.services.contains(&service) {
             return Err(ApiError::new(
                 404,
                 2,
@@ -172,6 +217,15 @@ async fn chat_operation(
     let position = param(&p, "transcriptPosition")
         .and_then(|v| v.parse::<i64>().ok())
         .map(|v| v.max(1));
+    if operation != "refresh"
+        && !state.limits.allow(
+            &format!("chat:{}", chat.id),
+            WRITES_PER_CHAT_PER_10_S,
+            10_000,
+        )
+    {
+        return error_response(too_many(), Some(&chat));
+    }
     let result = (|| -> ApiResult<Value> {
         match operation.as_str() {
             "send" => hub.customer_input(&chat, CustomerInput::Text(bounded(&p, "message")?))?,

@@ -1,6 +1,10 @@
 //! The server's behaviour: chats, routing and notifications, on top of the store. Every
 //! operation commits to SQLite first and tells anyone (the agent over CometD, the customer on
 //! their next refresh) only afterwards.
+//!
+//! Lock discipline: [`Hub::store`] returns a guard on a non-reentrant mutex. Bind query results
+//! to a variable before looping over them (`for x in self.store().q()?` holds the guard for the
+//! whole loop and deadlocks as soon as the body touches the store again).
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -46,6 +50,10 @@ pub struct HubConfig {
     pub typing_preview: bool,
     /// Require the CSRF token on POST/PUT/DELETE (Genesys `enableCsrfProtection`).
     pub csrf: bool,
+    /// Chat services (queues) customers may request, e.g. `customer-support`.
+    pub services: Vec<String>,
+    /// An agent whose CometD connection is gone this long loses their chats to the queue.
+    pub requeue_grace_ms: i64,
 }
 
 /// A failed API call: HTTP status, Genesys `statusCode` and a message.
@@ -106,17 +114,32 @@ pub fn random_hex(n: usize) -> String {
 /// What an agent asks of a chat (`POST /api/v2/me/chats/{id}`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentOp {
-    Accept { nickname: Option<String> },
+    Accept {
+        nickname: Option<String>,
+    },
     Reject,
-    SendMessage { text: String },
+    SendMessage {
+        text: String,
+    },
     StartTyping,
     StopTyping,
-    SendCustomNotice { text: String },
-    SendUrl { url: String },
+    SendCustomNotice {
+        text: String,
+    },
+    SendUrl {
+        url: String,
+    },
     Leave,
     Complete,
-    UpdateUserData { user_data: Map<String, Value> },
+    UpdateUserData {
+        user_data: Map<String, Value>,
+    },
     RequestChatHistory,
+    /// Single-step transfer to another agent (`targetUri`) or to a queue (`queueName`).
+    Transfer {
+        target_agent: Option<String>,
+        queue: Option<String>,
+    },
 }
 
 /// What a customer sends into a chat.
@@ -133,6 +156,8 @@ pub struct Hub {
     store: Mutex<Store>,
     pub bayeux: AgentBayeux,
     pub config: HubConfig,
+    /// Agents holding chats whose CometD connection is gone, and since when.
+    absent_since: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -202,6 +227,7 @@ impl Hub {
             store: Mutex::new(store),
             bayeux,
             config,
+            absent_since: Mutex::default(),
         }
     }
 
@@ -460,6 +486,7 @@ impl Hub {
             AgentOp::Complete => "Complete",
             AgentOp::UpdateUserData { .. } => "UpdateUserData",
             AgentOp::RequestChatHistory => "RequestChatHistory",
+            AgentOp::Transfer { .. } => "Transfer",
         };
         if !state.capabilities().contains(&allowed) {
             return Err(ApiError::invalid_state(&format!(
@@ -549,6 +576,65 @@ impl Hub {
                 let history = self.store().messages(&chat.id, 0, i64::MAX)?;
                 self.notify_messages(&chat, &history);
             }
+            AgentOp::Transfer {
+                target_agent,
+                queue,
+            } => self.transfer(agent_id, chat, target_agent, queue)?,
+        }
+        Ok(())
+    }
+
+    /// Moves an active chat, transcript and all, to another agent (offered to them) or back to
+    /// a queue; this agent is done with it.
+    fn transfer(
+        &self,
+        agent_id: &str,
+        mut chat: ChatRow,
+        target_agent: Option<String>,
+        queue: Option<String>,
+    ) -> ApiResult<()> {
+        let target = match (&target_agent, &queue) {
+            (Some(t), _) => {
+                let agent = self
+                    .store()
+                    .agent(t)?
+                    .ok_or_else(|| ApiError::new(400, 10, "no such target agent"))?;
+                if agent.id == agent_id {
+                    return Err(ApiError::new(400, 10, "cannot transfer a chat to yourself"));
+                }
+                Some(agent.id)
+            }
+            (None, Some(q)) if self.config.services.contains(q) => None,
+            (None, Some(_)) => return Err(ApiError::new(400, 10, "no such queue")),
+            (None, None) => return Err(ApiError::missing("targetUri or queueName")),
+        };
+        let left = self.store().append(
+            &chat.id,
+            &[entry(MessageKind::ParticipantLeft, agent_from(&chat), None)],
+        )?;
+        self.notify_messages(&chat, &left);
+        chat.agent_participant = None;
+        chat.agent_nickname = None;
+        match &target {
+            Some(t) => {
+                chat.status = ChatStatus::Offered;
+                chat.agent_id = Some(t.clone());
+                chat.invite_deadline_ms = Some(now_ms() + self.config.invite_timeout_ms);
+            }
+            None => {
+                chat.status = ChatStatus::Queued;
+                chat.agent_id = None;
+                chat.service = queue.unwrap_or(chat.service);
+                self.store().add_refusal(&chat.id, agent_id)?;
+            }
+        }
+        self.store().update_chat(&chat)?;
+        self.notify_state(agent_id, "StatusChange", &chat, AgentChatState::Completed);
+        self.agent_freed(agent_id)?;
+        tracing::info!(chat = %chat.id, from = agent_id, to = ?target, "transferred");
+        match target {
+            Some(t) => self.notify_state(&t, "StatusChange", &chat, AgentChatState::Invited),
+            None => self.route(),
         }
         Ok(())
     }
@@ -666,6 +752,68 @@ impl Hub {
         if let Err(e) = result {
             tracing::error!(error = ?e, "routing failed");
         }
+    }
+
+    /// Agents whose CometD connection has been gone for the grace period lose their chats to
+    /// the queue (and become Not Ready): a closed laptop must not strand customers.
+    pub fn requeue_absent_agents(&self) {
+        let now = now_ms();
+        let holders = self.store().agents_with_chats();
+        let holders = match holders {
+            Ok(h) => h,
+            Err(e) => return tracing::error!(error = %e, "absent-agent sweep failed"),
+        };
+        let mut gone = Vec::new();
+        {
+            let mut absent = self.absent_since.lock().unwrap_or_else(|e| e.into_inner());
+            absent.retain(|a, _| holders.contains(a));
+            for agent in holders {
+                if self.bayeux.has_session(&agent) {
+                    absent.remove(&agent);
+                    continue;
+                }
+                let since = *absent.entry(agent.clone()).or_insert(now);
+                if now - since >= self.config.requeue_grace_ms {
+                    absent.remove(&agent);
+                    gone.push(agent);
+                }
+            }
+        }
+        for agent in gone {
+            if let Err(e) = self.requeue_agent(&agent) {
+                tracing::error!(error = ?e, agent = %agent, "re-queueing failed");
+            }
+        }
+    }
+
+    fn requeue_agent(&self, agent_id: &str) -> ApiResult<()> {
+        // Bound first: the store lock must not be held across the loop, which locks it again.
+        let chats = self.store().agent_chats(agent_id)?;
+        for mut chat in chats {
+            if chat.status == ChatStatus::Active {
+                self.store().append(
+                    &chat.id,
+                    &[entry(MessageKind::ParticipantLeft, agent_from(&chat), None)],
+                )?;
+            }
+            self.store().add_refusal(&chat.id, agent_id)?;
+            chat.status = ChatStatus::Queued;
+            chat.agent_id = None;
+            chat.agent_participant = None;
+            chat.agent_nickname = None;
+            chat.invite_deadline_ms = None;
+            self.store().update_chat(&chat)?;
+            self.notify_state(agent_id, "StatusChange", &chat, AgentChatState::Revoked);
+            tracing::warn!(chat = %chat.id, agent = agent_id, "agent gone: chat re-queued");
+        }
+        {
+            let store = self.store();
+            let mut s = store.agent_state(agent_id)?;
+            s.ready = false;
+            store.set_agent_state(agent_id, s)?;
+        }
+        self.route();
+        Ok(())
     }
 
     /// Offers that were not answered in time go to the next agent.

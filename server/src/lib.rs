@@ -43,13 +43,16 @@ pub struct Options {
     pub csrf: bool,
     pub invite_timeout_ms: i64,
     pub typing_preview: bool,
+    /// Chat services customers may request; empty means just [`DEMO_SERVICE`].
+    pub services: Vec<String>,
+    pub requeue_grace_ms: i64,
 }
 
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub sessions: Arc<Sessions>,
-    pub services: Arc<Vec<String>>,
+    pub limits: Arc<customer_api::RateLimits>,
 }
 
 /// The demo's agents: user name, password, first and last name.
@@ -101,13 +104,19 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
             invite_timeout_ms: options.invite_timeout_ms,
             typing_preview: options.typing_preview,
             csrf: options.csrf,
+            services: if options.services.is_empty() {
+                vec![DEMO_SERVICE.to_owned()]
+            } else {
+                options.services.clone()
+            },
+            requeue_grace_ms: options.requeue_grace_ms,
         },
     ));
     let sessions = Arc::new(Sessions::default());
     let state = AppState {
         hub: hub.clone(),
         sessions: sessions.clone(),
-        services: Arc::new(vec![DEMO_SERVICE.to_owned()]),
+        limits: Arc::default(),
     };
     let notifications = bayeux.router(
         Arc::new(AgentAuthenticator {
@@ -145,9 +154,14 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
         loop {
             tick.tick().await;
             ticker.expire_invitations();
+            ticker.requeue_absent_agents();
         }
     });
     println!("cobrowse-server listening on {base_url}");
     tracing::info!(%addr, demo = options.demo, data = %options.data_dir.display(), "listening");
-    axum::serve(listener, router).await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }

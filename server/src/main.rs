@@ -1,20 +1,27 @@
 //! `cobrowse-server`: the reference server.
 //!
 //! Usage: cobrowse-server [--listen 127.0.0.1:8700] [--data DIR] [--demo] [--csrf]
-//!        [--invite-timeout-ms 20000] [--typing-preview]
+//!        [--service NAME]... [--invite-timeout-ms 20000] [--requeue-grace-ms 60000]
+//!        [--typing-preview]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cobrowse_server::Options;
 
-const USAGE: &str = "usage: cobrowse-server [--listen ADDR] [--data DIR] [--demo] [--csrf] [--invite-timeout-ms MS] [--typing-preview]
+const USAGE: &str =
+    "usage: cobrowse-server [--listen ADDR] [--data DIR] [--demo] [--csrf] [--service NAME]...
+                       [--invite-timeout-ms MS] [--requeue-grace-ms MS] [--typing-preview]
 
   --listen ADDR            address to listen on (default 127.0.0.1:8700)
   --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
   --demo                   seed the demo agents (agent1/agent1, agent2/agent2, agent3/agent3)
   --csrf                   require the CSRF token on writes, as GWS enableCsrfProtection does
+  --service NAME           a chat service (queue) customers may request; repeatable
+                           (default: customer-support)
   --invite-timeout-ms MS   how long an offered chat waits for Accept (default 20000)
+  --requeue-grace-ms MS    how long an agent may be disconnected before their chats are
+                           re-queued (default 60000)
   --typing-preview         forward the customer's typing preview text to the agent
 ";
 
@@ -26,6 +33,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         csrf: false,
         invite_timeout_ms: 20_000,
         typing_preview: false,
+        services: Vec::new(),
+        requeue_grace_ms: 60_000,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -44,6 +53,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--demo" => o.demo = true,
             "--csrf" => o.csrf = true,
             "--typing-preview" => o.typing_preview = true,
+            "--service" => o.services.push(value("--service")?),
+            "--requeue-grace-ms" => {
+                o.requeue_grace_ms = value("--requeue-grace-ms")?
+                    .parse()
+                    .map_err(|e| format!("--requeue-grace-ms: {e}"))?
+            }
             "--invite-timeout-ms" => {
                 o.invite_timeout_ms = value("--invite-timeout-ms")?
                     .parse()

@@ -243,6 +243,7 @@ impl AgentChatState {
         match self {
             AgentChatState::Invited => &["Accept", "Reject"],
             AgentChatState::Chatting => &[
+                "Transfer",
                 "Complete",
                 "Leave",
                 "SendMessage",

@@ -320,7 +320,8 @@ impl Store {
     pub fn update_chat(&self, chat: &ChatRow) -> StoreResult<()> {
         self.conn.execute(
             "UPDATE chats SET status = ?2, agent_id = ?3, agent_participant = ?4, agent_nickname = ?5,
-               invite_deadline_ms = ?6, customer_left = ?7, ended_ms = ?8, user_data = ?9, nickname = ?10
+               invite_deadline_ms = ?6, customer_left = ?7, ended_ms = ?8, user_data = ?9, nickname = ?10,
+               service = ?11
              WHERE id = ?1",
             params![
                 chat.id,
@@ -333,9 +334,19 @@ impl Store {
                 chat.ended_ms,
                 serde_json::to_string(&chat.user_data).unwrap_or_else(|_| "{}".into()),
                 chat.nickname,
+                chat.service,
             ],
         )?;
         Ok(())
+    }
+
+    /// Agents holding at least one offered or active chat.
+    pub fn agents_with_chats(&self) -> StoreResult<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT agent_id FROM chats WHERE status IN ('offered', 'active') AND agent_id IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn add_refusal(&self, chat_id: &str, agent_id: &str) -> StoreResult<()> {

@@ -263,3 +263,141 @@ async fn an_agent_at_capacity_gets_no_more_chats_and_the_customer_is_told_to_wai
         .await;
     assert_eq!(ann.invitation().await, fourth["chatId"].as_str().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_moves_the_chat_and_its_history_to_an_agent_or_a_queue() {
+    let server = Server::start(&["--service", "customer-support", "--service", "billing"]);
+    let mut ann = Agent::new(&server, "agent1");
+    ann.sign_in("long-polling").await;
+    let mut bob = Agent::new(&server, "agent2");
+    let (_, bob_me) = bob.get("/api/v2/me").await;
+    let bob_uri = bob_me["user"]["uri"].as_str().unwrap().to_owned();
+    bob.sign_in("long-polling").await;
+    bob.post(
+        "/api/v2/me/channels/chat",
+        json!({"operationName": "NotReady"}),
+    )
+    .await;
+
+    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let chat = ann.invitation().await;
+    ann.op(&chat, json!({"operationName": "Accept"})).await;
+    customer.send("my order is late").await;
+    let (s, r) = ann
+        .op(
+            &chat,
+            json!({"operationName": "Transfer", "targetUri": bob_uri}),
+        )
+        .await;
+    assert_eq!((s, r), (200, json!({"statusCode": 0})));
+    ann.notification("Completed for the transferring agent", |d| {
+        (d["chat"]["state"] == "Completed").then_some(())
+    })
+    .await;
+    assert_eq!(
+        bob.invitation().await,
+        chat,
+        "offered to the target even while Not Ready"
+    );
+    bob.op(&chat, json!({"operationName": "Accept", "nickname": "Bob"}))
+        .await;
+    bob.notification("the history came along", |d| {
+        d["messages"]
+            .as_array()?
+            .iter()
+            .any(|m| m["text"] == "my order is late")
+            .then_some(())
+    })
+    .await;
+    customer
+        .wait_for("Bob joining", |m| {
+            m["type"] == "ParticipantJoined" && m["from"]["nickname"] == "Bob"
+        })
+        .await;
+
+    // Bob sends it to another queue; Ann is ready, so it comes to her.
+    let (s, r) = bob
+        .op(
+            &chat,
+            json!({"operationName": "Transfer", "queueName": "billing"}),
+        )
+        .await;
+    assert_eq!((s, r), (200, json!({"statusCode": 0})));
+    ann.seen.clear();
+    assert_eq!(ann.invitation().await, chat);
+    let (s, _) = bob
+        .op(
+            &chat,
+            json!({"operationName": "SendMessage", "text": "still mine?"}),
+        )
+        .await;
+    assert_eq!(s, 404, "a transferred chat is no longer the old agent's");
+    let (s, _) = ann
+        .op(
+            &chat,
+            json!({"operationName": "Transfer", "queueName": "nowhere"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_who_vanishes_loses_their_chats_to_the_queue_after_the_grace_period() {
+    let server = Server::start(&["--requeue-grace-ms", "1000"]);
+    let mut ann = Agent::new(&server, "agent1");
+    ann.sign_in("websocket").await;
+    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let chat = ann.invitation().await;
+    ann.op(&chat, json!({"operationName": "Accept"})).await;
+    // Ann's browser goes away without completing.
+    drop(ann);
+    let mut bob = Agent::new(&server, "agent2");
+    bob.sign_in("long-polling").await;
+    assert_eq!(bob.invitation().await, chat);
+    bob.op(&chat, json!({"operationName": "Accept", "nickname": "Bob"}))
+        .await;
+    customer
+        .wait_for("Bob taking over", |m| {
+            m["type"] == "ParticipantJoined" && m["from"]["nickname"] == "Bob"
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_are_rate_limited_per_chat_and_per_address() {
+    let server = Server::start(&[]);
+    let (customer, _) = Customer::request(&server, "Chatty").await;
+    let mut statuses = Vec::new();
+    for n in 0..35 {
+        let (s, r) = customer
+            .call("send", &[("message", &format!("spam {n}"))])
+            .await;
+        statuses.push((s, r["statusCode"].as_i64().unwrap_or(-1)));
+    }
+    assert!(
+        statuses[..29].iter().all(|s| *s == (200, 0)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&(429, 1)),
+        "over the limit: try again later"
+    );
+    // Refreshing is not writing: still allowed.
+    let (s, _) = customer
+        .call("refresh", &[("transcriptPosition", "1")])
+        .await;
+    assert_eq!(s, 200);
+    let http = reqwest::Client::new();
+    let mut last = 0;
+    for _ in 0..25 {
+        let (s, _) = form(
+            &http,
+            &format!("{}/genesys/2/chat/customer-support", server.url),
+            &[("nickname", "x")],
+        )
+        .await;
+        last = s;
+    }
+    assert_eq!(last, 429);
+}

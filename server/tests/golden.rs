@@ -36,13 +36,16 @@ fn normalise(v: &mut Value) {
 
 fn check(name: &str, mut value: Value) {
     normalise(&mut value);
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.json"));
     let ours = serde_json::to_string_pretty(&value).unwrap() + "\n";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &ours).unwrap();
     }
-    let golden = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    let golden = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
     assert_eq!(ours, golden, "{name} drifted from its fixture");
 }
 
@@ -53,7 +56,13 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
     let (_, me) = ann.get("/api/v2/me").await;
     check("agent_get_me", me);
     ann.sign_in("long-polling").await;
-    let channels = ann.notification("channel state", |d| (d["messageType"] == "ChannelStateChangeMessageV2" && d["channels"][0]["userState"]["state"] == "Ready").then(|| d.clone())).await;
+    let channels = ann
+        .notification("channel state", |d| {
+            (d["messageType"] == "ChannelStateChangeMessageV2"
+                && d["channels"][0]["userState"]["state"] == "Ready")
+                .then(|| d.clone())
+        })
+        .await;
     check("agent_notification_channels_ready", channels);
     let (_, me_all) = ann.get("/api/v2/me?subresources=*").await;
     check("agent_get_me_subresources", me_all);
@@ -61,24 +70,47 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
     let (mut customer, requested) = Customer::request(&server, "Pat Customer").await;
     check("customer_request_chat", requested);
     let chat = ann.invitation().await;
-    check("agent_notification_invited", ann.seen.last().unwrap().clone());
-    let (_, r) = ann.op(&chat, json!({"operationName": "Accept", "nickname": "Ann"})).await;
+    check(
+        "agent_notification_invited",
+        ann.seen.last().unwrap().clone(),
+    );
+    let (_, r) = ann
+        .op(&chat, json!({"operationName": "Accept", "nickname": "Ann"}))
+        .await;
     check("agent_operation_reply", r);
-    let chatting = ann.notification("chatting", |d| (d["notificationType"] == "StatusChange" && d["chat"]["state"] == "Chatting").then(|| d.clone())).await;
+    let chatting = ann
+        .notification("chatting", |d| {
+            (d["notificationType"] == "StatusChange" && d["chat"]["state"] == "Chatting")
+                .then(|| d.clone())
+        })
+        .await;
     check("agent_notification_chatting", chatting);
 
     customer.send("Hello, I need help with my tent").await;
     let log = ann
         .notification("the customer's message", |d| {
-            d["messages"].as_array()?.iter().any(|m| m["text"] == "Hello, I need help with my tent").then(|| d.clone())
+            d["messages"]
+                .as_array()?
+                .iter()
+                .any(|m| m["text"] == "Hello, I need help with my tent")
+                .then(|| d.clone())
         })
         .await;
     check("agent_notification_new_messages", log);
-    ann.op(&chat, json!({"operationName": "SendMessage", "text": "Happy to help!"})).await;
+    ann.op(
+        &chat,
+        json!({"operationName": "SendMessage", "text": "Happy to help!"}),
+    )
+    .await;
     customer.next_position = 1;
     let refresh = loop {
         let r = customer.refresh().await;
-        if r["messages"].as_array().unwrap().iter().any(|m| m["text"] == "Happy to help!") {
+        if r["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["text"] == "Happy to help!")
+        {
             break r;
         }
         customer.next_position = 1;

@@ -682,6 +682,14 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         expired
     }
 
+    /// How many sessions `principal` has (0: its client is gone or between sessions).
+    pub fn sessions_of(&self, principal: &P) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.principal == *principal)
+            .count()
+    }
+
     /// The connection type a session last used.
     pub fn transport_of(&self, client_id: &str) -> Option<&str> {
         self.sessions.get(client_id).map(|s| s.transport.as_str())

@@ -39,7 +39,10 @@ impl Server {
             .args(["--listen", "127.0.0.1:0", "--demo", "--data"])
             .arg(&data)
             .args(extra)
-            .env("COBROWSE_LOG", "warn")
+            .env(
+                "COBROWSE_LOG",
+                std::env::var("TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
