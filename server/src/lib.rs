@@ -46,6 +46,8 @@ pub struct Options {
     /// Chat services customers may request; empty means just [`DEMO_SERVICE`].
     pub services: Vec<String>,
     pub requeue_grace_ms: i64,
+    /// Chats a demo agent may hold at once.
+    pub max_chats: u32,
 }
 
 #[derive(Clone)]
@@ -65,18 +67,21 @@ pub const DEMO_AGENTS: &[(&str, &str, &str, &str)] = &[
 /// The service (queue) name the demo configures, as in Genesys' examples.
 pub const DEMO_SERVICE: &str = "customer-support";
 
-fn seed_demo(store: &Store) -> Result<(), store::StoreError> {
+fn seed_demo(store: &Store, max_chats: u32) -> Result<(), store::StoreError> {
     for (user, password, first, last) in DEMO_AGENTS {
-        if store.agent_by_user(user)?.is_none() {
-            store.upsert_agent(&AgentRow {
+        let existing = store.agent_by_user(user)?;
+        let agent = match existing {
+            Some(a) => AgentRow { max_chats, ..a },
+            None => AgentRow {
                 id: hub::random_hex(16),
                 user_name: (*user).into(),
                 password_hash: hash_password(password),
                 first_name: (*first).into(),
                 last_name: (*last).into(),
-                max_chats: 3,
-            })?;
-        }
+                max_chats,
+            },
+        };
+        store.upsert_agent(&agent)?;
     }
     Ok(())
 }
@@ -87,7 +92,7 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
     let store =
         Store::open(&options.data_dir.join("cobrowse.sqlite3")).map_err(std::io::Error::other)?;
     if options.demo {
-        seed_demo(&store).map_err(std::io::Error::other)?;
+        seed_demo(&store, options.max_chats).map_err(std::io::Error::other)?;
     }
     let bayeux = Bayeux::new(
         ServerConfig::default(),

@@ -17,6 +17,7 @@ const USAGE: &str =
   --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
   --demo                   seed the demo agents (agent1/agent1, agent2/agent2, agent3/agent3)
   --csrf                   require the CSRF token on writes, as GWS enableCsrfProtection does
+  --max-chats N            chats a demo agent may hold at once (default 3)
   --service NAME           a chat service (queue) customers may request; repeatable
                            (default: customer-support)
   --invite-timeout-ms MS   how long an offered chat waits for Accept (default 20000)
@@ -35,6 +36,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         typing_preview: false,
         services: Vec::new(),
         requeue_grace_ms: 60_000,
+        max_chats: 3,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -54,6 +56,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--csrf" => o.csrf = true,
             "--typing-preview" => o.typing_preview = true,
             "--service" => o.services.push(value("--service")?),
+            "--max-chats" => {
+                o.max_chats = value("--max-chats")?
+                    .parse()
+                    .map_err(|e| format!("--max-chats: {e}"))?
+            }
             "--requeue-grace-ms" => {
                 o.requeue_grace_ms = value("--requeue-grace-ms")?
                     .parse()

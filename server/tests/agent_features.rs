@@ -235,17 +235,17 @@ async fn notices_urls_user_data_and_history_travel_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_at_capacity_gets_no_more_chats_and_the_customer_is_told_to_wait() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--max-chats", "2"]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
     let mut offered = Vec::new();
-    for n in 0..3 {
+    for n in 0..2 {
         Customer::request(&server, &format!("Customer {n}")).await;
         let id = ann.invitation().await;
         ann.seen.clear();
         offered.push(id);
     }
-    let (_, fourth) = Customer::request(&server, "Customer 3").await;
+    let (_, fourth) = Customer::request(&server, "Customer 2").await;
     let texts: Vec<&str> = fourth["messages"]
         .as_array()
         .unwrap()
