@@ -7,6 +7,8 @@
 //! anything that only exists in a browser.
 
 pub mod bayeux;
+pub mod chat;
+pub mod gws;
 pub mod protocol;
 pub mod sender;
 pub mod settings;

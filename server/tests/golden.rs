@@ -34,6 +34,18 @@ fn normalise(v: &mut Value) {
     }
 }
 
+/// Also proves the extension's parser (core `gws`) reads what the server sends.
+fn check_notification(name: &str, value: Value) {
+    let parsed: cobrowse_agent::gws::Notification = serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("{name}: core cannot parse it: {e}"));
+    assert_ne!(
+        parsed,
+        cobrowse_agent::gws::Notification::Unknown,
+        "{name}: core does not know this notification"
+    );
+    check(name, value);
+}
+
 fn check(name: &str, mut value: Value) {
     normalise(&mut value);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -63,7 +75,7 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
                 .then(|| d.clone())
         })
         .await;
-    check("agent_notification_channels_ready", channels);
+    check_notification("agent_notification_channels_ready", channels);
     let (_, me_all) = ann.get("/api/v2/me?subresources=*").await;
     check("agent_get_me_subresources", me_all);
 
@@ -84,7 +96,7 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
                 .then(|| d.clone())
         })
         .await;
-    check("agent_notification_chatting", chatting);
+    check_notification("agent_notification_chatting", chatting);
 
     customer.send("Hello, I need help with my tent").await;
     let log = ann
@@ -96,7 +108,7 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
                 .then(|| d.clone())
         })
         .await;
-    check("agent_notification_new_messages", log);
+    check_notification("agent_notification_new_messages", log);
     ann.op(
         &chat,
         json!({"operationName": "SendMessage", "text": "Happy to help!"}),
@@ -118,8 +130,16 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
     };
     check("customer_refresh", refresh);
     let (_, chats) = ann.get("/api/v2/me/chats").await;
+    let parsed: cobrowse_agent::gws::ChatsReply = serde_json::from_value(chats.clone()).unwrap();
+    assert_eq!(
+        parsed.chats[0].state,
+        cobrowse_agent::gws::ChatState::Chatting
+    );
     check("agent_get_chats", chats);
     let (_, messages) = ann.get(&format!("/api/v2/me/chats/{chat}/messages")).await;
+    let parsed: cobrowse_agent::gws::MessagesReply =
+        serde_json::from_value(messages.clone()).unwrap();
+    assert!(parsed.messages.windows(2).all(|w| w[0].index < w[1].index));
     check("agent_get_messages", messages);
     let (_, bad) = ann.op(&chat, json!({"operationName": "Accept"})).await;
     check("agent_error_invalid_state", bad);

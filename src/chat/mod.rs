@@ -1,0 +1,11 @@
+//! The agent's chats, as pure data and reducers: each chat's transcript keyed by the server's
+//! `index` (dedupe, order, gap detection and resync), and the outbox of messages the agent
+//! wrote (a client id before sending, retried until acknowledged, never shown twice). The
+//! background drives these from notifications and REST replies and stores them; the popup
+//! renders them.
+
+pub mod outbox;
+pub mod transcript;
+
+pub use outbox::{Outbox, OutgoingMessage, OutgoingState};
+pub use transcript::{Applied, Line, LineKind, Role, Transcript};

@@ -1,0 +1,276 @@
+//! Messages the agent wrote, from the keystroke to the server's echo.
+//!
+//! Each message gets a client id before anything is sent and lives here (in storage) until the
+//! server's own transcript entry for it arrives; that echo replaces it, so it is never shown
+//! twice. Genesys' `SendMessage` has no idempotency key, so a message whose send was in flight
+//! when the worker died (state `Sending`: outcome unknown) is checked against the transcript
+//! after the resync before it is sent again: delivered exactly once.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::transcript::{LineKind, Role, Transcript};
+
+/// Attempts before a message is marked failed (the agent can still Retry).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
+pub enum OutgoingState {
+    /// Waiting to be sent.
+    Queued,
+    /// Handed to the network; the outcome is not known yet.
+    Sending,
+    /// The server accepted it (`statusCode` 0); its transcript entry has not arrived yet.
+    Sent,
+    /// Gave up; the agent may retry.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMessage {
+    pub client_id: String,
+    pub chat_id: String,
+    pub text: String,
+    pub state: OutgoingState,
+    pub attempts: u32,
+    /// The chat's last transcript index when the agent wrote it: its echo comes after.
+    pub after_index: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Outbox {
+    items: Vec<OutgoingMessage>,
+}
+
+impl Outbox {
+    pub fn push(&mut self, client_id: &str, chat_id: &str, text: &str, after_index: i64) {
+        self.items.push(OutgoingMessage {
+            client_id: client_id.to_owned(),
+            chat_id: chat_id.to_owned(),
+            text: text.to_owned(),
+            state: OutgoingState::Queued,
+            attempts: 0,
+            after_index,
+        });
+    }
+
+    /// The next message to send, marked `Sending`. Messages of one chat go in order: nothing
+    /// of a chat is sent while an earlier one of it is still on its way.
+    pub fn take_next(&mut self) -> Option<OutgoingMessage> {
+        let busy: BTreeSet<&str> = self
+            .items
+            .iter()
+            .filter(|m| m.state == OutgoingState::Sending)
+            .map(|m| m.chat_id.as_str())
+            .collect();
+        let i = self
+            .items
+            .iter()
+            .position(|m| m.state == OutgoingState::Queued && !busy.contains(m.chat_id.as_str()))?;
+        let m = &mut self.items[i];
+        m.state = OutgoingState::Sending;
+        m.attempts += 1;
+        Some(m.clone())
+    }
+
+    /// The server accepted the send.
+    pub fn sent(&mut self, client_id: &str) {
+        if let Some(m) = self.find(client_id) {
+            if m.state == OutgoingState::Sending {
+                m.state = OutgoingState::Sent;
+            }
+        }
+    }
+
+    /// The send failed: retried later unless it cannot succeed or the attempts are used up.
+    pub fn send_failed(&mut self, client_id: &str, reason: &str, retryable: bool) {
+        if let Some(m) = self.find(client_id) {
+            m.state = if retryable && m.attempts < MAX_ATTEMPTS {
+                OutgoingState::Queued
+            } else {
+                OutgoingState::Failed(reason.to_owned())
+            };
+        }
+    }
+
+    /// The agent pressed Retry.
+    pub fn retry(&mut self, client_id: &str) {
+        if let Some(m) = self.find(client_id) {
+            if matches!(m.state, OutgoingState::Failed(_)) {
+                m.state = OutgoingState::Queued;
+                m.attempts = 0;
+            }
+        }
+    }
+
+    /// Matches the server's transcript against messages on their way: each agent `Text` entry
+    /// after a message's `after_index` with its text confirms the earliest such message, which
+    /// leaves the outbox (the transcript line replaces it). Returns the confirmed client ids.
+    /// Messages still `Sending` from before a restart and not confirmed go back to `Queued`
+    /// when `after_restart` is set (their send never reached the server).
+    pub fn reconcile(
+        &mut self,
+        chat_id: &str,
+        transcript: &Transcript,
+        after_restart: bool,
+    ) -> Vec<String> {
+        let mut used = BTreeSet::new();
+        let mut confirmed = Vec::new();
+        for m in self.items.iter_mut().filter(|m| m.chat_id == chat_id) {
+            if matches!(m.state, OutgoingState::Failed(_) | OutgoingState::Queued) {
+                continue;
+            }
+            let echo = transcript.lines().find(|l| {
+                l.index > m.after_index
+                    && l.role == Role::Agent
+                    && l.kind == LineKind::Text
+                    && l.text.as_deref() == Some(m.text.as_str())
+                    && !used.contains(&l.index)
+            });
+            match echo {
+                Some(line) => {
+                    used.insert(line.index);
+                    confirmed.push(m.client_id.clone());
+                }
+                None if after_restart && m.state == OutgoingState::Sending => {
+                    m.state = OutgoingState::Queued
+                }
+                None => {}
+            }
+        }
+        self.items.retain(|m| !confirmed.contains(&m.client_id));
+        confirmed
+    }
+
+    /// The chat ended: what was not sent cannot be any more.
+    pub fn fail_chat(&mut self, chat_id: &str, reason: &str) {
+        for m in self.items.iter_mut().filter(|m| m.chat_id == chat_id) {
+            if matches!(m.state, OutgoingState::Queued | OutgoingState::Failed(_)) {
+                m.state = OutgoingState::Failed(reason.to_owned());
+            }
+        }
+    }
+
+    pub fn for_chat<'a>(
+        &'a self,
+        chat_id: &'a str,
+    ) -> impl Iterator<Item = &'a OutgoingMessage> + 'a {
+        self.items.iter().filter(move |m| m.chat_id == chat_id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn find(&mut self, client_id: &str) -> Option<&mut OutgoingMessage> {
+        self.items.iter_mut().find(|m| m.client_id == client_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gws::{Message, MessageType, Participant};
+
+    fn agent_text(index: i64, text: &str) -> Message {
+        Message {
+            index,
+            kind: MessageType::Text,
+            text: Some(text.into()),
+            url: None,
+            visibility: None,
+            from: Participant {
+                nickname: "Ann".into(),
+                kind: "Agent".into(),
+                participant_id: "a".into(),
+            },
+            timestamp: None,
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_echo_replaces_the_pending_message() {
+        let mut o = Outbox::default();
+        o.push("c1", "chat", "hello", 3);
+        let m = o.take_next().unwrap();
+        assert_eq!(m.state, OutgoingState::Sending);
+        o.sent("c1");
+        let mut t = Transcript::new();
+        t.apply_fetched(1, &[agent_text(4, "hello")]);
+        assert_eq!(o.reconcile("chat", &t, false), vec!["c1".to_string()]);
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn identical_texts_are_confirmed_one_echo_each() {
+        let mut o = Outbox::default();
+        o.push("c1", "chat", "ok", 1);
+        o.push("c2", "chat", "ok", 1);
+        o.take_next();
+        o.sent("c1");
+        o.take_next();
+        o.sent("c2");
+        let mut t = Transcript::new();
+        t.apply_fetched(1, &[agent_text(1, "ok"), agent_text(2, "ok")]);
+        // Index 1 was there before they were written: only index 2 is an echo.
+        assert_eq!(o.reconcile("chat", &t, false), vec!["c1".to_string()]);
+        assert_eq!(o.for_chat("chat").count(), 1);
+    }
+
+    #[test]
+    fn a_send_cut_by_a_restart_is_resent_only_if_it_did_not_arrive() {
+        // Both were `Sending` when the worker died; only the first reached the server.
+        let mut o = Outbox::default();
+        o.push("arrived", "chat", "first", 0);
+        o.push("lost", "chat2", "second", 0);
+        o.take_next();
+        o.take_next();
+        let mut t = Transcript::new();
+        t.apply_fetched(1, &[agent_text(1, "first")]);
+        assert_eq!(o.reconcile("chat", &t, true), vec!["arrived".to_string()]);
+        assert_eq!(
+            o.reconcile("chat2", &Transcript::new(), true),
+            Vec::<String>::new()
+        );
+        let again = o.take_next().unwrap();
+        assert_eq!((again.client_id.as_str(), again.attempts), ("lost", 2));
+    }
+
+    #[test]
+    fn messages_of_a_chat_go_one_at_a_time_in_order() {
+        let mut o = Outbox::default();
+        o.push("a1", "a", "1", 0);
+        o.push("a2", "a", "2", 0);
+        o.push("b1", "b", "1", 0);
+        assert_eq!(o.take_next().unwrap().client_id, "a1");
+        assert_eq!(o.take_next().unwrap().client_id, "b1", "a2 waits for a1");
+        assert!(o.take_next().is_none());
+        o.sent("a1");
+        assert_eq!(o.take_next().unwrap().client_id, "a2");
+    }
+
+    #[test]
+    fn failures_retry_then_give_up_and_retry_really_resends() {
+        let mut o = Outbox::default();
+        o.push("c", "chat", "x", 0);
+        for _ in 0..MAX_ATTEMPTS {
+            o.take_next().unwrap();
+            o.send_failed("c", "network down", true);
+        }
+        assert_eq!(
+            o.for_chat("chat").next().unwrap().state,
+            OutgoingState::Failed("network down".into())
+        );
+        assert!(o.take_next().is_none());
+        o.retry("c");
+        assert_eq!(o.take_next().unwrap().attempts, 1);
+        o.send_failed("c", "chat is over", false);
+        assert!(matches!(
+            o.for_chat("chat").next().unwrap().state,
+            OutgoingState::Failed(_)
+        ));
+    }
+}

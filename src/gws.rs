@@ -1,0 +1,245 @@
+//! The agent side of the Genesys wire: Web Services API v2 chat notifications (CometD topic
+//! `/v2/me/chats`, `/v2/me/channels`) and resources, with the exact field names Genesys uses.
+//! Unknown message types, states and fields are tolerated: a newer server must not break us.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The `data` of a message on `/v2/me/chats` or `/v2/me/channels`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "messageType")]
+pub enum Notification {
+    ChatStateChangeMessage(ChatStateChange),
+    MessageLogUpdated(MessageLogUpdated),
+    ChannelStateChangeMessageV2(ChannelStateChange),
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatStateChange {
+    /// `StatusChange`, `ParticipantsUpdated`, `PropertiesUpdated`, …
+    #[serde(rename = "notificationType")]
+    pub notification_type: String,
+    pub chat: Chat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageLogUpdated {
+    #[serde(rename = "notificationType")]
+    pub notification_type: String,
+    #[serde(rename = "chatUri", default, skip_serializing_if = "Option::is_none")]
+    pub chat_uri: Option<String>,
+    #[serde(rename = "chatPath", default, skip_serializing_if = "Option::is_none")]
+    pub chat_path: Option<String>,
+    /// Our reference server's addition; Genesys servers send only `chatUri`.
+    #[serde(rename = "chatId", default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+}
+
+impl MessageLogUpdated {
+    /// The chat this log belongs to: `chatId`, else the last segment of `chatPath` or `chatUri`.
+    pub fn chat_id(&self) -> Option<&str> {
+        if let Some(id) = self.chat_id.as_deref() {
+            return Some(id);
+        }
+        let path = self.chat_path.as_deref().or(self.chat_uri.as_deref())?;
+        path.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelStateChange {
+    #[serde(default)]
+    pub channels: Vec<ChannelState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelState {
+    pub channel: String,
+    #[serde(rename = "userState")]
+    pub user_state: UserState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserState {
+    pub state: String,
+    #[serde(rename = "displayName", default)]
+    pub display_name: String,
+}
+
+/// A chat resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: String,
+    pub state: ChatState,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+    #[serde(rename = "userData", default)]
+    pub user_data: Map<String, Value>,
+    #[serde(
+        rename = "receivedDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub received_date: Option<String>,
+}
+
+/// `chat.state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatState {
+    Invited,
+    Chatting,
+    LeftChat,
+    Completed,
+    Revoked,
+    /// Anything else a server may send (e.g. `JoinFailed`).
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl ChatState {
+    /// The chat is over for this agent.
+    pub fn is_finished(&self) -> bool {
+        matches!(self, ChatState::Completed | ChatState::Revoked)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    #[serde(default)]
+    pub nickname: String,
+    /// `Customer`, `Agent`, `External`, …
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(rename = "participantId", default)]
+    pub participant_id: String,
+}
+
+/// One transcript entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub index: i64,
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `PushUrl` carries its URL here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    pub from: Participant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// Despite the name, epoch milliseconds.
+    #[serde(
+        rename = "timestampSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timestamp_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageType {
+    Text,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantRejoined,
+    TypingStarted,
+    TypingStopped,
+    PushUrl,
+    Notice,
+    CustomNotice,
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// `GET /api/v2/me/chats/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagesReply {
+    #[serde(rename = "statusCode")]
+    pub status_code: i64,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+}
+
+/// `GET /api/v2/me/chats`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatsReply {
+    #[serde(rename = "statusCode")]
+    pub status_code: i64,
+    #[serde(default)]
+    pub chats: Vec<Chat>,
+}
+
+/// Any reply's status: `{"statusCode": N, "statusMessage": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    #[serde(rename = "statusCode")]
+    pub status_code: i64,
+    #[serde(
+        rename = "statusMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesys_documented_examples_parse() {
+        // Retyped from the GWS ChatAccept and SendStartTypingNotification pages.
+        let state: Notification = serde_json::from_str(
+            r#"{ "messageType": "ChatStateChangeMessage", "notificationType": "StatusChange", "referenceId": 17,
+                 "chat": { "state": "Chatting", "id": "0000Na9B26EF002X",
+                   "uri": "http://localhost:8080/api/v2/chats/0000Na9B26EF002X",
+                   "capabilities": ["Transfer","Complete","Leave","InFocus","SendMessage"],
+                   "participants": [ {"type":"Agent","nickname":"Marat","participantId":"009052C5E743004C"},
+                                     {"type":"Customer","nickname":"PersonP","participantId":"009052C5E6D6004A"} ] } }"#,
+        )
+        .unwrap();
+        let Notification::ChatStateChangeMessage(s) = state else {
+            panic!("{state:?}")
+        };
+        assert_eq!(s.chat.state, ChatState::Chatting);
+        assert_eq!(s.chat.participants[1].kind, "Customer");
+        let log: Notification = serde_json::from_str(
+            r#"{ "messageType": "MessageLogUpdated", "notificationType": "NewMessages",
+                 "chatUri": "http://localhost:8080/api/v2/chats/0000Wa9CAM6W00FY",
+                 "messages": [ { "index": 4, "type": "TypingStarted", "visibility": "All",
+                   "from": {"nickname":"TestName","type":"Agent","participantId":"007352CE764002A3"},
+                   "timestamp": "2014-01-09 12:13:15.009+0200", "timestampSeconds": 1389262395009 } ] }"#,
+        )
+        .unwrap();
+        let Notification::MessageLogUpdated(l) = log else {
+            panic!()
+        };
+        assert_eq!(l.chat_id(), Some("0000Wa9CAM6W00FY"));
+        assert_eq!(l.messages[0].kind, MessageType::TypingStarted);
+        assert_eq!(l.messages[0].timestamp_ms, Some(1_389_262_395_009));
+    }
+
+    #[test]
+    fn unknown_things_are_tolerated() {
+        let n: Notification =
+            serde_json::from_str(r#"{"messageType":"CallStateChangeMessage","call":{}}"#).unwrap();
+        assert_eq!(n, Notification::Unknown);
+        let m: Message =
+            serde_json::from_str(r#"{"index":9,"type":"TranscriptSaveDone","from":{}}"#).unwrap();
+        assert_eq!(m.kind, MessageType::Other("TranscriptSaveDone".into()));
+        let c: Chat = serde_json::from_str(r#"{"id":"x","state":"JoinFailed"}"#).unwrap();
+        assert_eq!(c.state, ChatState::Other("JoinFailed".into()));
+    }
+}
