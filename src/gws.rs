@@ -5,6 +5,31 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// `Authorization: Basic …` for Genesys Web Services (UTF-8 user and password).
+pub fn basic_authorization(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}");
+    let bytes = input.as_bytes();
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4 + 6);
+    out.push_str("Basic ");
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The `data` of a message on `/v2/me/chats` or `/v2/me/channels`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "messageType")]
@@ -229,6 +254,19 @@ mod tests {
         assert_eq!(l.chat_id(), Some("0000Wa9CAM6W00FY"));
         assert_eq!(l.messages[0].kind, MessageType::TypingStarted);
         assert_eq!(l.messages[0].timestamp_ms, Some(1_389_262_395_009));
+    }
+
+    #[test]
+    fn basic_authorization_is_base64_of_user_colon_password() {
+        assert_eq!(
+            basic_authorization("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_authorization("a", "b"), "Basic YTpi");
+        assert_eq!(
+            basic_authorization("agent", "pässwörd"),
+            "Basic YWdlbnQ6cMOkc3N3w7ZyZA=="
+        );
     }
 
     #[test]

@@ -13,10 +13,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::transcript::Line;
+use crate::chat::{OutgoingMessage, Role};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -45,6 +47,59 @@ pub enum PopupRequest {
     GetSnapshot,
     /// Validate and store new settings (options page).
     SaveSettings(Settings),
+    /// Sign in to the chat server (checked with `GET /api/v2/me`).
+    SignIn(Credentials),
+    /// End the contact-center session and forget the credentials.
+    SignOut,
+    /// Agent Ready (true) / Not Ready (false) on the chat channel.
+    SetReady(bool),
+    ChatAction {
+        chat_id: String,
+        action: ChatAction,
+    },
+    /// Queue a message; `client_id` is the page's id for it (shown while pending).
+    SendMessage {
+        chat_id: String,
+        client_id: String,
+        text: String,
+    },
+    /// Send a failed message again.
+    RetryMessage {
+        client_id: String,
+    },
+    /// The agent looked at the chat.
+    MarkRead {
+        chat_id: String,
+    },
+}
+
+/// What the agent types to sign in. Lives in `storage.session` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub server_url: String,
+    pub agent_name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatAction {
+    Accept,
+    Reject,
+    Leave,
+    Complete,
+}
+
+impl ChatAction {
+    /// The Genesys `operationName`.
+    pub fn operation_name(self) -> &'static str {
+        match self {
+            ChatAction::Accept => "Accept",
+            ChatAction::Reject => "Reject",
+            ChatAction::Leave => "Leave",
+            ChatAction::Complete => "Complete",
+        }
+    }
 }
 
 /// Background → page, the answer to one [`PopupRequest`].
@@ -73,6 +128,37 @@ pub struct Snapshot {
     /// False until the agent saved settings once (the defaults are showing).
     pub configured: bool,
     pub worker: WorkerInfo,
+    pub agent: AgentStatus,
+    pub chats: Vec<ChatView>,
+}
+
+/// The agent's connection to the chat server.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AgentStatus {
+    pub signed_in: bool,
+    /// `Ready`, `NotReady`, … as the server last said.
+    pub channel_state: Option<String>,
+    /// Epoch ms of the last event from the server: the page computes liveness from its age.
+    pub last_event_ms: Option<u64>,
+    /// Why the last sign-in or connection attempt failed, as a `_locales` key.
+    pub problem: Option<String>,
+}
+
+/// One chat as the popup shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatView {
+    pub id: String,
+    /// `Invited`, `Chatting`, `LeftChat`, `Completed`, `Revoked`.
+    pub state: String,
+    pub capabilities: Vec<String>,
+    pub customer: String,
+    pub subject: String,
+    pub unread: u32,
+    pub waiting: bool,
+    pub since_ms: i64,
+    pub lines: Vec<Line>,
+    pub outgoing: Vec<OutgoingMessage>,
+    pub typing: Option<Role>,
 }
 
 /// Facts about the background instance that answered. Diagnostic only: it changes when the
@@ -106,6 +192,10 @@ pub enum RefusalReason {
     InvalidSettings,
     /// The browser's storage failed.
     StorageFailed,
+    /// The chat server refused or could not be reached.
+    ServerFailed,
+    /// The request needs a signed-in agent.
+    NotSignedIn,
 }
 
 impl Refusal {

@@ -5,3 +5,12 @@
 
 /// `storage.local`: the agent's [`crate::settings::Settings`].
 pub const SETTINGS: &str = "settings";
+
+/// `storage.local`: the agent's [`crate::chat::Desk`] (chats, transcripts, outbox).
+pub const DESK: &str = "desk";
+
+/// `storage.session`: the agent's [`crate::protocol::Credentials`] (a secret: never local).
+pub const CREDENTIALS: &str = "credentials";
+
+/// `storage.session`: the connection's [`crate::protocol::AgentStatus`] facts.
+pub const AGENT_STATUS: &str = "agent_status";

@@ -5,6 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
+use support::agent_desk::agent_chats_with_a_customer_from_the_popup;
 use support::scenarios::*;
 use support::{in_browser, open_options, popup_worker_started_ms, save_settings, Browser, Session};
 
@@ -135,5 +136,14 @@ async fn chromium_loads_the_extension_without_manifest_errors_or_warnings() {
         }
         Ok(())
     })
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_agent_chats_with_a_customer_from_the_popup() {
+    in_browser(
+        Browser::Chromium,
+        agent_chats_with_a_customer_from_the_popup,
+    )
     .await;
 }

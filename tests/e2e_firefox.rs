@@ -4,6 +4,7 @@
 
 mod support;
 
+use support::agent_desk::agent_chats_with_a_customer_from_the_popup;
 use support::scenarios::*;
 use support::{in_browser, Browser};
 
@@ -15,4 +16,9 @@ async fn firefox_settings_saved_in_options_show_in_popup() {
 #[tokio::test]
 async fn firefox_open_popup_repaints_when_settings_change() {
     in_browser(Browser::Firefox, open_popup_repaints_when_settings_change).await;
+}
+
+#[tokio::test]
+async fn firefox_agent_chats_with_a_customer_from_the_popup() {
+    in_browser(Browser::Firefox, agent_chats_with_a_customer_from_the_popup).await;
 }

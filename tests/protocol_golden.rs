@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
+use cobrowse_agent::chat::{OutgoingMessage, OutgoingState};
 use cobrowse_agent::protocol::*;
 use cobrowse_agent::settings::Settings;
 use serde::de::DeserializeOwned;
@@ -44,6 +46,40 @@ fn snapshot() -> Snapshot {
         worker: WorkerInfo {
             started_at_ms: 1_764_000_000_000,
         },
+        agent: AgentStatus {
+            signed_in: true,
+            channel_state: Some("Ready".into()),
+            last_event_ms: Some(1_764_000_001_000),
+            problem: None,
+        },
+        chats: vec![ChatView {
+            id: "0000Na9B26EF002X".into(),
+            state: "Chatting".into(),
+            capabilities: vec!["SendMessage".into(), "Complete".into()],
+            customer: "Pat".into(),
+            subject: "Order 42".into(),
+            unread: 1,
+            waiting: true,
+            since_ms: 1_764_000_000_500,
+            lines: vec![Line {
+                index: 3,
+                kind: LineKind::Text,
+                role: Role::Customer,
+                nickname: "Pat".into(),
+                text: Some("Where is my order?".into()),
+                at_ms: Some(1_764_000_000_900),
+                internal: false,
+            }],
+            outgoing: vec![OutgoingMessage {
+                client_id: "m-1".into(),
+                chat_id: "0000Na9B26EF002X".into(),
+                text: "Let me check.".into(),
+                state: OutgoingState::Sent,
+                attempts: 1,
+                after_index: 3,
+            }],
+            typing: Some(Role::Customer),
+        }],
     }
 }
 
@@ -56,6 +92,53 @@ fn requests_match_fixtures() {
     check(
         "request_save_settings",
         &RequestEnvelope::new(PopupRequest::SaveSettings(snapshot().settings)),
+    );
+}
+
+#[test]
+fn agent_requests_match_fixtures() {
+    check(
+        "request_sign_in",
+        &RequestEnvelope::new(PopupRequest::SignIn(Credentials {
+            server_url: "http://127.0.0.1:8700".into(),
+            agent_name: "agent1".into(),
+            password: "secret".into(),
+        })),
+    );
+    check(
+        "request_sign_out",
+        &RequestEnvelope::new(PopupRequest::SignOut),
+    );
+    check(
+        "request_set_ready",
+        &RequestEnvelope::new(PopupRequest::SetReady(true)),
+    );
+    check(
+        "request_chat_action",
+        &RequestEnvelope::new(PopupRequest::ChatAction {
+            chat_id: "0000Na9B26EF002X".into(),
+            action: ChatAction::Accept,
+        }),
+    );
+    check(
+        "request_send_message",
+        &RequestEnvelope::new(PopupRequest::SendMessage {
+            chat_id: "0000Na9B26EF002X".into(),
+            client_id: "m-1".into(),
+            text: "Let me check.".into(),
+        }),
+    );
+    check(
+        "request_retry_message",
+        &RequestEnvelope::new(PopupRequest::RetryMessage {
+            client_id: "m-1".into(),
+        }),
+    );
+    check(
+        "request_mark_read",
+        &RequestEnvelope::new(PopupRequest::MarkRead {
+            chat_id: "0000Na9B26EF002X".into(),
+        }),
     );
 }
 
@@ -83,7 +166,17 @@ fn events_match_fixtures() {
 
 #[test]
 fn fixtures_decode_through_the_background_entry_point() {
-    for name in ["request_get_snapshot", "request_save_settings"] {
+    for name in [
+        "request_get_snapshot",
+        "request_save_settings",
+        "request_sign_in",
+        "request_sign_out",
+        "request_set_ready",
+        "request_chat_action",
+        "request_send_message",
+        "request_retry_message",
+        "request_mark_read",
+    ] {
         let text = std::fs::read_to_string(fixture_path(name)).unwrap();
         decode_request(&text).unwrap_or_else(|r| panic!("{name}: {r:?}"));
     }
@@ -104,8 +197,15 @@ fn every_fixture_file_is_checked() {
             "reply_refused.json",
             "reply_settings_saved.json",
             "reply_snapshot.json",
+            "request_chat_action.json",
             "request_get_snapshot.json",
+            "request_mark_read.json",
+            "request_retry_message.json",
             "request_save_settings.json",
+            "request_send_message.json",
+            "request_set_ready.json",
+            "request_sign_in.json",
+            "request_sign_out.json",
         ],
         "a fixture without a check (or a check without a fixture)"
     );

@@ -4,8 +4,10 @@
 //! background drives these from notifications and REST replies and stores them; the popup
 //! renders them.
 
+pub mod desk;
 pub mod outbox;
 pub mod transcript;
 
+pub use desk::{ChatRecord, Desk, Effect};
 pub use outbox::{Outbox, OutgoingMessage, OutgoingState};
 pub use transcript::{Applied, Line, LineKind, Role, Transcript};

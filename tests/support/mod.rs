@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod agent_desk;
 pub mod scenarios;
 
 use fantoccini::wd::WebDriverCompatibleCommand;

@@ -313,6 +313,28 @@ pub fn run(paths: &Paths) -> Result<(), String> {
     }
     drop(bayeux_server);
 
+    // The end-to-end suites chat through the real reference server.
+    let server_bin = crate::process::run(
+        Command::new("cargo")
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "cobrowse-server",
+                "--bin",
+                "cobrowse-server",
+            ])
+            .current_dir(&paths.root)
+            .env("CARGO_TARGET_DIR", &paths.target),
+    )
+    .map(|_| paths.target.join("debug/cobrowse-server"));
+    if let Err(e) = &server_bin {
+        r.record(
+            "build cobrowse-server for the end-to-end suites",
+            Err(e.clone()),
+            Instant::now(),
+        );
+    }
     if built_ok {
         for target in &e2e_targets {
             let mut e2e = r.cargo();
@@ -329,7 +351,8 @@ pub fn run(paths: &Paths) -> Result<(), String> {
             .env("CHROMEDRIVER", &tools.chromedriver)
             .env("CHROMIUM", &tools.chromium)
             .env("GECKODRIVER", &tools.geckodriver)
-            .env("FIREFOX", &tools.firefox);
+            .env("FIREFOX", &tools.firefox)
+            .env("COBROWSE_SERVER", server_bin.clone().unwrap_or_default());
             r.step(&format!("end-to-end: {target}"), Expect::Tests, 1800, e2e);
         }
     } else {

@@ -18,7 +18,9 @@ use cobrowse_agent::bayeux::{decode_frame, encode_frame, LONG_POLLING, WEBSOCKET
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::spawn_local;
+
+use crate::http::js_err;
 
 type Shared = Rc<RefCell<Link>>;
 
@@ -296,13 +298,6 @@ fn post(link: &Shared, batch: Vec<Outgoing>, is_queue: bool) {
     });
 }
 
-fn js_err(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
-}
-
 /// `fetch(url, {method: 'POST', ...})` with a deadline; the body text of a 2xx response.
 async fn fetch_text(
     url: &str,
@@ -310,67 +305,14 @@ async fn fetch_text(
     body: &str,
     timeout_ms: u64,
 ) -> Result<String, String> {
-    let global = js_sys::global();
-    let fetch = global_function("fetch").ok_or("no fetch in this global")?;
-    let init = js_sys::Object::new();
-    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&init, &k.into(), v).map_err(js_err);
-    set("method", &"POST".into())?;
-    set("body", &body.into())?;
-    set("credentials", &"include".into())?;
-    let h = js_sys::Object::new();
-    js_sys::Reflect::set(
-        &h,
-        &"Content-Type".into(),
-        &"application/json;charset=UTF-8".into(),
-    )
-    .map_err(js_err)?;
-    for (k, v) in headers {
-        js_sys::Reflect::set(&h, &k.into(), &v.into()).map_err(js_err)?;
-    }
-    set("headers", &h)?;
-    let abort_signal = js_sys::Reflect::get(&global, &"AbortSignal".into()).map_err(js_err)?;
-    if let Ok(timeout) = js_sys::Reflect::get(&abort_signal, &"timeout".into())
-        .and_then(|f| f.dyn_into::<js_sys::Function>())
-    {
-        set(
-            "signal",
-            &timeout
-                .call1(&abort_signal, &JsValue::from_f64(timeout_ms as f64))
-                .map_err(js_err)?,
-        )?;
-    }
-    let response = JsFuture::from(
-        fetch
-            .call2(&global, &url.into(), &init)
-            .map_err(js_err)?
-            .unchecked_into::<js_sys::Promise>(),
-    )
-    .await
-    .map_err(js_err)?;
-    let status = js_sys::Reflect::get(&response, &"status".into())
-        .ok()
-        .and_then(|s| s.as_f64())
-        .unwrap_or(0.0);
-    let text_fn: js_sys::Function = js_sys::Reflect::get(&response, &"text".into())
-        .map_err(js_err)?
-        .dyn_into()
-        .map_err(|_| "no text()")?;
-    let text = JsFuture::from(
-        text_fn
-            .call0(&response)
-            .map_err(js_err)?
-            .unchecked_into::<js_sys::Promise>(),
-    )
-    .await
-    .map_err(js_err)?
-    .as_string()
-    .unwrap_or_default();
-    if (200.0..300.0).contains(&status) {
-        Ok(text)
+    let r = crate::http::request("POST", url, headers, Some(body), timeout_ms).await?;
+    if (200..300).contains(&r.status) {
+        Ok(r.body)
     } else {
         Err(format!(
-            "HTTP {status}: {}",
-            text.chars().take(200).collect::<String>()
+            "HTTP {}: {}",
+            r.status,
+            r.body.chars().take(200).collect::<String>()
         ))
     }
 }

@@ -8,18 +8,22 @@
 //! instance's start time (a diagnostic) and the open ports (connections, not state).
 //! It never calls `web_sys::window()`: the Chrome worker has no window.
 
+pub mod agent;
 pub mod bayeux_link;
+pub mod http;
 
 use std::cell::{Cell, RefCell};
 
+use cobrowse_agent::chat::{ChatRecord, Desk};
 use cobrowse_agent::protocol::{
-    decode_request, BackgroundEvent, PopupReply, PopupRequest, Refusal, RefusalReason, Snapshot,
-    WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
+    decode_request, AgentStatus, BackgroundEvent, ChatView, PopupReply, PopupRequest, Refusal,
+    RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
 };
 use cobrowse_agent::sender::{classify_sender, MessageSender, SenderTrust};
 use cobrowse_agent::settings::Settings;
 use cobrowse_agent::storage_keys;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 use webext::port::Port;
 use webext::storage::{self, Area};
 use webext::{Listener, WebExtError};
@@ -45,6 +49,53 @@ struct OpenPort {
 pub fn start() {
     STARTED_AT_MS.with(|s| s.set(webext::now_ms() as u64));
     webext::log("[cobrowse-agent] background started");
+    // A wake-up for any reason reconnects (and resyncs) if the agent is signed in.
+    spawn_local(agent::ensure_connected());
+}
+
+fn chat_view(c: &ChatRecord) -> ChatView {
+    ChatView {
+        id: c.id.clone(),
+        state: serde_json::to_value(&c.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        capabilities: c.capabilities.clone(),
+        customer: c.customer.clone(),
+        subject: c.subject.clone(),
+        unread: c.unread,
+        waiting: c.is_waiting(),
+        since_ms: c.since_ms,
+        lines: c
+            .transcript
+            .lines()
+            .filter(|l| l.is_visible())
+            .cloned()
+            .collect(),
+        outgoing: Vec::new(),
+        typing: c.transcript.typing(),
+    }
+}
+
+/// The chats as the popup lists them: waiting first, then live ones, then finished; newest
+/// first within each.
+fn chat_views(desk: &Desk) -> Vec<ChatView> {
+    let mut views: Vec<ChatView> = desk
+        .chats
+        .values()
+        .map(|c| {
+            let mut v = chat_view(c);
+            v.outgoing = desk.outbox.for_chat(&c.id).cloned().collect();
+            v
+        })
+        .collect();
+    let rank = |v: &ChatView| match (v.waiting, v.state.as_str()) {
+        (true, _) => 0,
+        (false, "Completed" | "Revoked") => 2,
+        _ => 1,
+    };
+    views.sort_by(|a, b| rank(a).cmp(&rank(b)).then(b.since_ms.cmp(&a.since_ms)));
+    views
 }
 
 fn worker_info() -> WorkerInfo {
@@ -69,11 +120,17 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         }
         Err(e) => return Err(storage_refusal(e)),
     };
+    let desk = agent::load_desk().await;
     Ok(Snapshot {
         protocol: PROTOCOL_VERSION,
         configured: stored.is_some(),
         settings: stored.unwrap_or_default(),
         worker: worker_info(),
+        agent: AgentStatus {
+            channel_state: desk.channel_state.clone(),
+            ..agent::agent_status().await
+        },
+        chats: chat_views(&desk),
     })
 }
 
@@ -92,6 +149,38 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
                 .await
                 .map_err(storage_refusal)?;
             Ok(PopupReply::SettingsSaved(load_snapshot().await?))
+        }
+        PopupRequest::SignIn(credentials) => {
+            agent::sign_in(credentials).await?;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::SignOut => {
+            agent::sign_out().await;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::SetReady(ready) => {
+            agent::set_ready(ready).await?;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::ChatAction { chat_id, action } => {
+            agent::chat_action(&chat_id, action).await?;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::SendMessage {
+            chat_id,
+            client_id,
+            text,
+        } => {
+            agent::send_message(chat_id, client_id, text).await?;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::RetryMessage { client_id } => {
+            agent::retry_message(client_id).await;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::MarkRead { chat_id } => {
+            agent::mark_read(chat_id).await;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
         }
     }
 }
@@ -170,6 +259,8 @@ pub async fn on_connect(port: JsValue) {
         Ok(snapshot) => post(&port, &BackgroundEvent::Snapshot(snapshot)),
         Err(r) => webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail)),
     }
+    // A page opening is a wake-up too.
+    agent::ensure_connected().await;
 }
 
 fn post(port: &Port, event: &BackgroundEvent) {
@@ -197,11 +288,17 @@ async fn broadcast_snapshot() {
 /// `storage.onChanged`: repaint open pages when something they show changed.
 #[wasm_bindgen(js_name = onStorageChanged)]
 pub async fn on_storage_changed(changes: JsValue, area: String) {
-    if area == Area::Local.name()
+    let shown = [
+        storage_keys::SETTINGS,
+        storage_keys::DESK,
+        storage_keys::CREDENTIALS,
+        storage_keys::AGENT_STATUS,
+    ];
+    let relevant = (area == Area::Local.name() || area == Area::Session.name())
         && storage::changed_keys(&changes)
             .iter()
-            .any(|k| k == storage_keys::SETTINGS)
-    {
+            .any(|k| shown.contains(&k.as_str()));
+    if relevant {
         broadcast_snapshot().await;
     }
 }
@@ -229,13 +326,14 @@ pub async fn on_installed(_details: JsValue) {
 #[wasm_bindgen(js_name = onStartup)]
 pub async fn on_startup() {
     ensure_resync_alarm().await;
+    agent::ensure_connected().await;
 }
 
 /// `alarms.onAlarm`: the safety net that wakes a stopped worker.
 #[wasm_bindgen(js_name = onAlarm)]
 pub async fn on_alarm(alarm: JsValue) {
     if webext::alarms::alarm_name(&alarm).as_deref() == Some(RESYNC_ALARM) {
-        // Nothing to resync yet: the chat connection arrives with the agent-chat work.
         ensure_resync_alarm().await;
+        agent::ensure_connected().await;
     }
 }

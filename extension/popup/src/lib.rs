@@ -9,6 +9,7 @@
 use wasm_bindgen::prelude::*;
 
 pub mod backend;
+pub mod desk;
 pub mod i18n;
 pub mod options;
 pub mod popup;

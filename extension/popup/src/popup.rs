@@ -46,7 +46,12 @@ pub fn popup_app() -> Html {
                 match &*state {
                     PopupState::Loading => html! { <p id="status" class="muted">{ t("statusLoading") }</p> },
                     PopupState::Failed(message) => html! { <p id="status" class="error" role="alert">{ message.clone() }</p> },
-                    PopupState::Ready(snapshot) => html! { <SnapshotView snapshot={snapshot.clone()} /> },
+                    PopupState::Ready(snapshot) => html! {
+                        <>
+                            <crate::desk::DeskView snapshot={snapshot.clone()} />
+                            <SnapshotView snapshot={snapshot.clone()} />
+                        </>
+                    },
                 }
             }
         </main>

@@ -48,6 +48,8 @@ async fn settings_with_markup_render_as_text() {
         },
         configured: true,
         worker: WorkerInfo { started_at_ms: 1 },
+        agent: Default::default(),
+        chats: Vec::new(),
     };
     yew::Renderer::<SnapshotView>::with_root_and_props(
         root.clone(),
@@ -85,4 +87,59 @@ async fn popup_outside_an_extension_says_the_background_is_unreachable() {
     .await;
     // No _locales in a plain page: the message key shows instead of the text.
     assert_eq!(status, "errorBackgroundUnreachable");
+}
+
+#[wasm_bindgen_test]
+async fn customer_text_in_a_chat_renders_as_text() {
+    use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
+    use cobrowse_agent::protocol::{AgentStatus, ChatView};
+    use popup::desk::{DeskProps, DeskView};
+
+    let root = fresh_root();
+    let hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+    let snapshot = Snapshot {
+        protocol: PROTOCOL_VERSION,
+        settings: Settings {
+            server_url: "http://127.0.0.1:8700".into(),
+            agent_name: "agent1".into(),
+        },
+        configured: true,
+        worker: WorkerInfo { started_at_ms: 1 },
+        agent: AgentStatus {
+            signed_in: true,
+            channel_state: Some("Ready".into()),
+            last_event_ms: None,
+            problem: None,
+        },
+        chats: vec![ChatView {
+            id: "c1".into(),
+            state: "Chatting".into(),
+            capabilities: vec!["SendMessage".into()],
+            customer: hostile.into(),
+            subject: String::new(),
+            unread: 1,
+            waiting: true,
+            since_ms: 0,
+            lines: vec![Line {
+                index: 1,
+                kind: LineKind::Text,
+                role: Role::Customer,
+                nickname: "Pat".into(),
+                text: Some(hostile.into()),
+                at_ms: None,
+                internal: false,
+            }],
+            outgoing: Vec::new(),
+            typing: None,
+        }],
+    };
+    yew::Renderer::<DeskView>::with_root_and_props(root.clone(), DeskProps { snapshot }).render();
+    let line = wait_for(&root, |r| text_of(r, "#transcript li[data-index='1']")).await;
+    assert_eq!(line, hostile);
+    assert_eq!(text_of(&root, "#chat-customer").as_deref(), Some(hostile));
+    assert!(
+        root.query_selector("img, script").unwrap().is_none(),
+        "markup was parsed: {}",
+        root.inner_html()
+    );
 }

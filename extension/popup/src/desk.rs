@@ -1,0 +1,312 @@
+//! The agent's desk in the popup: sign-in, the chat list, one chat with its transcript, the
+//! composer. Everything shown comes from the background's snapshot; every action is a request.
+
+use cobrowse_agent::chat::transcript::{LineKind, Role};
+use cobrowse_agent::chat::OutgoingState;
+use cobrowse_agent::protocol::{
+    ChatAction, ChatView, Credentials, PopupReply, PopupRequest, Snapshot,
+};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::backend;
+use crate::i18n::t;
+
+/// How old the last server event may be for the connection to count as live (a held connect
+/// answers at least every 20 s).
+const LIVE_MS: f64 = 45_000.0;
+
+/// Sends `request`; a refusal's message goes to `on_error`.
+fn act(request: PopupRequest, on_error: Callback<Option<String>>) {
+    spawn_local(async move {
+        match backend::request(request).await {
+            Ok(PopupReply::Refused(r)) | Err(r) => on_error.emit(Some(t(&r.message_key))),
+            Ok(_) => on_error.emit(None),
+        }
+    });
+}
+
+fn client_id() -> String {
+    format!(
+        "m-{}-{}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 1e9) as u64
+    )
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DeskProps {
+    pub snapshot: Snapshot,
+}
+
+#[function_component(DeskView)]
+pub fn desk_view(props: &DeskProps) -> Html {
+    let s = &props.snapshot;
+    // Hooks first, unconditionally (Yew matches hooks by call order).
+    let selected = use_state(|| None::<String>);
+    let error = use_state(|| None::<String>);
+    if !s.agent.signed_in {
+        return html! { <SignInView snapshot={s.clone()} /> };
+    }
+    let on_error = {
+        let error = error.setter();
+        Callback::from(move |e| error.set(e))
+    };
+    let current = selected
+        .as_ref()
+        .and_then(|id| s.chats.iter().find(|c| &c.id == id))
+        .or_else(|| s.chats.first())
+        .cloned();
+    let live = s
+        .agent
+        .last_event_ms
+        .is_some_and(|t| js_sys::Date::now() - t as f64 <= LIVE_MS);
+    let connection = match (&s.agent.problem, live) {
+        (Some(p), _) => t(p),
+        (None, true) => t("statusConnected"),
+        (None, false) => t("statusConnecting"),
+    };
+    let ready = s.agent.channel_state.as_deref() == Some("Ready");
+    let on_ready = {
+        let on_error = on_error.clone();
+        Callback::from(move |_: MouseEvent| act(PopupRequest::SetReady(!ready), on_error.clone()))
+    };
+    let on_sign_out = {
+        let on_error = on_error.clone();
+        Callback::from(move |_: MouseEvent| act(PopupRequest::SignOut, on_error.clone()))
+    };
+    html! {
+        <section id="desk" class="desk">
+            <header class="desk-bar">
+                <span id="connection" class={classes!("connection", live.then_some("live"))} data-live={live.to_string()}>{ connection }</span>
+                <button id="ready-toggle" type="button" aria-pressed={ready.to_string()} onclick={on_ready}>
+                    { if ready { t("stateReady") } else { t("stateNotReady") } }
+                </button>
+                <button id="sign-out" type="button" class="link" onclick={on_sign_out}>{ t("buttonSignOut") }</button>
+            </header>
+            if let Some(e) = (*error).clone() {
+                <p id="desk-error" class="error" role="alert">{ e }</p>
+            }
+            if s.chats.is_empty() {
+                <p id="no-chats" class="muted">{ t("noChats") }</p>
+            }
+            <ul id="chat-list" class="chat-list" role="listbox" aria-label={t("chatListLabel")}>
+                { for s.chats.iter().map(|c| {
+                    let id = c.id.clone();
+                    let selected = selected.setter();
+                    let on_error = on_error.clone();
+                    let onclick = Callback::from(move |_: MouseEvent| {
+                        selected.set(Some(id.clone()));
+                        act(PopupRequest::MarkRead { chat_id: id.clone() }, on_error.clone());
+                    });
+                    let is_current = current.as_ref().is_some_and(|x| x.id == c.id);
+                    html! {
+                        <li role="option" aria-selected={is_current.to_string()} data-chat={c.id.clone()} data-state={c.state.clone()}
+                            class={classes!("chat-item", c.waiting.then_some("waiting"))}>
+                            <button type="button" {onclick}>
+                                <span class="customer">{ c.customer.clone() }</span>
+                                <span class="state">{ t(&format!("state{}", c.state)) }</span>
+                                if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
+                            </button>
+                        </li>
+                    }
+                }) }
+            </ul>
+            if let Some(c) = current {
+                <ChatPane chat={c} on_error={on_error.clone()} />
+            }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ChatPaneProps {
+    chat: ChatView,
+    on_error: Callback<Option<String>>,
+}
+
+#[function_component(ChatPane)]
+fn chat_pane(props: &ChatPaneProps) -> Html {
+    let c = &props.chat;
+    let can = |op: &str| c.capabilities.iter().any(|x| x == op);
+    let action = |a: ChatAction| {
+        let (id, on_error) = (c.id.clone(), props.on_error.clone());
+        Callback::from(move |_: MouseEvent| {
+            act(
+                PopupRequest::ChatAction {
+                    chat_id: id.clone(),
+                    action: a,
+                },
+                on_error.clone(),
+            )
+        })
+    };
+    let draft = use_state(String::new);
+    let send = {
+        let (id, draft, on_error) = (c.id.clone(), draft.clone(), props.on_error.clone());
+        Callback::from(move |_: ()| {
+            let text = (*draft).clone();
+            if text.trim().is_empty() {
+                return;
+            }
+            draft.set(String::new());
+            act(
+                PopupRequest::SendMessage {
+                    chat_id: id.clone(),
+                    client_id: client_id(),
+                    text,
+                },
+                on_error.clone(),
+            );
+        })
+    };
+    let on_input = {
+        let draft = draft.clone();
+        Callback::from(move |e: InputEvent| {
+            draft.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+        })
+    };
+    let on_key = {
+        let send = send.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Enter" && !e.shift_key() {
+                e.prevent_default();
+                send.emit(());
+            }
+        })
+    };
+    let on_submit = {
+        let send = send.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            send.emit(());
+        })
+    };
+    html! {
+        <article id="chat" class="chat" data-chat={c.id.clone()}>
+            <header class="chat-head">
+                <strong id="chat-customer">{ c.customer.clone() }</strong>
+                if !c.subject.is_empty() { <span class="muted">{ c.subject.clone() }</span> }
+            </header>
+            if can("Accept") {
+                <div class="invitation">
+                    <button id="accept" type="button" onclick={action(ChatAction::Accept)}>{ t("buttonAccept") }</button>
+                    <button id="reject" type="button" class="secondary" onclick={action(ChatAction::Reject)}>{ t("buttonReject") }</button>
+                </div>
+            }
+            <ol id="transcript" class="transcript" aria-live="polite">
+                { for c.lines.iter().map(|l| {
+                    let role = match l.role { Role::Customer => "customer", Role::Agent => "agent", Role::System => "system" };
+                    let body = match &l.kind {
+                        LineKind::Joined => format!("{} {}", l.nickname, t("joinedSuffix")),
+                        LineKind::Left => format!("{} {}", l.nickname, t("leftSuffix")),
+                        _ => l.text.clone().unwrap_or_default(),
+                    };
+                    let system = matches!(l.kind, LineKind::Joined | LineKind::Left | LineKind::Notice);
+                    html! {
+                        <li data-index={l.index.to_string()} data-role={role} class={classes!("line", role, system.then_some("system"))}>
+                            if l.kind == LineKind::PushUrl && (body.starts_with("https://") || body.starts_with("http://")) {
+                                <a href={body.clone()} target="_blank" rel="noopener noreferrer">{ body.clone() }</a>
+                            } else {
+                                { body }
+                            }
+                        </li>
+                    }
+                }) }
+                { for c.outgoing.iter().map(|m| {
+                    let (state, label) = match &m.state {
+                        OutgoingState::Queued | OutgoingState::Sending => ("pending", t("messagePending")),
+                        OutgoingState::Sent => ("sent", t("messageSent")),
+                        OutgoingState::Failed(_) => ("failed", t("messageFailed")),
+                    };
+                    let retry = {
+                        let (id, on_error) = (m.client_id.clone(), props.on_error.clone());
+                        Callback::from(move |_: MouseEvent| act(PopupRequest::RetryMessage { client_id: id.clone() }, on_error.clone()))
+                    };
+                    html! {
+                        <li class={classes!("line", "agent", "outgoing", state)} data-client-id={m.client_id.clone()} data-state={state}>
+                            { m.text.clone() }
+                            <span class="delivery">{ label }</span>
+                            if state == "failed" { <button type="button" class="retry link" onclick={retry}>{ t("buttonRetry") }</button> }
+                        </li>
+                    }
+                }) }
+            </ol>
+            if c.typing == Some(Role::Customer) {
+                <p id="typing" class="muted">{ t("customerTyping") }</p>
+            }
+            if can("SendMessage") {
+                <form id="composer" class="composer" onsubmit={on_submit}>
+                    <textarea id="composer-input" rows="2" value={(*draft).clone()} oninput={on_input} onkeydown={on_key}
+                        placeholder={t("composerPlaceholder")} aria-label={t("composerPlaceholder")}></textarea>
+                    <button id="send" type="submit">{ t("buttonSend") }</button>
+                </form>
+            }
+            if can("Complete") {
+                <button id="complete" type="button" class="secondary" onclick={action(ChatAction::Complete)}>{ t("buttonComplete") }</button>
+            }
+        </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SignInProps {
+    snapshot: Snapshot,
+}
+
+#[function_component(SignInView)]
+fn sign_in_view(props: &SignInProps) -> Html {
+    let settings = &props.snapshot.settings;
+    let server = use_state(|| settings.server_url.clone());
+    let agent = use_state(|| settings.agent_name.clone());
+    let password = use_state(String::new);
+    let error = use_state(|| props.snapshot.agent.problem.as_deref().map(t));
+    let busy = use_state(|| false);
+    let field = |h: UseStateHandle<String>| {
+        Callback::from(move |e: InputEvent| {
+            h.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_submit = {
+        let (server, agent, password, error, busy) = (
+            server.clone(),
+            agent.clone(),
+            password.clone(),
+            error.clone(),
+            busy.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            busy.set(true);
+            let request = PopupRequest::SignIn(Credentials {
+                server_url: (*server).clone(),
+                agent_name: (*agent).clone(),
+                password: (*password).clone(),
+            });
+            let (error, busy) = (error.clone(), busy.clone());
+            spawn_local(async move {
+                match backend::request(request).await {
+                    Ok(PopupReply::Refused(r)) | Err(r) => error.set(Some(t(&r.message_key))),
+                    Ok(_) => error.set(None),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    html! {
+        <form id="sign-in" class="sign-in" onsubmit={on_submit}>
+            <h2>{ t("signInTitle") }</h2>
+            <label for="signin-server">{ t("labelServerUrl") }</label>
+            <input id="signin-server" type="url" required=true value={(*server).clone()} oninput={field(server.clone())} />
+            <label for="signin-agent">{ t("labelAgentName") }</label>
+            <input id="signin-agent" type="text" required=true autocomplete="username" value={(*agent).clone()} oninput={field(agent.clone())} />
+            <label for="signin-password">{ t("labelPassword") }</label>
+            <input id="signin-password" type="password" required=true autocomplete="current-password" value={(*password).clone()} oninput={field(password.clone())} />
+            <button id="signin-submit" type="submit" disabled={*busy}>{ t("buttonSignIn") }</button>
+            if let Some(e) = (*error).clone() {
+                <p id="signin-error" class="error" role="alert">{ e }</p>
+            }
+        </form>
+    }
+}

@@ -1,0 +1,250 @@
+//! The agent's desk end to end: the built extension signs in to the real reference server,
+//! a scripted customer chats over the GMS REST API, the agent works in the popup.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::Locator;
+
+use super::*;
+
+/// The reference server binary (built by `cargo xtask test`), on a free port, demo agents.
+pub struct ReferenceServer {
+    child: Child,
+    pub url: String,
+    data: PathBuf,
+}
+
+impl ReferenceServer {
+    pub fn start() -> ReferenceServer {
+        let bin = std::env::var("COBROWSE_SERVER")
+            .expect("COBROWSE_SERVER is not set: run the end-to-end tests with `cargo xtask test`");
+        let data = std::env::temp_dir().join(format!(
+            "cobrowse-e2e-server-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let mut child = Command::new(&bin)
+            .args(["--listen", "127.0.0.1:0", "--demo", "--data"])
+            .arg(&data)
+            .env("COBROWSE_LOG", "warn")
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("cobrowse-server listening on ")
+            .expect("server announces its address")
+            .to_owned();
+        ReferenceServer { child, url, data }
+    }
+}
+
+impl Drop for ReferenceServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// A customer on GMS Chat API v2.
+pub struct Customer {
+    http: reqwest::Client,
+    base: String,
+    pub chat_id: String,
+    user_id: String,
+    secure_key: String,
+    alias: String,
+}
+
+async fn form(http: &reqwest::Client, url: &str, params: &[(&str, &str)]) -> Value {
+    let body: String = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    })
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = http
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("server answers");
+    serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null)
+}
+
+impl Customer {
+    pub async fn request(server: &ReferenceServer, nickname: &str) -> Customer {
+        let http = reqwest::Client::new();
+        let r = form(
+            &http,
+            &format!("{}/genesys/2/chat/customer-support", server.url),
+            &[("nickname", nickname), ("subject", "Help")],
+        )
+        .await;
+        Customer {
+            http,
+            base: server.url.clone(),
+            chat_id: r["chatId"].as_str().expect("a chat id").to_owned(),
+            user_id: r["userId"].as_str().unwrap().to_owned(),
+            secure_key: r["secureKey"].as_str().unwrap().to_owned(),
+            alias: r["alias"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn call(&self, operation: &str, extra: &[(&str, &str)]) -> Value {
+        let mut params = vec![
+            ("userId", self.user_id.as_str()),
+            ("secureKey", self.secure_key.as_str()),
+            ("alias", self.alias.as_str()),
+        ];
+        params.extend_from_slice(extra);
+        form(
+            &self.http,
+            &format!(
+                "{}/genesys/2/chat/customer-support/{}/{operation}",
+                self.base, self.chat_id
+            ),
+            &params,
+        )
+        .await
+    }
+
+    /// Agent texts in the transcript so far.
+    pub async fn agent_texts(&self) -> Vec<String> {
+        let r = self.call("refresh", &[("transcriptPosition", "1")]).await;
+        r["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["from"]["type"] == "Agent" && m["type"] == "Message")
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Signs in from the popup and goes Ready.
+pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String> {
+    s.goto("popup.html").await?;
+    s.wait_for("the sign-in form", || async {
+        s.attr("#signin-server", "id").await
+    })
+    .await?;
+    s.fill("#signin-server", &server.url).await?;
+    s.fill("#signin-agent", "agent1").await?;
+    s.fill("#signin-password", "agent1").await?;
+    s.click("#signin-submit").await?;
+    s.wait_for("the desk", || async {
+        s.attr("#connection", "data-live")
+            .await
+            .filter(|v| v == "true")
+    })
+    .await?;
+    s.wait_for("the channel state", || async {
+        s.attr("#ready-toggle", "aria-pressed").await
+    })
+    .await?;
+    if s.attr("#ready-toggle", "aria-pressed").await.as_deref() != Some("true") {
+        s.click("#ready-toggle").await?;
+    }
+    s.wait_for("Ready", || async {
+        s.attr("#ready-toggle", "aria-pressed")
+            .await
+            .filter(|v| v == "true")
+    })
+    .await?;
+    Ok(())
+}
+
+pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start();
+    sign_in(s, &server).await?;
+    let customer = Customer::request(&server, "Pat <b>Customer</b>").await;
+    let item = format!(".chat-item[data-chat='{}']", customer.chat_id);
+    s.wait_for("the invitation", || async {
+        s.attr(&item, "data-state").await.filter(|v| v == "Invited")
+    })
+    .await?;
+    s.click("#accept").await?;
+    s.wait_for("Chatting", || async {
+        s.attr(&item, "data-state")
+            .await
+            .filter(|v| v == "Chatting")
+    })
+    .await?;
+
+    let hostile = "hello <img src=x onerror=alert(1)> agent";
+    customer.call("send", &[("message", hostile)]).await;
+    s.wait_for("the customer's message", || async {
+        s.text("#transcript").await.filter(|t| t.contains(hostile))
+    })
+    .await?;
+    if !s
+        .client
+        .find_all(Locator::Css("#transcript img"))
+        .await
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        return Err("customer text became HTML".into());
+    }
+
+    s.fill("#composer-input", "Hi Pat, how can I help?").await?;
+    s.click("#send").await?;
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = customer.agent_texts().await;
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if delivered != ["Hi Pat, how can I help?"] {
+        return Err(format!("the customer got {delivered:?}"));
+    }
+    // The server's echo replaces the pending line: shown once, no pending left.
+    s.wait_for("the echo", || async {
+        let text = s.text("#transcript").await?;
+        let pending = s
+            .client
+            .find_all(Locator::Css("#transcript li.outgoing"))
+            .await
+            .ok()?;
+        (text.matches("Hi Pat, how can I help?").count() == 1 && pending.is_empty()).then_some(())
+    })
+    .await?;
+
+    s.click("#complete").await?;
+    s.wait_for("Completed", || async {
+        s.attr(&item, "data-state")
+            .await
+            .filter(|v| v == "Completed")
+    })
+    .await?;
+    let r = customer
+        .call("refresh", &[("transcriptPosition", "1")])
+        .await;
+    if r["chatEnded"] != true {
+        return Err(format!("the customer's chat did not end: {r}"));
+    }
+    Ok(())
+}
