@@ -71,6 +71,11 @@ pub enum PopupRequest {
     MarkRead {
         chat_id: String,
     },
+    /// The agent started (true) or stopped (false) typing; the page throttles these.
+    Typing {
+        chat_id: String,
+        typing: bool,
+    },
 }
 
 /// What the agent types to sign in. Lives in `storage.session` only.
@@ -249,7 +254,7 @@ mod tests {
 
     #[test]
     fn request_with_other_protocol_version_is_refused_as_mismatch() {
-        let r = decode_request(r#"{"protocol":2,"request":{"type":"get_snapshot"}}"#);
+        let r = decode_request(r#"{"protocol":99,"request":{"type":"get_snapshot"}}"#);
         assert_eq!(r.unwrap_err().reason, RefusalReason::ProtocolMismatch);
         let r = decode_request(r#"{"request":{"type":"get_snapshot"}}"#);
         assert_eq!(r.unwrap_err().reason, RefusalReason::ProtocolMismatch);

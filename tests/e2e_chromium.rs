@@ -5,7 +5,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::agent_desk::agent_chats_with_a_customer_from_the_popup;
+use support::agent_desk::{
+    accept, agent_chats_with_a_customer_from_the_popup, customer_lines, sign_in, Customer,
+    ReferenceServer,
+};
 use support::scenarios::*;
 use support::{in_browser, open_options, popup_worker_started_ms, save_settings, Browser, Session};
 
@@ -145,5 +148,72 @@ async fn chromium_agent_chats_with_a_customer_from_the_popup() {
         Browser::Chromium,
         agent_chats_with_a_customer_from_the_popup,
     )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
+    in_browser(Browser::Chromium, async |s: &Session| {
+        let server = ReferenceServer::start();
+        sign_in(s, &server).await?;
+        let customer = Customer::request(&server, "Pat").await;
+        accept(s, &customer).await?;
+        for n in 1..=3 {
+            customer.send(&format!("before {n}")).await;
+        }
+        s.wait_for("the customer's first messages", || async {
+            (customer_lines(s).await.len() == 3).then_some(())
+        })
+        .await?;
+
+        // The agent sends, and the worker dies right after; the customer keeps writing.
+        s.fill("#composer-input", "written just before the stop")
+            .await?;
+        s.click("#send").await?;
+        s.client
+            .goto("about:blank")
+            .await
+            .map_err(|e| e.to_string())?;
+        stop_service_worker(s).await?;
+        for n in 1..=3 {
+            customer.send(&format!("while stopped {n}")).await;
+        }
+
+        // Opening the popup wakes a new worker, which reconnects and resyncs.
+        s.goto("popup.html").await?;
+        let item = format!(".chat-item[data-chat='{}'] button", customer.chat_id);
+        s.wait_for("the chat", || async { s.attr(&item, "type").await })
+            .await?;
+        s.click(&item).await?;
+        let want: Vec<String> = [
+            "before 1",
+            "before 2",
+            "before 3",
+            "while stopped 1",
+            "while stopped 2",
+            "while stopped 3",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        s.wait_for("every customer message, once, in order", || async {
+            let got = customer_lines(s).await;
+            (got == want).then_some(())
+        })
+        .await?;
+        for _ in 0..100 {
+            if !customer.agent_texts().await.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // A little longer: a duplicate would show up now.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let delivered = customer.agent_texts().await;
+        if delivered != ["written just before the stop"] {
+            return Err(format!("the customer got {delivered:?}"));
+        }
+        Ok(())
+    })
     .await;
 }

@@ -135,6 +135,13 @@ fn agent_requests_match_fixtures() {
         }),
     );
     check(
+        "request_typing",
+        &RequestEnvelope::new(PopupRequest::Typing {
+            chat_id: "0000Na9B26EF002X".into(),
+            typing: true,
+        }),
+    );
+    check(
         "request_mark_read",
         &RequestEnvelope::new(PopupRequest::MarkRead {
             chat_id: "0000Na9B26EF002X".into(),
@@ -176,6 +183,7 @@ fn fixtures_decode_through_the_background_entry_point() {
         "request_send_message",
         "request_retry_message",
         "request_mark_read",
+        "request_typing",
     ] {
         let text = std::fs::read_to_string(fixture_path(name)).unwrap();
         decode_request(&text).unwrap_or_else(|r| panic!("{name}: {r:?}"));
@@ -206,6 +214,7 @@ fn every_fixture_file_is_checked() {
             "request_set_ready.json",
             "request_sign_in.json",
             "request_sign_out.json",
+            "request_typing.json",
         ],
         "a fixture without a check (or a check without a fixture)"
     );

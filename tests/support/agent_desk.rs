@@ -129,6 +129,11 @@ impl Customer {
         .await
     }
 
+    pub async fn send(&self, text: &str) {
+        let r = self.call("send", &[("message", text)]).await;
+        assert_eq!(r["statusCode"], 0, "send: {r}");
+    }
+
     /// Agent texts in the transcript so far.
     pub async fn agent_texts(&self) -> Vec<String> {
         let r = self.call("refresh", &[("transcriptPosition", "1")]).await;
@@ -247,4 +252,41 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
         return Err(format!("the customer's chat did not end: {r}"));
     }
     Ok(())
+}
+
+/// Accepts the invitation for `customer` in the popup and waits until the chat is live.
+pub async fn accept(s: &Session, customer: &Customer) -> Result<(), String> {
+    let item = format!(".chat-item[data-chat='{}']", customer.chat_id);
+    s.wait_for("the invitation", || async {
+        s.attr(&item, "data-state").await.filter(|v| v == "Invited")
+    })
+    .await?;
+    s.click(&format!("{item} button")).await?;
+    s.click("#accept").await?;
+    s.wait_for("Chatting", || async {
+        s.attr(&item, "data-state")
+            .await
+            .filter(|v| v == "Chatting")
+    })
+    .await?;
+    Ok(())
+}
+
+/// The customer lines of the chat shown, in the order the popup shows them.
+pub async fn customer_lines(s: &Session) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(items) = s
+        .client
+        .find_all(Locator::Css(
+            "#transcript li[data-role='customer']:not(.system)",
+        ))
+        .await
+    {
+        for li in items {
+            if let Ok(t) = li.text().await {
+                out.push(t);
+            }
+        }
+    }
+    out
 }

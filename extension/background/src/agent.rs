@@ -433,6 +433,29 @@ pub async fn chat_action(chat_id: &str, action: ChatAction) -> Result<(), Refusa
     Ok(())
 }
 
+pub async fn typing(chat_id: &str, typing: bool) -> Result<(), Refusal> {
+    let c = credentials().await.ok_or_else(|| {
+        refusal(
+            RefusalReason::NotSignedIn,
+            "errorNotSignedIn",
+            "sign in first",
+        )
+    })?;
+    let op = if typing {
+        "SendStartTypingNotification"
+    } else {
+        "SendStopTypingNotification"
+    };
+    rest(
+        &c,
+        "POST",
+        &format!("/api/v2/me/chats/{chat_id}"),
+        Some(json!({ "operationName": op })),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn set_ready(ready: bool) -> Result<(), Refusal> {
     let c = credentials().await.ok_or_else(|| {
         refusal(

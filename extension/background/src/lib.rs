@@ -182,6 +182,10 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
             agent::mark_read(chat_id).await;
             Ok(PopupReply::Snapshot(load_snapshot().await?))
         }
+        PopupRequest::Typing { chat_id, typing } => {
+            agent::typing(&chat_id, typing).await?;
+            Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
     }
 }
 

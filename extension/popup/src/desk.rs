@@ -6,6 +6,9 @@ use cobrowse_agent::chat::OutgoingState;
 use cobrowse_agent::protocol::{
     ChatAction, ChatView, Credentials, PopupReply, PopupRequest, Snapshot,
 };
+use gloo_storage::{LocalStorage, Storage};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -27,6 +30,15 @@ fn act(request: PopupRequest, on_error: Callback<Option<String>>) {
     });
 }
 
+/// Drafts are the page's own: kept per chat in the page's local storage (never secrets).
+fn draft_key(chat_id: &str) -> String {
+    format!("cobrowse-agent.draft.{chat_id}")
+}
+
+/// Typing starts are sent at most this often; a stop follows this long after the last key.
+const TYPING_REPEAT_MS: f64 = 3000.0;
+const TYPING_IDLE_MS: i32 = 2500;
+
 fn client_id() -> String {
     format!(
         "m-{}-{}",
@@ -47,7 +59,23 @@ pub fn desk_view(props: &DeskProps) -> Html {
     let selected = use_state(|| None::<String>);
     let error = use_state(|| None::<String>);
     if !s.agent.signed_in {
-        return html! { <SignInView snapshot={s.clone()} /> };
+        // Signed out (or the browser restarted: credentials live per browser session): the
+        // stored chats still show, read-only, under the sign-in form.
+        return html! {
+            <>
+                <SignInView snapshot={s.clone()} />
+                if !s.chats.is_empty() {
+                    <ul id="chat-list" class="chat-list stored" aria-label={t("chatListLabel")}>
+                        { for s.chats.iter().map(|c| html! {
+                            <li data-chat={c.id.clone()} data-state={c.state.clone()} class="chat-item">
+                                <span class="customer">{ c.customer.clone() }</span>
+                                <span class="state">{ t(&format!("state{}", c.state)) }</span>
+                            </li>
+                        }) }
+                    </ul>
+                }
+            </>
+        };
     }
     let on_error = {
         let error = error.setter();
@@ -142,7 +170,16 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
             )
         })
     };
-    let draft = use_state(String::new);
+    let draft = use_state(|| LocalStorage::get::<String>(draft_key(&c.id)).unwrap_or_default());
+    {
+        // Another chat selected: show its draft.
+        let draft = draft.setter();
+        use_effect_with(c.id.clone(), move |id| {
+            draft.set(LocalStorage::get::<String>(draft_key(id)).unwrap_or_default());
+        });
+    }
+    let typing_sent_at = use_mut_ref(|| 0.0_f64);
+    let typing_timer = use_mut_ref(|| None::<i32>);
     let send = {
         let (id, draft, on_error) = (c.id.clone(), draft.clone(), props.on_error.clone());
         Callback::from(move |_: ()| {
@@ -151,6 +188,7 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
                 return;
             }
             draft.set(String::new());
+            LocalStorage::delete(draft_key(&id));
             act(
                 PopupRequest::SendMessage {
                     chat_id: id.clone(),
@@ -162,9 +200,49 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
         })
     };
     let on_input = {
-        let draft = draft.clone();
+        let (id, draft, on_error) = (c.id.clone(), draft.clone(), props.on_error.clone());
+        let (typing_sent_at, typing_timer) = (typing_sent_at.clone(), typing_timer.clone());
         Callback::from(move |e: InputEvent| {
-            draft.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+            let value = e.target_unchecked_into::<HtmlTextAreaElement>().value();
+            let _ = LocalStorage::set(draft_key(&id), &value);
+            draft.set(value);
+            let now = js_sys::Date::now();
+            if now - *typing_sent_at.borrow() > TYPING_REPEAT_MS {
+                *typing_sent_at.borrow_mut() = now;
+                act(
+                    PopupRequest::Typing {
+                        chat_id: id.clone(),
+                        typing: true,
+                    },
+                    on_error.clone(),
+                );
+            }
+            let Some(window) = web_sys::window() else {
+                return;
+            };
+            if let Some(t) = typing_timer.borrow_mut().take() {
+                window.clear_timeout_with_handle(t);
+            }
+            let stop = {
+                let (id, on_error, typing_sent_at) =
+                    (id.clone(), on_error.clone(), typing_sent_at.clone());
+                Closure::once_into_js(move || {
+                    *typing_sent_at.borrow_mut() = 0.0;
+                    act(
+                        PopupRequest::Typing {
+                            chat_id: id,
+                            typing: false,
+                        },
+                        on_error,
+                    );
+                })
+            };
+            *typing_timer.borrow_mut() = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    stop.unchecked_ref(),
+                    TYPING_IDLE_MS,
+                )
+                .ok();
         })
     };
     let on_key = {
