@@ -95,6 +95,26 @@ pub fn desk_view(props: &DeskProps) -> Html {
         (None, true) => t("statusConnected"),
         (None, false) => t("statusConnecting"),
     };
+    // Arrow keys move between chats.
+    let on_list_key = {
+        let selected = selected.setter();
+        let ids: Vec<String> = s.chats.iter().map(|c| c.id.clone()).collect();
+        let at = current
+            .as_ref()
+            .and_then(|c| ids.iter().position(|id| *id == c.id))
+            .unwrap_or(0);
+        Callback::from(move |e: KeyboardEvent| {
+            let next = match e.key().as_str() {
+                "ArrowDown" => (at + 1).min(ids.len().saturating_sub(1)),
+                "ArrowUp" => at.saturating_sub(1),
+                _ => return,
+            };
+            e.prevent_default();
+            if let Some(id) = ids.get(next) {
+                selected.set(Some(id.clone()));
+            }
+        })
+    };
     let ready = s.agent.channel_state.as_deref() == Some("Ready");
     let on_ready = {
         let on_error = on_error.clone();
@@ -119,7 +139,7 @@ pub fn desk_view(props: &DeskProps) -> Html {
             if s.chats.is_empty() {
                 <p id="no-chats" class="muted">{ t("noChats") }</p>
             }
-            <ul id="chat-list" class="chat-list" role="listbox" aria-label={t("chatListLabel")}>
+            <ul id="chat-list" class="chat-list" role="listbox" aria-label={t("chatListLabel")} onkeydown={on_list_key}>
                 { for s.chats.iter().map(|c| {
                     let id = c.id.clone();
                     let selected = selected.setter();
