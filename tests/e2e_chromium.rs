@@ -181,10 +181,7 @@ async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
 
         // Opening the popup wakes a new worker, which reconnects and resyncs.
         s.goto("popup.html").await?;
-        let item = format!(".chat-item[data-chat='{}'] button", customer.chat_id);
-        s.wait_for("the chat", || async { s.attr(&item, "type").await })
-            .await?;
-        s.click(&item).await?;
+        support::agent_desk::open_chat(s, &customer.chat_id).await?;
         let want: Vec<String> = [
             "before 1",
             "before 2",
@@ -215,5 +212,23 @@ async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
         }
         Ok(())
     })
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_chat_goes_on_after_the_server_restarts() {
+    in_browser(
+        Browser::Chromium,
+        support::agent_desk::chat_goes_on_after_the_server_restarts,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_three_customers_at_once_and_a_reject() {
+    in_browser(
+        Browser::Chromium,
+        support::agent_desk::three_customers_at_once_and_a_reject,
+    )
     .await;
 }

@@ -22,3 +22,21 @@ async fn firefox_open_popup_repaints_when_settings_change() {
 async fn firefox_agent_chats_with_a_customer_from_the_popup() {
     in_browser(Browser::Firefox, agent_chats_with_a_customer_from_the_popup).await;
 }
+
+#[tokio::test]
+async fn firefox_chat_goes_on_after_the_server_restarts() {
+    in_browser(
+        Browser::Firefox,
+        support::agent_desk::chat_goes_on_after_the_server_restarts,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn firefox_three_customers_at_once_and_a_reject() {
+    in_browser(
+        Browser::Firefox,
+        support::agent_desk::three_customers_at_once_and_a_reject,
+    )
+    .await;
+}

@@ -18,15 +18,30 @@ pub struct ReferenceServer {
 
 impl ReferenceServer {
     pub fn start() -> ReferenceServer {
-        let bin = std::env::var("COBROWSE_SERVER")
-            .expect("COBROWSE_SERVER is not set: run the end-to-end tests with `cargo xtask test`");
         let data = std::env::temp_dir().join(format!(
             "cobrowse-e2e-server-{}-{}",
             std::process::id(),
             free_port()
         ));
+        Self::start_at(&format!("127.0.0.1:{}", free_port()), data)
+    }
+
+    /// `kill -9`, then the same binary on the same address and data.
+    pub fn restart(mut self) -> ReferenceServer {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let data = std::mem::take(&mut self.data);
+        Self::start_at(&listen, data)
+    }
+
+    fn start_at(listen: &str, data: PathBuf) -> ReferenceServer {
+        let bin = std::env::var("COBROWSE_SERVER")
+            .expect("COBROWSE_SERVER is not set: run the end-to-end tests with `cargo xtask test`");
         let mut child = Command::new(&bin)
-            .args(["--listen", "127.0.0.1:0", "--demo", "--data"])
+            .args(["--listen", listen, "--demo", "--data"])
             .arg(&data)
             .env("COBROWSE_LOG", "warn")
             .process_group(0)
@@ -51,7 +66,9 @@ impl Drop for ReferenceServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
+        if !self.data.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 
@@ -94,7 +111,11 @@ async fn form(http: &reqwest::Client, url: &str, params: &[(&str, &str)]) -> Val
 
 impl Customer {
     pub async fn request(server: &ReferenceServer, nickname: &str) -> Customer {
-        let http = reqwest::Client::new();
+        // No kept-alive connections: the server may be killed and restarted under us.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
         let r = form(
             &http,
             &format!("{}/genesys/2/chat/customer-support", server.url),
@@ -254,6 +275,19 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     Ok(())
 }
 
+/// Shows the chat `chat_id` in the popup (clicks its entry until it is the one shown).
+pub async fn open_chat(s: &Session, chat_id: &str) -> Result<(), String> {
+    let button = format!(".chat-item[data-chat='{chat_id}'] button");
+    s.wait_for(&format!("chat {chat_id} shown"), || async {
+        if s.attr("#chat", "data-chat").await.as_deref() == Some(chat_id) {
+            return Some(());
+        }
+        let _ = s.click(&button).await;
+        None
+    })
+    .await
+}
+
 /// Accepts the invitation for `customer` in the popup and waits until the chat is live.
 pub async fn accept(s: &Session, customer: &Customer) -> Result<(), String> {
     let item = format!(".chat-item[data-chat='{}']", customer.chat_id);
@@ -261,7 +295,7 @@ pub async fn accept(s: &Session, customer: &Customer) -> Result<(), String> {
         s.attr(&item, "data-state").await.filter(|v| v == "Invited")
     })
     .await?;
-    s.click(&format!("{item} button")).await?;
+    open_chat(s, &customer.chat_id).await?;
     s.click("#accept").await?;
     s.wait_for("Chatting", || async {
         s.attr(&item, "data-state")
@@ -289,4 +323,154 @@ pub async fn customer_lines(s: &Session) -> Vec<String> {
         }
     }
     out
+}
+
+/// The server is killed and restarted mid-chat; typing shows both ways.
+pub async fn chat_goes_on_after_the_server_restarts(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start();
+    sign_in(s, &server).await?;
+    let customer = Customer::request(&server, "Pat").await;
+    accept(s, &customer).await?;
+    customer.call("startTyping", &[]).await;
+    s.wait_for("the customer typing", || async {
+        s.attr("#typing", "id").await
+    })
+    .await?;
+    customer.send("before the crash").await;
+    s.wait_for("the first message", || async {
+        (customer_lines(s).await == ["before the crash"]).then_some(())
+    })
+    .await?;
+
+    let server = server.restart();
+    customer.send("after the crash").await;
+    s.wait_for("the extension to reconnect and catch up", || async {
+        (customer_lines(s).await == ["before the crash", "after the crash"]).then_some(())
+    })
+    .await?;
+    s.fill("#composer-input", "still here").await?;
+    s.click("#send").await?;
+    for _ in 0..100 {
+        if customer.agent_texts().await == ["still here"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivered = customer.agent_texts().await;
+    if delivered != ["still here"] {
+        return Err(format!("the customer got {delivered:?}"));
+    }
+    let r = customer
+        .call("refresh", &[("transcriptPosition", "1")])
+        .await;
+    let agent_typing = r["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["type"] == "TypingStarted" && m["from"]["type"] == "Agent");
+    if !agent_typing {
+        return Err(format!("the customer never saw the agent typing: {r}"));
+    }
+    drop(server);
+    Ok(())
+}
+
+/// Three customers at once; one is rejected and goes to another (REST) agent.
+pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start();
+    sign_in(s, &server).await?;
+    let customers = [
+        Customer::request(&server, "Ada").await,
+        Customer::request(&server, "Ben").await,
+        Customer::request(&server, "Cy").await,
+    ];
+    for c in &customers[..2] {
+        accept(s, c).await?;
+    }
+    // Bob (another agent, over REST) becomes ready; Cy's chat is rejected and goes to him.
+    let http = reqwest::Client::new();
+    let bob = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = http
+            .request(method, format!("{}{path}", server.url))
+            .header("Authorization", "Basic YWdlbnQyOmFnZW50Mg==");
+        if let Some(b) = body {
+            r = r
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        r.send()
+    };
+    bob(
+        reqwest::Method::POST,
+        "/api/v2/me",
+        Some(
+            serde_json::json!({"operationName": "StartContactCenterSession", "channels": ["chat"]}),
+        ),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    bob(
+        reqwest::Method::POST,
+        "/api/v2/me/channels/chat",
+        Some(serde_json::json!({"operationName": "Ready"})),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let cy = format!(".chat-item[data-chat='{}']", customers[2].chat_id);
+    s.wait_for("Cy's invitation", || async {
+        s.attr(&cy, "data-state").await.filter(|v| v == "Invited")
+    })
+    .await?;
+    open_chat(s, &customers[2].chat_id).await?;
+    s.click("#reject").await?;
+    let mut bobs = String::new();
+    for _ in 0..100 {
+        bobs = bob(reqwest::Method::GET, "/api/v2/me/chats", None)
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .unwrap_or_default();
+        if bobs.contains(&customers[2].chat_id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if !bobs.contains(&customers[2].chat_id) {
+        return Err(format!(
+            "the rejected chat did not reach the other agent: {bobs}"
+        ));
+    }
+
+    // Messages both ways with two customers at once, each in its own chat, in order.
+    for n in 1..=3 {
+        customers[0].send(&format!("Ada {n}")).await;
+        customers[1].send(&format!("Ben {n}")).await;
+    }
+    for (c, name) in [(&customers[0], "Ada"), (&customers[1], "Ben")] {
+        s.click(&format!(".chat-item[data-chat='{}'] button", c.chat_id))
+            .await?;
+        let want: Vec<String> = (1..=3).map(|n| format!("{name} {n}")).collect();
+        s.wait_for(&format!("{name}'s messages"), || async {
+            (customer_lines(s).await == want).then_some(())
+        })
+        .await?;
+        s.fill("#composer-input", &format!("Hello {name}")).await?;
+        s.click("#send").await?;
+    }
+    for (c, name) in [(&customers[0], "Ada"), (&customers[1], "Ben")] {
+        let want = vec![format!("Hello {name}")];
+        let mut got = Vec::new();
+        for _ in 0..100 {
+            got = c.agent_texts().await;
+            if got == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if got != want {
+            return Err(format!("{name} got {got:?}"));
+        }
+    }
+    Ok(())
 }

@@ -150,7 +150,7 @@ pub fn desk_view(props: &DeskProps) -> Html {
                     });
                     let is_current = current.as_ref().is_some_and(|x| x.id == c.id);
                     html! {
-                        <li role="option" aria-selected={is_current.to_string()} data-chat={c.id.clone()} data-state={c.state.clone()}
+                        <li key={c.id.clone()} role="option" aria-selected={is_current.to_string()} data-chat={c.id.clone()} data-state={c.state.clone()}
                             class={classes!("chat-item", c.waiting.then_some("waiting"))}>
                             <button type="button" {onclick}>
                                 <span class="customer">{ c.customer.clone() }</span>
@@ -303,7 +303,7 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
                     };
                     let system = matches!(l.kind, LineKind::Joined | LineKind::Left | LineKind::Notice);
                     html! {
-                        <li data-index={l.index.to_string()} data-role={role} class={classes!("line", role, system.then_some("system"))}>
+                        <li key={l.index.to_string()} data-index={l.index.to_string()} data-role={role} class={classes!("line", role, system.then_some("system"))}>
                             if l.kind == LineKind::PushUrl && (body.starts_with("https://") || body.starts_with("http://")) {
                                 <a href={body.clone()} target="_blank" rel="noopener noreferrer">{ body.clone() }</a>
                             } else {
@@ -323,7 +323,7 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
                         Callback::from(move |_: MouseEvent| act(PopupRequest::RetryMessage { client_id: id.clone() }, on_error.clone()))
                     };
                     html! {
-                        <li class={classes!("line", "agent", "outgoing", state)} data-client-id={m.client_id.clone()} data-state={state}>
+                        <li key={m.client_id.clone()} class={classes!("line", "agent", "outgoing", state)} data-client-id={m.client_id.clone()} data-state={state}>
                             { m.text.clone() }
                             <span class="delivery">{ label }</span>
                             if state == "failed" { <button type="button" class="retry link" onclick={retry}>{ t("buttonRetry") }</button> }
