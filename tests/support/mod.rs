@@ -180,6 +180,11 @@ pub struct Session {
 
 impl Session {
     pub async fn start(browser: Browser) -> Session {
+        Self::start_with_profile(browser, None).await
+    }
+
+    /// Chromium with a profile directory that outlives the session (a browser restart).
+    pub async fn start_with_profile(browser: Browser, kept_profile: Option<PathBuf>) -> Session {
         let ext = dist_dir(browser);
         let port = free_port();
         match browser {
@@ -189,7 +194,10 @@ impl Session {
                     &[format!("--port={port}")],
                     port,
                 );
-                let profile = std::env::temp_dir().join(format!("cobrowse-e2e-chromium-{port}"));
+                let keep = kept_profile.is_some();
+                let profile = kept_profile.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("cobrowse-e2e-chromium-{port}"))
+                });
                 let caps = json!({
                     "browserName": "chrome",
                     "goog:chromeOptions": {
@@ -211,7 +219,7 @@ impl Session {
                     browser,
                     base_url: format!("chrome-extension://{id}/"),
                     extension_id: id,
-                    profile: Some(profile),
+                    profile: (!keep).then_some(profile),
                     _driver: driver,
                 }
             }

@@ -275,8 +275,11 @@ async fn on_event(event: Event) {
             }
         }
         Event::HandshakeFailed { reason } if reason.starts_with("403") => {
+            // Rejected credentials: ask the agent to sign in again. Chats, transcripts and
+            // drafts stay; only the secret goes.
             set_status(|s| s.problem = Some("errorBadCredentials".into())).await;
             disconnect();
+            let _ = storage::remove(Area::Session, storage_keys::CREDENTIALS).await;
         }
         Event::ConnectionLost { .. } | Event::HandshakeFailed { .. } => {
             set_status(|s| s.problem = Some("errorServerUnreachable".into())).await;

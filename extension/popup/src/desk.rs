@@ -58,29 +58,38 @@ pub fn desk_view(props: &DeskProps) -> Html {
     // Hooks first, unconditionally (Yew matches hooks by call order).
     let selected = use_state(|| None::<String>);
     let error = use_state(|| None::<String>);
+    let on_error = {
+        let error = error.setter();
+        Callback::from(move |e| error.set(e))
+    };
     if !s.agent.signed_in {
         // Signed out (or the browser restarted: credentials live per browser session): the
         // stored chats still show, read-only, under the sign-in form.
+        let shown = s.chats.first().map(|c| ChatView {
+            capabilities: Vec::new(),
+            ..c.clone()
+        });
         return html! {
             <>
                 <SignInView snapshot={s.clone()} />
                 if !s.chats.is_empty() {
                     <ul id="chat-list" class="chat-list stored" aria-label={t("chatListLabel")}>
                         { for s.chats.iter().map(|c| html! {
-                            <li data-chat={c.id.clone()} data-state={c.state.clone()} class="chat-item">
+                            <li key={c.id.clone()} data-chat={c.id.clone()} data-state={c.state.clone()} class="chat-item">
                                 <span class="customer">{ c.customer.clone() }</span>
                                 <span class="state">{ t(&format!("state{}", c.state)) }</span>
                             </li>
                         }) }
                     </ul>
                 }
+                if let Some(c) = shown {
+                    // Read-only until signed in again: no capabilities, no composer.
+                    <ChatPane chat={c} on_error={on_error.clone()} />
+                }
             </>
         };
     }
-    let on_error = {
-        let error = error.setter();
-        Callback::from(move |e| error.set(e))
-    };
+
     let current = selected
         .as_ref()
         .and_then(|id| s.chats.iter().find(|c| &c.id == id))
