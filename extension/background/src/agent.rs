@@ -57,6 +57,17 @@ async fn serialized<T>(f: impl Future<Output = T>) -> T {
     out
 }
 
+/// The credentials, or the refusal a request gets when the agent is not signed in.
+async fn signed_in() -> Result<Credentials, Refusal> {
+    credentials().await.ok_or_else(|| {
+        refusal(
+            RefusalReason::NotSignedIn,
+            "errorNotSignedIn",
+            "sign in first",
+        )
+    })
+}
+
 pub async fn credentials() -> Option<Credentials> {
     storage::get::<Credentials>(Area::Session, storage_keys::CREDENTIALS)
         .await
@@ -83,13 +94,17 @@ pub async fn agent_status() -> AgentStatus {
 }
 
 async fn set_status(change: impl FnOnce(&mut AgentStatus)) {
-    let mut s = storage::get::<AgentStatus>(Area::Session, storage_keys::AGENT_STATUS)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    change(&mut s);
-    let _ = storage::set(Area::Session, storage_keys::AGENT_STATUS, &s).await;
+    // Serialized like desk changes: two events must not overwrite each other's facts.
+    serialized(async move {
+        let mut s = storage::get::<AgentStatus>(Area::Session, storage_keys::AGENT_STATUS)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        change(&mut s);
+        let _ = storage::set(Area::Session, storage_keys::AGENT_STATUS, &s).await;
+    })
+    .await
 }
 
 /// Loads the desk, applies `f`, stores it, updates the badge: one at a time.
@@ -385,13 +400,7 @@ pub async fn send_message(chat_id: String, client_id: String, text: String) -> R
             "empty or too long",
         ));
     }
-    credentials().await.ok_or_else(|| {
-        refusal(
-            RefusalReason::NotSignedIn,
-            "errorNotSignedIn",
-            "sign in first",
-        )
-    })?;
+    signed_in().await?;
     mutate(|d| {
         let after = d
             .chats
@@ -415,13 +424,7 @@ pub async fn mark_read(chat_id: String) {
 }
 
 pub async fn chat_action(chat_id: &str, action: ChatAction) -> Result<(), Refusal> {
-    let c = credentials().await.ok_or_else(|| {
-        refusal(
-            RefusalReason::NotSignedIn,
-            "errorNotSignedIn",
-            "sign in first",
-        )
-    })?;
+    let c = signed_in().await?;
     let mut body = json!({ "operationName": action.operation_name() });
     if action == ChatAction::Accept {
         body["nickname"] = json!(c.agent_name);
@@ -437,13 +440,7 @@ pub async fn chat_action(chat_id: &str, action: ChatAction) -> Result<(), Refusa
 }
 
 pub async fn typing(chat_id: &str, typing: bool) -> Result<(), Refusal> {
-    let c = credentials().await.ok_or_else(|| {
-        refusal(
-            RefusalReason::NotSignedIn,
-            "errorNotSignedIn",
-            "sign in first",
-        )
-    })?;
+    let c = signed_in().await?;
     let op = if typing {
         "SendStartTypingNotification"
     } else {
@@ -460,13 +457,7 @@ pub async fn typing(chat_id: &str, typing: bool) -> Result<(), Refusal> {
 }
 
 pub async fn set_ready(ready: bool) -> Result<(), Refusal> {
-    let c = credentials().await.ok_or_else(|| {
-        refusal(
-            RefusalReason::NotSignedIn,
-            "errorNotSignedIn",
-            "sign in first",
-        )
-    })?;
+    let c = signed_in().await?;
     let op = if ready { "Ready" } else { "NotReady" };
     rest(
         &c,
