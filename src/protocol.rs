@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::attention::NotifySettings;
 use crate::chat::transcript::Line;
 use crate::chat::{OutgoingMessage, Role};
 use crate::settings::Settings;
@@ -76,6 +77,8 @@ pub enum PopupRequest {
         chat_id: String,
         typing: bool,
     },
+    /// System notifications on/off and their repeat interval (options page).
+    SaveNotifySettings(NotifySettings),
 }
 
 /// What the agent types to sign in. Lives in `storage.session` only.
@@ -135,6 +138,7 @@ pub struct Snapshot {
     pub worker: WorkerInfo,
     pub agent: AgentStatus,
     pub chats: Vec<ChatView>,
+    pub notify: NotifySettings,
 }
 
 /// The agent's connection to the chat server.

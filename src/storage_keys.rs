@@ -14,3 +14,9 @@ pub const CREDENTIALS: &str = "credentials";
 
 /// `storage.session`: the connection's [`crate::protocol::AgentStatus`] facts.
 pub const AGENT_STATUS: &str = "agent_status";
+
+/// `storage.local`: the agent's [`crate::chat::attention::NotifySettings`].
+pub const NOTIFY_SETTINGS: &str = "notify_settings";
+
+/// `storage.session`: which notifications were shown when ([`crate::chat::attention::Shown`]).
+pub const NOTIFICATIONS_SHOWN: &str = "notifications_shown";

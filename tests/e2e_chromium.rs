@@ -281,3 +281,12 @@ async fn chromium_restarted_browser_shows_chats_before_the_network_answers() {
     let _ = std::fs::remove_dir_all(&profile);
     second.unwrap();
 }
+
+#[tokio::test]
+async fn chromium_a_message_while_the_popup_is_closed_notifies() {
+    in_browser(
+        Browser::Chromium,
+        support::agent_desk::a_message_while_the_popup_is_closed_notifies,
+    )
+    .await;
+}

@@ -40,3 +40,12 @@ async fn firefox_three_customers_at_once_and_a_reject() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn firefox_a_message_while_the_popup_is_closed_notifies() {
+    in_browser(
+        Browser::Firefox,
+        support::agent_desk::a_message_while_the_popup_is_closed_notifies,
+    )
+    .await;
+}

@@ -80,6 +80,10 @@ fn snapshot() -> Snapshot {
             }],
             typing: Some(Role::Customer),
         }],
+        notify: cobrowse_agent::chat::attention::NotifySettings {
+            enabled: true,
+            repeat_seconds: 60,
+        },
     }
 }
 
@@ -142,6 +146,15 @@ fn agent_requests_match_fixtures() {
         }),
     );
     check(
+        "request_save_notify_settings",
+        &RequestEnvelope::new(PopupRequest::SaveNotifySettings(
+            cobrowse_agent::chat::attention::NotifySettings {
+                enabled: false,
+                repeat_seconds: 120,
+            },
+        )),
+    );
+    check(
         "request_mark_read",
         &RequestEnvelope::new(PopupRequest::MarkRead {
             chat_id: "0000Na9B26EF002X".into(),
@@ -184,6 +197,7 @@ fn fixtures_decode_through_the_background_entry_point() {
         "request_retry_message",
         "request_mark_read",
         "request_typing",
+        "request_save_notify_settings",
     ] {
         let text = std::fs::read_to_string(fixture_path(name)).unwrap();
         decode_request(&text).unwrap_or_else(|r| panic!("{name}: {r:?}"));
@@ -209,6 +223,7 @@ fn every_fixture_file_is_checked() {
             "request_get_snapshot.json",
             "request_mark_read.json",
             "request_retry_message.json",
+            "request_save_notify_settings.json",
             "request_save_settings.json",
             "request_send_message.json",
             "request_set_ready.json",

@@ -27,3 +27,4 @@ api.runtime.onMessage.addListener((message, sender, sendResponse) => {
 api.runtime.onConnect.addListener((port) => forward('onConnect', () => wasm.onConnect(port)));
 api.storage.onChanged.addListener((changes, area) => forward('storage.onChanged', () => wasm.onStorageChanged(changes, area)));
 api.alarms.onAlarm.addListener((alarm) => forward('onAlarm', () => wasm.onAlarm(alarm)));
+api.notifications.onClicked.addListener((id) => forward('notifications.onClicked', () => wasm.onNotificationClicked(id)));

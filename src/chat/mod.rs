@@ -4,6 +4,7 @@
 //! background drives these from notifications and REST replies and stores them; the popup
 //! renders them.
 
+pub mod attention;
 pub mod desk;
 pub mod outbox;
 pub mod transcript;

@@ -474,3 +474,62 @@ pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), Str
     }
     Ok(())
 }
+
+/// The ids of the extension's system notifications now (asked from an extension page).
+async fn notification_ids(s: &Session) -> Vec<String> {
+    let script = "const done = arguments[arguments.length - 1];
+        (globalThis.browser ?? globalThis.chrome).notifications.getAll()
+          .then((n) => done(Object.keys(n)), (e) => done(['error: ' + e]));";
+    match s.client.execute_async(script, vec![]).await {
+        Ok(Value::Array(ids)) => ids
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The chats the background has shown a notification for and not seen acknowledged (its
+/// bookkeeping in `storage.session`).
+async fn notified_chats(s: &Session) -> Vec<String> {
+    let script = "const done = arguments[arguments.length - 1];
+        (globalThis.browser ?? globalThis.chrome).storage.session.get('notifications_shown')
+          .then((r) => done(Object.keys(r.notifications_shown?.by_chat ?? {})), () => done([]));";
+    match s.client.execute_async(script, vec![]).await {
+        Ok(Value::Array(ids)) => ids
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A customer message while no extension page shows the chats raises a notification; opening
+/// the popup acknowledges it. Chromium lists the system notification itself; headless Firefox
+/// closes notifications at once (no alert service), so there the background's own record of
+/// having shown it is what can be checked.
+pub async fn a_message_while_the_popup_is_closed_notifies(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start();
+    sign_in(s, &server).await?;
+    let customer = Customer::request(&server, "Pat").await;
+    accept(s, &customer).await?;
+    // The options page shows no chats (and opens no events port): the popup is "closed".
+    s.goto("options.html").await?;
+    customer.send("anyone there?").await;
+    let id = format!("chat-{}", customer.chat_id);
+    let shown = || async {
+        match s.browser {
+            Browser::Chromium => notification_ids(s).await.contains(&id),
+            Browser::Firefox => notified_chats(s).await.contains(&customer.chat_id),
+        }
+    };
+    s.wait_for("the notification", || async { shown().await.then_some(()) })
+        .await?;
+    s.goto("popup.html").await?;
+    s.wait_for("the notification to be acknowledged", || async {
+        (!shown().await).then_some(())
+    })
+    .await?;
+    drop(server);
+    Ok(())
+}

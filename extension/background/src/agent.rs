@@ -43,7 +43,7 @@ fn storage_failed(e: webext::WebExtError) -> Refusal {
 }
 
 /// Runs `f` after every earlier serialized job has finished.
-async fn serialized<T>(f: impl Future<Output = T>) -> T {
+pub(crate) async fn serialized<T>(f: impl Future<Output = T>) -> T {
     let mut resolve: Option<js_sys::Function> = None;
     let done = js_sys::Promise::new(&mut |res, _| resolve = Some(res));
     let previous = TAIL.with(|t| t.borrow_mut().replace(done));
@@ -282,6 +282,7 @@ async fn on_event(event: Event) {
                 Ok(n) => {
                     let effects = mutate(|d| d.apply(&n, now as i64)).await;
                     run_effects(effects).await;
+                    crate::notify::refresh(crate::pages_open()).await;
                     pump_outbox().await;
                 }
                 Err(e) => {

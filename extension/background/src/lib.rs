@@ -11,9 +11,11 @@
 pub mod agent;
 pub mod bayeux_link;
 pub mod http;
+pub mod notify;
 
 use std::cell::{Cell, RefCell};
 
+use cobrowse_agent::chat::attention::NotifySettings;
 use cobrowse_agent::chat::{ChatRecord, Desk};
 use cobrowse_agent::protocol::{
     decode_request, AgentStatus, BackgroundEvent, ChatView, PopupReply, PopupRequest, Refusal,
@@ -98,6 +100,11 @@ fn chat_views(desk: &Desk) -> Vec<ChatView> {
     views
 }
 
+/// Whether a page of the extension (popup) is open now: it shows everything itself.
+pub(crate) fn pages_open() -> bool {
+    PORTS.with(|p| !p.borrow().is_empty())
+}
+
 fn worker_info() -> WorkerInfo {
     WorkerInfo {
         started_at_ms: STARTED_AT_MS.with(Cell::get),
@@ -126,6 +133,7 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         configured: stored.is_some(),
         settings: stored.unwrap_or_default(),
         worker: worker_info(),
+        notify: notify::settings().await,
         agent: AgentStatus {
             channel_state: desk.channel_state.clone(),
             ..agent::agent_status().await
@@ -181,6 +189,20 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
         PopupRequest::MarkRead { chat_id } => {
             agent::mark_read(chat_id).await;
             Ok(PopupReply::Snapshot(load_snapshot().await?))
+        }
+        PopupRequest::SaveNotifySettings(settings) => {
+            let settings = NotifySettings {
+                repeat_seconds: match settings.repeat_seconds {
+                    0 => 0,
+                    // Alarms (the repeat's clock) fire at most every 30 s.
+                    s => s.clamp(30, 24 * 3600),
+                },
+                ..settings
+            };
+            storage::set(Area::Local, storage_keys::NOTIFY_SETTINGS, &settings)
+                .await
+                .map_err(storage_refusal)?;
+            Ok(PopupReply::SettingsSaved(load_snapshot().await?))
         }
         PopupRequest::Typing { chat_id, typing } => {
             agent::typing(&chat_id, typing).await?;
@@ -263,6 +285,8 @@ pub async fn on_connect(port: JsValue) {
         Ok(snapshot) => post(&port, &BackgroundEvent::Snapshot(snapshot)),
         Err(r) => webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail)),
     }
+    // The agent is looking: what notifications said is acknowledged.
+    notify::acknowledge().await;
     // A page opening is a wake-up too.
     agent::ensure_connected().await;
 }
@@ -339,5 +363,22 @@ pub async fn on_alarm(alarm: JsValue) {
     if webext::alarms::alarm_name(&alarm).as_deref() == Some(RESYNC_ALARM) {
         ensure_resync_alarm().await;
         agent::ensure_connected().await;
+        notify::refresh(pages_open()).await;
     }
+}
+
+/// `notifications.onClicked`: open the popup's page on that chat.
+#[wasm_bindgen(js_name = onNotificationClicked)]
+pub async fn on_notification_clicked(id: String) {
+    let Some(chat) = notify::chat_of(&id) else {
+        return;
+    };
+    let url = match webext::runtime::url(&format!("popup.html#chat={chat}")) {
+        Ok(u) => u,
+        Err(e) => return webext::log_error(&format!("[cobrowse-agent] {e}")),
+    };
+    if let Err(e) = webext::tabs::open(&url).await {
+        webext::log_error(&format!("[cobrowse-agent] {e}"));
+    }
+    let _ = webext::notifications::clear(&id).await;
 }

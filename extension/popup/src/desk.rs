@@ -56,7 +56,12 @@ pub struct DeskProps {
 pub fn desk_view(props: &DeskProps) -> Html {
     let s = &props.snapshot;
     // Hooks first, unconditionally (Yew matches hooks by call order).
-    let selected = use_state(|| None::<String>);
+    // A notification click opens `popup.html#chat=<id>`: start on that chat.
+    let selected = use_state(|| {
+        web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .and_then(|h| h.strip_prefix("#chat=").map(str::to_owned))
+    });
     let error = use_state(|| None::<String>);
     let on_error = {
         let error = error.setter();

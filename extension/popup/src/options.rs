@@ -3,6 +3,7 @@
 //! Saving first asks for host permission on the server's origin, synchronously inside the click
 //! (Firefox grants optional host permissions only from a user gesture, before any `await`).
 
+use cobrowse_agent::chat::attention::NotifySettings;
 use cobrowse_agent::protocol::{PopupReply, PopupRequest};
 use cobrowse_agent::settings::{ServerUrl, Settings};
 use wasm_bindgen_futures::spawn_local;
@@ -134,6 +135,74 @@ pub fn options_app() -> Html {
                 <button id="save" type="submit" disabled={ *status == SaveStatus::Saving }>{ t("buttonSave") }</button>
             </form>
             { status_view }
+            <NotifyForm />
         </main>
+    }
+}
+
+/// System notifications: on/off and the repeat interval.
+#[function_component(NotifyForm)]
+fn notify_form() -> Html {
+    let enabled = use_state(|| true);
+    let repeat = use_state(|| "60".to_owned());
+    let saved = use_state(|| None::<String>);
+    {
+        let (enabled, repeat) = (enabled.setter(), repeat.setter());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Ok(PopupReply::Snapshot(s)) =
+                    backend::request(PopupRequest::GetSnapshot).await
+                {
+                    enabled.set(s.notify.enabled);
+                    repeat.set(s.notify.repeat_seconds.to_string());
+                }
+            });
+        });
+    }
+    let on_toggle = {
+        let enabled = enabled.clone();
+        Callback::from(move |e: Event| {
+            enabled.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
+    let on_repeat = {
+        let repeat = repeat.clone();
+        Callback::from(move |e: InputEvent| {
+            repeat.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_submit = {
+        let (enabled, repeat, saved) = (enabled.clone(), repeat.clone(), saved.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let settings = NotifySettings {
+                enabled: *enabled,
+                repeat_seconds: repeat.trim().parse().unwrap_or(60),
+            };
+            let saved = saved.clone();
+            spawn_local(async move {
+                let text = match backend::request(PopupRequest::SaveNotifySettings(settings)).await
+                {
+                    Ok(PopupReply::SettingsSaved(_)) => t("statusSaved"),
+                    Ok(PopupReply::Refused(r)) | Err(r) => t(&r.message_key),
+                    Ok(_) => t("errorInternal"),
+                };
+                saved.set(Some(text));
+            });
+        })
+    };
+    html! {
+        <form id="notify-form" class="notify" onsubmit={on_submit}>
+            <label class="check">
+                <input id="notify-enabled" type="checkbox" checked={*enabled} onchange={on_toggle} />
+                { t("labelNotifications") }
+            </label>
+            <label for="notify-repeat">{ t("labelNotifyRepeat") }</label>
+            <input id="notify-repeat" type="number" min="0" step="30" value={(*repeat).clone()} oninput={on_repeat} />
+            <button id="notify-save" type="submit">{ t("buttonSaveNotifications") }</button>
+            if let Some(text) = (*saved).clone() {
+                <p id="notify-status" class="muted" aria-live="polite">{ text }</p>
+            }
+        </form>
     }
 }

@@ -50,6 +50,7 @@ async fn settings_with_markup_render_as_text() {
         worker: WorkerInfo { started_at_ms: 1 },
         agent: Default::default(),
         chats: Vec::new(),
+        notify: Default::default(),
     };
     yew::Renderer::<SnapshotView>::with_root_and_props(
         root.clone(),
@@ -132,6 +133,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             outgoing: Vec::new(),
             typing: None,
         }],
+        notify: Default::default(),
     };
     yew::Renderer::<DeskView>::with_root_and_props(root.clone(), DeskProps { snapshot }).render();
     let line = wait_for(&root, |r| text_of(r, "#transcript li[data-index='1']")).await;

@@ -1,0 +1,169 @@
+//! What deserves a system notification while no page of the extension is open: a new
+//! invitation, or a customer message the agent has not read. Notifications repeat at an
+//! interval until the agent acknowledges them (opens the popup); the bookkeeping of what was
+//! shown when is pure data here, stored by the background in `storage.session`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::desk::Desk;
+use super::transcript::{LineKind, Role};
+use crate::gws::ChatState;
+
+/// The agent's choices (`storage.local`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifySettings {
+    pub enabled: bool,
+    /// Repeat an unacknowledged notification this often; 0 never repeats.
+    pub repeat_seconds: u32,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            enabled: true,
+            repeat_seconds: 60,
+        }
+    }
+}
+
+/// One thing to tell the agent about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    pub chat_id: String,
+    pub invitation: bool,
+    pub customer: String,
+    /// The customer's last words (plain text), for a message.
+    pub text: Option<String>,
+    /// Identifies this state of the chat: a new message is a new thing to tell.
+    pub mark: i64,
+}
+
+/// What was shown, per chat: its mark and when.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Shown {
+    pub by_chat: BTreeMap<String, (i64, i64)>,
+    /// Marks the agent has seen (popup opened): not shown again.
+    pub acknowledged: BTreeMap<String, i64>,
+}
+
+/// Everything that currently needs the agent.
+pub fn attention(desk: &Desk) -> Vec<Attention> {
+    desk.chats
+        .values()
+        .filter_map(|c| {
+            if c.state == ChatState::Invited {
+                return Some(Attention {
+                    chat_id: c.id.clone(),
+                    invitation: true,
+                    customer: c.customer.clone(),
+                    text: None,
+                    mark: 0,
+                });
+            }
+            if c.state != ChatState::Chatting || c.unread == 0 || !c.is_waiting() {
+                return None;
+            }
+            let last = c
+                .transcript
+                .lines()
+                .filter(|l| l.role == Role::Customer && l.kind == LineKind::Text)
+                .last()?;
+            Some(Attention {
+                chat_id: c.id.clone(),
+                invitation: false,
+                customer: c.customer.clone(),
+                text: last.text.clone(),
+                mark: last.index,
+            })
+        })
+        .collect()
+}
+
+impl Shown {
+    /// The items to show now (new ones, or repeats that are due), recorded as shown.
+    pub fn due(
+        &mut self,
+        items: &[Attention],
+        now_ms: i64,
+        settings: NotifySettings,
+    ) -> Vec<Attention> {
+        if !settings.enabled {
+            return Vec::new();
+        }
+        let repeat_ms = i64::from(settings.repeat_seconds) * 1000;
+        let mut out = Vec::new();
+        for a in items {
+            if self.acknowledged.get(&a.chat_id) == Some(&a.mark) {
+                continue;
+            }
+            let show = match self.by_chat.get(&a.chat_id) {
+                None => true,
+                Some((mark, _)) if *mark != a.mark => true,
+                Some((_, at)) => repeat_ms > 0 && now_ms - at >= repeat_ms,
+            };
+            if show {
+                self.by_chat.insert(a.chat_id.clone(), (a.mark, now_ms));
+                out.push(a.clone());
+            }
+        }
+        // Forget chats that no longer need attention.
+        self.by_chat
+            .retain(|id, _| items.iter().any(|a| &a.chat_id == id));
+        out
+    }
+
+    /// The agent looked (opened the popup): nothing shown so far is repeated.
+    pub fn acknowledge(&mut self, items: &[Attention]) {
+        self.acknowledged = items.iter().map(|a| (a.chat_id.clone(), a.mark)).collect();
+        self.by_chat.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, mark: i64) -> Attention {
+        Attention {
+            chat_id: id.into(),
+            invitation: mark == 0,
+            customer: "Pat".into(),
+            text: None,
+            mark,
+        }
+    }
+
+    #[test]
+    fn new_items_show_once_then_repeat_at_the_interval() {
+        let mut shown = Shown::default();
+        let s = NotifySettings {
+            enabled: true,
+            repeat_seconds: 30,
+        };
+        assert_eq!(shown.due(&[item("a", 0)], 0, s).len(), 1);
+        assert!(shown.due(&[item("a", 0)], 10_000, s).is_empty());
+        assert_eq!(shown.due(&[item("a", 0)], 30_000, s).len(), 1, "repeated");
+        assert_eq!(
+            shown.due(&[item("a", 5)], 31_000, s).len(),
+            1,
+            "a new message is new"
+        );
+    }
+
+    #[test]
+    fn acknowledged_items_stay_quiet_and_switching_off_silences_everything() {
+        let mut shown = Shown::default();
+        let s = NotifySettings::default();
+        shown.due(&[item("a", 3)], 0, s);
+        shown.acknowledge(&[item("a", 3)]);
+        assert!(shown.due(&[item("a", 3)], 120_000, s).is_empty());
+        assert_eq!(shown.due(&[item("a", 4)], 120_000, s).len(), 1);
+        let off = NotifySettings {
+            enabled: false,
+            ..s
+        };
+        assert!(shown.due(&[item("b", 0)], 0, off).is_empty());
+    }
+}
