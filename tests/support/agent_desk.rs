@@ -312,7 +312,7 @@ pub async fn customer_lines(s: &Session) -> Vec<String> {
     if let Ok(items) = s
         .client
         .find_all(Locator::Css(
-            "#transcript li[data-role='customer']:not(.system)",
+            "#transcript li[data-role='customer']:not(.system) .body",
         ))
         .await
     {

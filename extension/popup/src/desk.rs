@@ -39,6 +39,16 @@ fn draft_key(chat_id: &str) -> String {
 const TYPING_REPEAT_MS: f64 = 3000.0;
 const TYPING_IDLE_MS: i32 = 2500;
 
+/// A time of day in the browser's locale, e.g. `10:42`.
+fn clock(ms: i64) -> String {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
+    let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
+    js_sys::Date::new(&(ms as f64).into())
+        .to_locale_time_string_with_options("default", &options)
+        .into()
+}
+
 fn client_id() -> String {
     format!(
         "m-{}-{}",
@@ -169,6 +179,9 @@ pub fn desk_view(props: &DeskProps) -> Html {
                             <button type="button" {onclick}>
                                 <span class="customer">{ c.customer.clone() }</span>
                                 <span class="state">{ t(&format!("state{}", c.state)) }</span>
+                                if c.waiting {
+                                    <time class="since" title={t("waitingSinceLabel")}>{ clock(c.since_ms) }</time>
+                                }
                                 if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
                             </button>
                         </li>
@@ -204,6 +217,21 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
             )
         })
     };
+    {
+        // The chat on screen is being read: new customer lines do not stay unread.
+        let (id, unread, on_error) = (c.id.clone(), c.unread, props.on_error.clone());
+        let signed_in = !c.capabilities.is_empty();
+        use_effect_with((id, unread), move |(id, unread)| {
+            if *unread > 0 && signed_in {
+                act(
+                    PopupRequest::MarkRead {
+                        chat_id: id.clone(),
+                    },
+                    on_error,
+                );
+            }
+        });
+    }
     let draft = use_state(|| LocalStorage::get::<String>(draft_key(&c.id)).unwrap_or_default());
     {
         // Another chat selected: show its draft.
@@ -318,10 +346,15 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
                     let system = matches!(l.kind, LineKind::Joined | LineKind::Left | LineKind::Notice);
                     html! {
                         <li key={l.index.to_string()} data-index={l.index.to_string()} data-role={role} class={classes!("line", role, system.then_some("system"))}>
-                            if l.kind == LineKind::PushUrl && (body.starts_with("https://") || body.starts_with("http://")) {
-                                <a href={body.clone()} target="_blank" rel="noopener noreferrer">{ body.clone() }</a>
-                            } else {
-                                { body }
+                            <span class="body">
+                                if l.kind == LineKind::PushUrl && (body.starts_with("https://") || body.starts_with("http://")) {
+                                    <a href={body.clone()} target="_blank" rel="noopener noreferrer">{ body.clone() }</a>
+                                } else {
+                                    { body }
+                                }
+                            </span>
+                            if let Some(at) = l.at_ms {
+                                <time class="at">{ clock(at) }</time>
                             }
                         </li>
                     }
