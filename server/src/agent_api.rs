@@ -87,6 +87,10 @@ fn parse_body(body: &Bytes) -> ApiResult<Map<String, Value>> {
     }
 }
 
+fn unsupported(operation: &str) -> ApiError {
+    ApiError::new(400, 10, format!("unsupported operationName {operation}"))
+}
+
 fn operation(body: &Map<String, Value>) -> ApiResult<&str> {
     body.get("operationName")
         .and_then(Value::as_str)
@@ -163,6 +167,7 @@ async fn post_me(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut ended = false;
     let response = with_agent(&state, &method, &headers, |agent| {
         let body = parse_body(&body)?;
         match operation(&body)? {
@@ -181,34 +186,20 @@ async fn post_me(
                 }
                 state.hub.set_session(&agent.agent_id, true)?;
             }
-            "EndContactCenterSession" => state.hub.set_session(&agent.agent_id, false)?,
+            "EndContactCenterSession" => {
+                state.hub.set_session(&agent.agent_id, false)?;
+                ended = true;
+            }
             "Ready" => state.hub.set_ready(&agent.agent_id, true)?,
             "NotReady" => state.hub.set_ready(&agent.agent_id, false)?,
-            other => {
-                return Err(ApiError::new(
-                    400,
-                    10,
-                    format!("unsupported operationName {other}"),
-                ))
-            }
+            other => return Err(unsupported(other)),
         }
         Ok(json!({ "statusCode": 0 }))
     });
-    if body_is_end_session(&body) {
+    if ended {
         state.sessions.end(&headers);
     }
     response
-}
-
-fn body_is_end_session(body: &Bytes) -> bool {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("operationName")
-                .and_then(Value::as_str)
-                .map(|s| s == "EndContactCenterSession")
-        })
-        .unwrap_or(false)
 }
 
 async fn post_channel(
@@ -226,13 +217,7 @@ async fn post_channel(
         match operation(&body)? {
             "Ready" => state.hub.set_ready(&agent.agent_id, true)?,
             "NotReady" => state.hub.set_ready(&agent.agent_id, false)?,
-            other => {
-                return Err(ApiError::new(
-                    400,
-                    10,
-                    format!("unsupported operationName {other}"),
-                ))
-            }
+            other => return Err(unsupported(other)),
         }
         Ok(json!({ "statusCode": 0 }))
     })
@@ -329,13 +314,7 @@ async fn post_chat(
                     .and_then(Value::as_str)
                     .map(str::to_owned),
             },
-            other => {
-                return Err(ApiError::new(
-                    400,
-                    10,
-                    format!("unsupported operationName {other}"),
-                ))
-            }
+            other => return Err(unsupported(other)),
         };
         state.hub.agent_op(&agent.agent_id, &id, op)?;
         Ok(json!({ "statusCode": 0 }))
