@@ -185,6 +185,19 @@ impl Session {
 
     /// Chromium with a profile directory that outlives the session (a browser restart).
     pub async fn start_with_profile(browser: Browser, kept_profile: Option<PathBuf>) -> Session {
+        Self::start_with(browser, kept_profile, serde_json::Map::new()).await
+    }
+
+    /// Firefox with extra preferences (e.g. a short background idle timeout).
+    pub async fn start_firefox_with_prefs(prefs: serde_json::Map<String, Value>) -> Session {
+        Self::start_with(Browser::Firefox, None, prefs).await
+    }
+
+    async fn start_with(
+        browser: Browser,
+        kept_profile: Option<PathBuf>,
+        extra_prefs: serde_json::Map<String, Value>,
+    ) -> Session {
         let ext = dist_dir(browser);
         let port = free_port();
         match browser {
@@ -234,12 +247,14 @@ impl Session {
                     port,
                 );
                 let uuids = json!({ FIREFOX_ADDON_ID: FIREFOX_UUID }).to_string();
+                let mut prefs = extra_prefs;
+                prefs.insert("extensions.webextensions.uuids".into(), json!(uuids));
                 let caps = json!({
                     "browserName": "firefox",
                     "moz:firefoxOptions": {
                         "binary": tool("FIREFOX", "/usr/bin/firefox-esr"),
                         "args": ["-headless"],
-                        "prefs": { "extensions.webextensions.uuids": uuids }
+                        "prefs": prefs
                     }
                 });
                 let client = connect(&driver.url, caps).await;
