@@ -234,7 +234,19 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
         return Err("customer text became HTML".into());
     }
 
+    // A draft survives closing the popup.
     s.fill("#composer-input", "Hi Pat, how can I help?").await?;
+    s.client
+        .goto("about:blank")
+        .await
+        .map_err(|e| e.to_string())?;
+    s.goto("popup.html").await?;
+    open_chat(s, &customer.chat_id).await?;
+    s.wait_for("the draft", || async {
+        let el = s.client.find(Locator::Css("#composer-input")).await.ok()?;
+        (el.prop("value").await.ok()??.as_str() == "Hi Pat, how can I help?").then_some(())
+    })
+    .await?;
     s.click("#send").await?;
     let mut delivered = Vec::new();
     for _ in 0..100 {
