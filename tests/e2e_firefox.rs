@@ -84,7 +84,7 @@ async fn firefox_event_page_unloaded_mid_chat_loses_and_doubles_nothing() {
             .goto("about:blank")
             .await
             .map_err(|e| e.to_string())?;
-        tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+        tokio::time::sleep(std::time::Duration::from_secs(8)).await;
         for n in 1..=3 {
             customer.send(&format!("while unloaded {n}")).await;
         }
