@@ -284,6 +284,28 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     if r["chatEnded"] != true {
         return Err(format!("the customer's chat did not end: {r}"));
     }
+
+    // Signing out ends the contact-center session and wipes the secret.
+    s.click("#sign-out").await?;
+    s.wait_for("the sign-in form", || async {
+        s.attr("#sign-in", "id").await
+    })
+    .await?;
+    let script = "const done = arguments[arguments.length - 1];
+        (globalThis.browser ?? globalThis.chrome).storage.session.get(null).then((r) => done(Object.keys(r)), () => done(['?']));";
+    let keys = s
+        .client
+        .execute_async(script, vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    if keys
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|k| k == "credentials" || k == "?")
+    {
+        return Err(format!("secrets left in storage.session: {keys}"));
+    }
     Ok(())
 }
 
