@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cobrowse_agent::bayeux::client::{Client, ClientConfig, Event, Outgoing, Output, Timer};
+use cobrowse_agent::bayeux::client::{
+    take_long_polling_batch, Client, ClientConfig, Event, Outgoing, Output, Timer,
+};
 use cobrowse_agent::bayeux::message::FrameLimits;
 use cobrowse_agent::bayeux::{decode_frame, encode_frame, LONG_POLLING, WEBSOCKET};
 use futures_util::{SinkExt, StreamExt};
@@ -127,10 +129,6 @@ impl NativeClient {
             }
         }
     }
-}
-
-fn is_handshake(o: &Outgoing) -> bool {
-    o.messages.iter().any(|m| m.channel == "/meta/handshake")
 }
 
 struct Driver {
@@ -352,12 +350,7 @@ impl Driver {
         if self.lp_busy || self.lp_queue.is_empty() {
             return;
         }
-        let take = match self.lp_queue.iter().position(is_handshake) {
-            Some(0) => 1,
-            Some(i) => i,
-            None => self.lp_queue.len(),
-        };
-        let batch: Vec<Outgoing> = self.lp_queue.drain(..take).collect();
+        let batch = take_long_polling_batch(&mut self.lp_queue);
         self.lp_busy = true;
         self.post(batch, true);
     }

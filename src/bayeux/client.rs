@@ -832,5 +832,19 @@ impl Client {
     }
 }
 
+/// The next long-polling request from frames waiting to be sent: everything queued, as one
+/// batch, except that a handshake always travels alone (CometD servers refuse it batched).
+/// Long-polling keeps one such request in flight besides the held connect, so messages reach
+/// the server in order; the drivers call this when that request is free.
+pub fn take_long_polling_batch(queue: &mut Vec<Outgoing>) -> Vec<Outgoing> {
+    let is_handshake = |o: &Outgoing| o.messages.iter().any(|m| m.channel == meta::HANDSHAKE);
+    let take = match queue.iter().position(is_handshake) {
+        Some(0) => 1,
+        Some(i) => i,
+        None => queue.len(),
+    };
+    queue.drain(..take).collect()
+}
+
 #[cfg(test)]
 mod tests;

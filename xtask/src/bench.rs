@@ -7,7 +7,6 @@
 //!   peak memory. Long-polling is the transport both servers offer; our WebSocket is measured
 //!   as an extra row.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::dist::{self, Browser};
-use crate::process::run as run_cmd;
+use crate::process::{run as run_cmd, spawn_announcing};
 use crate::setup::ensure_build_tools;
 use crate::Paths;
 
@@ -82,21 +81,12 @@ struct Server {
 
 impl Server {
     fn start(mut cmd: Command) -> Result<Server, String> {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("start server: {e}"))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().ok_or("no stdout")?)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        let port = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("server said {line:?}"))?;
-        Ok(Server { child, port })
+        let (child, line) = spawn_announcing(cmd.stderr(Stdio::null()))?;
+        let port = line.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        match port {
+            Some(port) => Ok(Server { child, port }),
+            None => Err(format!("server said {line:?}")),
+        }
     }
 
     /// CPU seconds (user + system) so far.

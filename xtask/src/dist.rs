@@ -205,17 +205,11 @@ fn start_reference_server(paths: &Paths) -> Result<RunningServer, String> {
             .current_dir(&paths.root)
             .env("CARGO_TARGET_DIR", &paths.target),
     )?;
-    let mut child = Command::new(paths.target.join("debug/cobrowse-server"))
-        .args(["--listen", "127.0.0.1:8700", "--demo", "--data"])
-        .arg(paths.root.join(".cobrowse-data"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cobrowse-server: {e}"))?;
-    let mut line = String::new();
-    use std::io::BufRead;
-    std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let (mut child, line) = crate::process::spawn_announcing(
+        Command::new(paths.target.join("debug/cobrowse-server"))
+            .args(["--listen", "127.0.0.1:8700", "--demo", "--data"])
+            .arg(paths.root.join(".cobrowse-data")),
+    )?;
     if !line.starts_with("cobrowse-server listening on") {
         let _ = child.kill();
         return Err(format!(

@@ -163,7 +163,6 @@ impl Drop for TestServer {
 }
 
 fn start_bayeux_test_server(paths: &Paths) -> Result<TestServer, String> {
-    use std::io::BufRead;
     crate::process::run(
         Command::new("cargo")
             .args([
@@ -177,15 +176,10 @@ fn start_bayeux_test_server(paths: &Paths) -> Result<TestServer, String> {
             .current_dir(&paths.root)
             .env("CARGO_TARGET_DIR", &paths.target),
     )?;
-    let mut child = Command::new(paths.target.join("debug/bayeux-interop-server"))
-        .args(["--port", "0", "--cors"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("bayeux-interop-server: {e}"))?;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let (child, line) = crate::process::spawn_announcing(
+        Command::new(paths.target.join("debug/bayeux-interop-server"))
+            .args(["--port", "0", "--cors"]),
+    )?;
     let port = line
         .split_whitespace()
         .nth(1)

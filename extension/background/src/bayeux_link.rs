@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
-use cobrowse_agent::bayeux::client::{Client, ClientConfig, Event, Outgoing, Output, Timer};
+use cobrowse_agent::bayeux::client::{
+    take_long_polling_batch, Client, ClientConfig, Event, Outgoing, Output, Timer,
+};
 use cobrowse_agent::bayeux::message::FrameLimits;
 use cobrowse_agent::bayeux::{decode_frame, encode_frame, LONG_POLLING, WEBSOCKET};
 use serde_json::Value;
@@ -241,25 +243,16 @@ fn set_timer(link: &Shared, timer: Timer, after_ms: u64) {
 
 // ---- long-polling over fetch ----
 
-/// At most one non-connect request in flight (plus the held connect), so messages reach the
-/// server in order; a handshake always travels alone.
+/// At most one non-connect request in flight (plus the held connect); see
+/// [`take_long_polling_batch`].
 fn flush_long_polling(link: &Shared) {
     let batch = {
         let mut l = link.borrow_mut();
         if l.lp_busy || l.lp_queue.is_empty() {
             return;
         }
-        let take = match l
-            .lp_queue
-            .iter()
-            .position(|o| o.messages.iter().any(|m| m.channel == "/meta/handshake"))
-        {
-            Some(0) => 1,
-            Some(i) => i,
-            None => l.lp_queue.len(),
-        };
         l.lp_busy = true;
-        l.lp_queue.drain(..take).collect::<Vec<_>>()
+        take_long_polling_batch(&mut l.lp_queue)
     };
     post(link, batch, true);
 }

@@ -480,3 +480,24 @@ fn ack_batches_restart_with_a_new_session() {
         "batch 1 of the new session was dropped"
     );
 }
+
+#[test]
+fn long_polling_batches_keep_handshakes_alone() {
+    let out = |request: u64, channel: &str| Outgoing {
+        request,
+        messages: vec![Message::on(channel)],
+        is_connect: false,
+        timeout_ms: 1,
+    };
+    let mut q = vec![
+        out(1, "/a"),
+        out(2, "/b"),
+        out(3, meta::HANDSHAKE),
+        out(4, "/c"),
+    ];
+    let ids = |b: Vec<Outgoing>| b.iter().map(|o| o.request).collect::<Vec<_>>();
+    assert_eq!(ids(take_long_polling_batch(&mut q)), [1, 2]);
+    assert_eq!(ids(take_long_polling_batch(&mut q)), [3]);
+    assert_eq!(ids(take_long_polling_batch(&mut q)), [4]);
+    assert!(take_long_polling_batch(&mut q).is_empty());
+}
