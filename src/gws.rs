@@ -206,6 +206,66 @@ pub struct ChatsReply {
     pub chats: Vec<Chat>,
 }
 
+/// The reference server's addition for browsers (a WebSocket cannot send `Authorization`):
+/// every authenticated `GET /api/v2/me` carries a short-lived, single-use token in this header,
+/// which the CometD handshake presents in its `ext` ([`notifications_token_ext`]). A server
+/// without it (a real GWS) is reached over long-polling with Basic.
+pub const NOTIFICATIONS_TOKEN_HEADER: &str = "X-Cobrowse-Notifications-Token";
+
+/// The handshake `ext` that presents a notifications token: `{"cobrowse": {"token": "…"}}`.
+pub fn notifications_token_ext(token: &str) -> Map<String, Value> {
+    let mut ext = Map::new();
+    ext.insert("cobrowse".into(), serde_json::json!({ "token": token }));
+    ext
+}
+
+/// The reply header that names the CSRF header (Genesys: `X-CSRF-HEADER: X-CSRF-TOKEN`).
+pub const CSRF_HEADER_NAME: &str = "X-CSRF-HEADER";
+
+/// The CSRF token of a Genesys Web Services HTTP session (server option
+/// `enableCsrfProtection`): any GET reply names the header (`X-CSRF-HEADER`) and carries the
+/// token in it; every PUT, POST and DELETE of that session must send it back. It lives as long
+/// as the session (the `JSESSIONID` cookie), so it is a secret like the session itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsrfToken {
+    /// The header to send it in (`X-CSRF-TOKEN`).
+    pub header: String,
+    pub token: String,
+}
+
+impl CsrfToken {
+    /// Reads the token from a GET reply; `header` looks a reply header up by name
+    /// (case-insensitively). `None` when the server does not use CSRF protection, or names
+    /// something that cannot be a request header.
+    pub fn from_reply(header: impl Fn(&str) -> Option<String>) -> Option<CsrfToken> {
+        let name = header(CSRF_HEADER_NAME)?.trim().to_owned();
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        // A page-chosen header name must not overwrite what we send ourselves.
+        let ours = ["authorization", "content-type", "cookie", "host", "origin"];
+        if !valid_name || ours.contains(&name.to_ascii_lowercase().as_str()) {
+            return None;
+        }
+        let token = header(&name)?.trim().to_owned();
+        let valid_token =
+            !token.is_empty() && token.len() <= 512 && token.bytes().all(|b| b.is_ascii_graphic());
+        valid_token.then_some(CsrfToken {
+            header: name,
+            token,
+        })
+    }
+
+    /// Whether a reply to a write says its CSRF token was missing or stale: Genesys answers
+    /// HTTP 403 with the plain text `Missing or invalid Csrf token` (no JSON status), e.g.
+    /// after the HTTP session it belonged to expired.
+    pub fn refused(http_status: u16, body: &str) -> bool {
+        http_status == 403 && serde_json::from_str::<Status>(body).is_err()
+    }
+}
+
 /// Any reply's status: `{"statusCode": N, "statusMessage": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -222,6 +282,50 @@ pub struct Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn csrf_token_is_read_the_way_genesys_documents_it() {
+        // The GWS CSRF page: the GET reply names the header and carries the token in it.
+        let t = CsrfToken::from_reply(headers(&[
+            ("x-csrf-header", "X-CSRF-TOKEN"),
+            ("x-csrf-token", "4a92be65-ec55-4aa2-b9df-9518fd870f2f"),
+        ]))
+        .unwrap();
+        assert_eq!(t.header, "X-CSRF-TOKEN");
+        assert_eq!(t.token, "4a92be65-ec55-4aa2-b9df-9518fd870f2f");
+        // No protection, or a header we must not send for the server.
+        assert_eq!(CsrfToken::from_reply(headers(&[])), None);
+        for bad in ["Authorization", "Cookie", "X Bad", ""] {
+            assert_eq!(
+                CsrfToken::from_reply(headers(&[(CSRF_HEADER_NAME, bad), (bad, "t")])),
+                None,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            CsrfToken::from_reply(headers(&[
+                (CSRF_HEADER_NAME, "X-CSRF-TOKEN"),
+                ("X-CSRF-TOKEN", "a\nb c")
+            ]))
+            .map(|t| t.token),
+            None
+        );
+        assert!(CsrfToken::refused(403, "Missing or invalid Csrf token"));
+        assert!(!CsrfToken::refused(
+            403,
+            r#"{"statusCode":3,"statusMessage":"not allowed"}"#
+        ));
+        assert!(!CsrfToken::refused(401, "Missing or invalid Csrf token"));
+    }
 
     #[test]
     fn genesys_documented_examples_parse() {

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::attention::NotifySettings;
 use crate::chat::transcript::Line;
-use crate::chat::{OutgoingMessage, Role};
+use crate::chat::{OutgoingMessage, Retention, Role};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -79,6 +79,8 @@ pub enum PopupRequest {
     },
     /// System notifications on/off and their repeat interval (options page).
     SaveNotifySettings(NotifySettings),
+    /// How many finished chats to keep (options page).
+    SaveRetention(Retention),
 }
 
 /// What the agent types to sign in. Lives in `storage.session` only.
@@ -139,6 +141,7 @@ pub struct Snapshot {
     pub agent: AgentStatus,
     pub chats: Vec<ChatView>,
     pub notify: NotifySettings,
+    pub retention: Retention,
 }
 
 /// The agent's connection to the chat server.
@@ -151,6 +154,9 @@ pub struct AgentStatus {
     pub last_event_ms: Option<u64>,
     /// Why the last sign-in or connection attempt failed, as a `_locales` key.
     pub problem: Option<String>,
+    /// The CometD connection type of the current session (`websocket`, `long-polling`).
+    #[serde(default)]
+    pub transport: Option<String>,
 }
 
 /// One chat as the popup shows it.

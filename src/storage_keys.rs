@@ -20,3 +20,10 @@ pub const NOTIFY_SETTINGS: &str = "notify_settings";
 
 /// `storage.session`: which notifications were shown when ([`crate::chat::attention::Shown`]).
 pub const NOTIFICATIONS_SHOWN: &str = "notifications_shown";
+
+/// `storage.local`: how many finished chats the desk keeps ([`crate::chat::Retention`]).
+pub const RETENTION: &str = "retention";
+
+/// `storage.session`: the HTTP session's [`crate::gws::CsrfToken`], when the server uses CSRF
+/// protection (a secret: never local).
+pub const CSRF_TOKEN: &str = "csrf_token";

@@ -235,51 +235,10 @@ async fn chromium_three_customers_at_once_and_a_reject() {
 
 #[tokio::test]
 async fn chromium_restarted_browser_shows_chats_before_the_network_answers() {
-    use support::agent_desk::{accept, customer_lines, sign_in, Customer, ReferenceServer};
-    let profile = std::env::temp_dir().join(format!("cobrowse-e2e-restart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let server = ReferenceServer::start();
-    let s = Session::start_with_profile(Browser::Chromium, Some(profile.clone())).await;
-    let first = async {
-        sign_in(&s, &server).await?;
-        let customer = Customer::request(&server, "Pat").await;
-        accept(&s, &customer).await?;
-        customer.send("remember me").await;
-        s.wait_for("the message", || async {
-            (customer_lines(&s).await == ["remember me"]).then_some(())
-        })
-        .await?;
-        Ok::<String, String>(customer.chat_id.clone())
-    }
+    support::agent_desk::restarted_browser_shows_chats_before_the_network_answers(
+        Browser::Chromium,
+    )
     .await;
-    s.close().await;
-    // The server is gone: nothing can come from the network after the restart.
-    drop(server);
-    let chat_id = first.unwrap();
-
-    let s = Session::start_with_profile(Browser::Chromium, Some(profile.clone())).await;
-    let second = async {
-        s.goto("popup.html").await?;
-        s.wait_for("the stored chat", || async {
-            s.attr(&format!(".chat-item[data-chat='{chat_id}']"), "data-state")
-                .await
-        })
-        .await?;
-        s.wait_for("the stored transcript", || async {
-            (customer_lines(&s).await == ["remember me"]).then_some(())
-        })
-        .await?;
-        // Credentials lived in storage.session: the agent signs in again.
-        s.wait_for("the sign-in form", || async {
-            s.attr("#sign-in", "id").await
-        })
-        .await?;
-        Ok::<(), String>(())
-    }
-    .await;
-    s.close().await;
-    let _ = std::fs::remove_dir_all(&profile);
-    second.unwrap();
 }
 
 #[tokio::test]
@@ -287,6 +246,24 @@ async fn chromium_a_message_while_the_popup_is_closed_notifies() {
     in_browser(
         Browser::Chromium,
         support::agent_desk::a_message_while_the_popup_is_closed_notifies,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_badge_typing_retry_and_leave() {
+    in_browser(
+        Browser::Chromium,
+        support::agent_desk_actions::badge_typing_retry_and_leave,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chromium_chat_with_csrf_protection_across_a_server_restart() {
+    in_browser(
+        Browser::Chromium,
+        support::agent_desk_actions::chat_with_csrf_protection_across_a_server_restart,
     )
     .await;
 }

@@ -115,3 +115,27 @@ async fn firefox_event_page_unloaded_mid_chat_loses_and_doubles_nothing() {
     s.close().await;
     result.unwrap();
 }
+
+#[tokio::test]
+async fn firefox_badge_typing_retry_and_leave() {
+    in_browser(
+        Browser::Firefox,
+        support::agent_desk_actions::badge_typing_retry_and_leave,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn firefox_chat_with_csrf_protection_across_a_server_restart() {
+    in_browser(
+        Browser::Firefox,
+        support::agent_desk_actions::chat_with_csrf_protection_across_a_server_restart,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn firefox_restarted_browser_shows_chats_before_the_network_answers() {
+    support::agent_desk::restarted_browser_shows_chats_before_the_network_answers(Browser::Firefox)
+        .await;
+}

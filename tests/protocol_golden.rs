@@ -51,6 +51,7 @@ fn snapshot() -> Snapshot {
             channel_state: Some("Ready".into()),
             last_event_ms: Some(1_764_000_001_000),
             problem: None,
+            transport: Some("websocket".into()),
         },
         chats: vec![ChatView {
             id: "0000Na9B26EF002X".into(),
@@ -77,6 +78,7 @@ fn snapshot() -> Snapshot {
                 state: OutgoingState::Sent,
                 attempts: 1,
                 after_index: 3,
+                not_before_ms: 0,
             }],
             typing: Some(Role::Customer),
         }],
@@ -84,6 +86,7 @@ fn snapshot() -> Snapshot {
             enabled: true,
             repeat_seconds: 60,
         },
+        retention: cobrowse_agent::chat::Retention { finished_chats: 30 },
     }
 }
 
@@ -155,6 +158,12 @@ fn agent_requests_match_fixtures() {
         )),
     );
     check(
+        "request_save_retention",
+        &RequestEnvelope::new(PopupRequest::SaveRetention(
+            cobrowse_agent::chat::Retention { finished_chats: 50 },
+        )),
+    );
+    check(
         "request_mark_read",
         &RequestEnvelope::new(PopupRequest::MarkRead {
             chat_id: "0000Na9B26EF002X".into(),
@@ -198,6 +207,7 @@ fn fixtures_decode_through_the_background_entry_point() {
         "request_mark_read",
         "request_typing",
         "request_save_notify_settings",
+        "request_save_retention",
     ] {
         let text = std::fs::read_to_string(fixture_path(name)).unwrap();
         decode_request(&text).unwrap_or_else(|r| panic!("{name}: {r:?}"));
@@ -224,6 +234,7 @@ fn every_fixture_file_is_checked() {
             "request_mark_read.json",
             "request_retry_message.json",
             "request_save_notify_settings.json",
+            "request_save_retention.json",
             "request_save_settings.json",
             "request_send_message.json",
             "request_set_ready.json",

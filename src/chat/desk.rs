@@ -18,6 +18,34 @@ pub enum Effect {
     Fetch { chat_id: String, from: i64 },
 }
 
+/// How much of the past the desk keeps in `storage.local` (options page). Live chats are
+/// always kept; finished ones beyond the newest `finished_chats` are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub finished_chats: u32,
+}
+
+impl Retention {
+    /// Entries kept per transcript (the oldest go first).
+    pub const LINES_PER_CHAT: usize = 1000;
+    /// The most finished chats an agent may keep: storage.local is shared by everything the
+    /// extension keeps and every transcript is rewritten with the desk.
+    pub const MAX_FINISHED_CHATS: u32 = 200;
+
+    /// Within the bounds.
+    pub fn clamped(self) -> Retention {
+        Retention {
+            finished_chats: self.finished_chats.min(Self::MAX_FINISHED_CHATS),
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { finished_chats: 30 }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatRecord {
     pub id: String,
@@ -203,8 +231,12 @@ impl Desk {
         self.chats.values().filter(|c| c.is_waiting()).count()
     }
 
-    /// Keeps the newest `keep` finished chats; bounds every transcript to `max_lines`.
-    pub fn prune(&mut self, keep: usize, max_lines: usize) {
+    /// Keeps what `retention` says: the newest finished chats, and bounded transcripts.
+    pub fn prune(&mut self, retention: Retention) {
+        let (keep, max_lines) = (
+            retention.clamped().finished_chats as usize,
+            Retention::LINES_PER_CHAT,
+        );
         let mut finished: Vec<(i64, String)> = self
             .chats
             .values()
@@ -339,7 +371,7 @@ mod tests {
         let mut d = Desk::default();
         d.apply(&state("c1", "Chatting"), 0);
         d.outbox.push("m1", "c1", "hello", 0);
-        d.outbox.take_next();
+        d.outbox.take_next(0);
         d.outbox.sent("m1");
         d.apply(&log("c1", &[(1, "Agent", "hello")]), 1);
         assert!(d.outbox.is_empty());
@@ -352,7 +384,7 @@ mod tests {
             d.apply(&state(id, "Completed"), i as i64);
         }
         d.apply(&state("live", "Chatting"), 0);
-        d.prune(1, 100);
+        d.prune(Retention { finished_chats: 1 });
         let left: Vec<&str> = d.chats.keys().map(String::as_str).collect();
         assert_eq!(left, ["c", "live"]);
     }

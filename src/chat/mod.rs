@@ -9,6 +9,6 @@ pub mod desk;
 pub mod outbox;
 pub mod transcript;
 
-pub use desk::{ChatRecord, Desk, Effect};
+pub use desk::{ChatRecord, Desk, Effect, Retention};
 pub use outbox::{Outbox, OutgoingMessage, OutgoingState};
 pub use transcript::{Applied, Line, LineKind, Role, Transcript};

@@ -14,6 +14,9 @@ use super::transcript::{LineKind, Role, Transcript};
 
 /// Attempts before a message is marked failed (the agent can still Retry).
 pub const MAX_ATTEMPTS: u32 = 5;
+/// The wait after the first failed attempt; it doubles with each further one (1, 2, 4, 8 s:
+/// a message that cannot get through is shown failed about 15 s after it was written).
+pub const FIRST_RETRY_DELAY_MS: i64 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "reason", rename_all = "snake_case")]
@@ -37,6 +40,9 @@ pub struct OutgoingMessage {
     pub attempts: u32,
     /// The chat's last transcript index when the agent wrote it: its echo comes after.
     pub after_index: i64,
+    /// A `Queued` message after a failed attempt waits until then (ms since the epoch).
+    #[serde(default)]
+    pub not_before_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -53,23 +59,33 @@ impl Outbox {
             state: OutgoingState::Queued,
             attempts: 0,
             after_index,
+            not_before_ms: 0,
         });
     }
 
-    /// The next message to send, marked `Sending`. Messages of one chat go in order: nothing
-    /// of a chat is sent while an earlier one of it is still on its way.
-    pub fn take_next(&mut self) -> Option<OutgoingMessage> {
-        let busy: BTreeSet<&str> = self
+    /// The next message due at `now_ms`, marked `Sending`. Messages of one chat go in order:
+    /// nothing of a chat is sent while an earlier one of it is on its way or waiting for its
+    /// next attempt.
+    pub fn take_next(&mut self, now_ms: i64) -> Option<OutgoingMessage> {
+        let mut blocked: BTreeSet<&str> = self
             .items
             .iter()
             .filter(|m| m.state == OutgoingState::Sending)
             .map(|m| m.chat_id.as_str())
             .collect();
-        let i = self
-            .items
-            .iter()
-            .position(|m| m.state == OutgoingState::Queued && !busy.contains(m.chat_id.as_str()))?;
-        let m = &mut self.items[i];
+        let mut next = None;
+        for (i, m) in self.items.iter().enumerate() {
+            if m.state != OutgoingState::Queued || blocked.contains(m.chat_id.as_str()) {
+                continue;
+            }
+            if m.not_before_ms > now_ms {
+                blocked.insert(m.chat_id.as_str());
+                continue;
+            }
+            next = Some(i);
+            break;
+        }
+        let m = &mut self.items[next?];
         m.state = OutgoingState::Sending;
         m.attempts += 1;
         Some(m.clone())
@@ -84,15 +100,26 @@ impl Outbox {
         }
     }
 
-    /// The send failed: retried later unless it cannot succeed or the attempts are used up.
-    pub fn send_failed(&mut self, client_id: &str, reason: &str, retryable: bool) {
+    /// The send failed: retried later (waiting longer after each attempt) unless it cannot
+    /// succeed or the attempts are used up.
+    pub fn send_failed(&mut self, client_id: &str, reason: &str, retryable: bool, now_ms: i64) {
         if let Some(m) = self.find(client_id) {
-            m.state = if retryable && m.attempts < MAX_ATTEMPTS {
-                OutgoingState::Queued
+            if retryable && m.attempts < MAX_ATTEMPTS {
+                m.state = OutgoingState::Queued;
+                m.not_before_ms = now_ms + (FIRST_RETRY_DELAY_MS << (m.attempts.max(1) - 1));
             } else {
-                OutgoingState::Failed(reason.to_owned())
-            };
+                m.state = OutgoingState::Failed(reason.to_owned());
+            }
         }
+    }
+
+    /// When the earliest message waiting for its next attempt is due, if any is waiting.
+    pub fn next_attempt_at(&self) -> Option<i64> {
+        self.items
+            .iter()
+            .filter(|m| m.state == OutgoingState::Queued)
+            .map(|m| m.not_before_ms)
+            .min()
     }
 
     /// The agent pressed Retry.
@@ -101,6 +128,7 @@ impl Outbox {
             if matches!(m.state, OutgoingState::Failed(_)) {
                 m.state = OutgoingState::Queued;
                 m.attempts = 0;
+                m.not_before_ms = 0;
             }
         }
     }
@@ -195,7 +223,7 @@ mod tests {
     fn the_echo_replaces_the_pending_message() {
         let mut o = Outbox::default();
         o.push("c1", "chat", "hello", 3);
-        let m = o.take_next().unwrap();
+        let m = o.take_next(0).unwrap();
         assert_eq!(m.state, OutgoingState::Sending);
         o.sent("c1");
         let mut t = Transcript::new();
@@ -209,9 +237,9 @@ mod tests {
         let mut o = Outbox::default();
         o.push("c1", "chat", "ok", 1);
         o.push("c2", "chat", "ok", 1);
-        o.take_next();
+        o.take_next(0);
         o.sent("c1");
-        o.take_next();
+        o.take_next(0);
         o.sent("c2");
         let mut t = Transcript::new();
         t.apply_fetched(1, &[agent_text(1, "ok"), agent_text(2, "ok")]);
@@ -226,8 +254,8 @@ mod tests {
         let mut o = Outbox::default();
         o.push("arrived", "chat", "first", 0);
         o.push("lost", "chat2", "second", 0);
-        o.take_next();
-        o.take_next();
+        o.take_next(0);
+        o.take_next(0);
         let mut t = Transcript::new();
         t.apply_fetched(1, &[agent_text(1, "first")]);
         assert_eq!(o.reconcile("chat", &t, true), vec!["arrived".to_string()]);
@@ -235,7 +263,7 @@ mod tests {
             o.reconcile("chat2", &Transcript::new(), true),
             Vec::<String>::new()
         );
-        let again = o.take_next().unwrap();
+        let again = o.take_next(0).unwrap();
         assert_eq!((again.client_id.as_str(), again.attempts), ("lost", 2));
     }
 
@@ -245,29 +273,56 @@ mod tests {
         o.push("a1", "a", "1", 0);
         o.push("a2", "a", "2", 0);
         o.push("b1", "b", "1", 0);
-        assert_eq!(o.take_next().unwrap().client_id, "a1");
-        assert_eq!(o.take_next().unwrap().client_id, "b1", "a2 waits for a1");
-        assert!(o.take_next().is_none());
+        assert_eq!(o.take_next(0).unwrap().client_id, "a1");
+        assert_eq!(o.take_next(0).unwrap().client_id, "b1", "a2 waits for a1");
+        assert!(o.take_next(0).is_none());
         o.sent("a1");
-        assert_eq!(o.take_next().unwrap().client_id, "a2");
+        assert_eq!(o.take_next(0).unwrap().client_id, "a2");
+    }
+
+    #[test]
+    fn a_message_waiting_for_its_retry_holds_back_the_later_ones_of_its_chat() {
+        let mut o = Outbox::default();
+        o.push("a1", "a", "1", 0);
+        o.push("a2", "a", "2", 0);
+        o.push("b1", "b", "1", 0);
+        o.take_next(0);
+        o.send_failed("a1", "network down", true, 0);
+        assert_eq!(
+            o.take_next(0).unwrap().client_id,
+            "b1",
+            "a2 must not overtake a1"
+        );
+        assert!(o.take_next(0).is_none());
+        assert_eq!(o.take_next(FIRST_RETRY_DELAY_MS).unwrap().client_id, "a1");
     }
 
     #[test]
     fn failures_retry_then_give_up_and_retry_really_resends() {
         let mut o = Outbox::default();
         o.push("c", "chat", "x", 0);
-        for _ in 0..MAX_ATTEMPTS {
-            o.take_next().unwrap();
-            o.send_failed("c", "network down", true);
+        let mut now = 0;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let m = o.take_next(now).unwrap();
+            assert_eq!(m.attempts, attempt);
+            o.send_failed("c", "network down", true, now);
+            if attempt < MAX_ATTEMPTS {
+                // Not before its time, then due.
+                let due = o.next_attempt_at().unwrap();
+                assert_eq!(due - now, FIRST_RETRY_DELAY_MS << (attempt - 1));
+                assert!(o.take_next(due - 1).is_none());
+                now = due;
+            }
         }
         assert_eq!(
             o.for_chat("chat").next().unwrap().state,
             OutgoingState::Failed("network down".into())
         );
-        assert!(o.take_next().is_none());
+        assert!(o.take_next(now + 3_600_000).is_none());
+        assert_eq!(o.next_attempt_at(), None);
         o.retry("c");
-        assert_eq!(o.take_next().unwrap().attempts, 1);
-        o.send_failed("c", "chat is over", false);
+        assert_eq!(o.take_next(now).unwrap().attempts, 1);
+        o.send_failed("c", "chat is over", false, now);
         assert!(matches!(
             o.for_chat("chat").next().unwrap().state,
             OutgoingState::Failed(_)

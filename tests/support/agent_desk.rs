@@ -14,34 +14,49 @@ pub struct ReferenceServer {
     child: Child,
     pub url: String,
     data: PathBuf,
+    options: Vec<String>,
 }
 
 impl ReferenceServer {
     pub fn start() -> ReferenceServer {
+        Self::start_with(&[])
+    }
+
+    /// With more command-line options (e.g. `--csrf`).
+    pub fn start_with(options: &[&str]) -> ReferenceServer {
         let data = std::env::temp_dir().join(format!(
             "cobrowse-e2e-server-{}-{}",
             std::process::id(),
             free_port()
         ));
-        Self::start_at(&format!("127.0.0.1:{}", free_port()), data)
+        let options = options.iter().map(|o| (*o).to_owned()).collect();
+        Self::start_at(&format!("127.0.0.1:{}", free_port()), data, options)
     }
 
-    /// `kill -9`, then the same binary on the same address and data.
-    pub fn restart(mut self) -> ReferenceServer {
+    /// `kill -9`: the server is gone until [`ReferenceServer::restart`].
+    pub fn kill(&mut self) {
         let _ = Command::new("kill")
             .args(["-KILL", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
-        let listen = self.url.trim_start_matches("http://").to_owned();
-        let data = std::mem::take(&mut self.data);
-        Self::start_at(&listen, data)
     }
 
-    fn start_at(listen: &str, data: PathBuf) -> ReferenceServer {
+    /// `kill -9` (unless already killed), then the same binary on the same address and data.
+    pub fn restart(mut self) -> ReferenceServer {
+        self.kill();
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let data = std::mem::take(&mut self.data);
+        let options = std::mem::take(&mut self.options);
+        Self::start_at(&listen, data, options)
+    }
+
+    fn start_at(listen: &str, data: PathBuf, options: Vec<String>) -> ReferenceServer {
         let bin = std::env::var("COBROWSE_SERVER")
             .expect("COBROWSE_SERVER is not set: run the end-to-end tests with `cargo xtask test`");
         let mut child = Command::new(&bin)
-            .args(["--listen", listen, "--demo", "--data"])
+            .args(["--listen", listen, "--demo"])
+            .args(&options)
+            .arg("--data")
             .arg(&data)
             .env("COBROWSE_LOG", "warn")
             .process_group(0)
@@ -58,7 +73,12 @@ impl ReferenceServer {
             .strip_prefix("cobrowse-server listening on ")
             .expect("server announces its address")
             .to_owned();
-        ReferenceServer { child, url, data }
+        ReferenceServer {
+            child,
+            url,
+            data,
+            options,
+        }
     }
 }
 
@@ -155,9 +175,27 @@ impl Customer {
         assert_eq!(r["statusCode"], 0, "send: {r}");
     }
 
+    /// The whole transcript as the customer's `refresh` gives it.
+    pub async fn transcript(&self) -> Value {
+        self.call("refresh", &[("transcriptPosition", "1")]).await
+    }
+
+    /// Waits until the customer has exactly `want` from the agent, in this order.
+    pub async fn receives(&self, want: &[&str]) -> Result<(), String> {
+        let mut got = Vec::new();
+        for _ in 0..150 {
+            got = self.agent_texts().await;
+            if got == want {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(format!("{} got {got:?}, not {want:?}", self.alias))
+    }
+
     /// Agent texts in the transcript so far.
     pub async fn agent_texts(&self) -> Vec<String> {
-        let r = self.call("refresh", &[("transcriptPosition", "1")]).await;
+        let r = self.transcript().await;
         r["messages"]
             .as_array()
             .into_iter()
@@ -204,19 +242,15 @@ pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String
 pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(), String> {
     let server = ReferenceServer::start();
     sign_in(s, &server).await?;
-    let customer = Customer::request(&server, "Pat <b>Customer</b>").await;
-    let item = format!(".chat-item[data-chat='{}']", customer.chat_id);
-    s.wait_for("the invitation", || async {
-        s.attr(&item, "data-state").await.filter(|v| v == "Invited")
-    })
-    .await?;
-    s.click("#accept").await?;
-    s.wait_for("Chatting", || async {
-        s.attr(&item, "data-state")
+    // The reference server hands out notification tokens: the connection is a WebSocket.
+    s.wait_for("a WebSocket connection", || async {
+        s.attr("#connection", "data-transport")
             .await
-            .filter(|v| v == "Chatting")
+            .filter(|t| t == "websocket")
     })
     .await?;
+    let customer = Customer::request(&server, "Pat <b>Customer</b>").await;
+    accept(s, &customer).await?;
 
     let hostile = "hello <img src=x onerror=alert(1)> agent";
     customer.call("send", &[("message", hostile)]).await;
@@ -248,17 +282,7 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     })
     .await?;
     s.click("#send").await?;
-    let mut delivered = Vec::new();
-    for _ in 0..100 {
-        delivered = customer.agent_texts().await;
-        if !delivered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    if delivered != ["Hi Pat, how can I help?"] {
-        return Err(format!("the customer got {delivered:?}"));
-    }
+    customer.receives(&["Hi Pat, how can I help?"]).await?;
     // The server's echo replaces the pending line: shown once, no pending left.
     s.wait_for("the echo", || async {
         let text = s.text("#transcript").await?;
@@ -272,15 +296,8 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     .await?;
 
     s.click("#complete").await?;
-    s.wait_for("Completed", || async {
-        s.attr(&item, "data-state")
-            .await
-            .filter(|v| v == "Completed")
-    })
-    .await?;
-    let r = customer
-        .call("refresh", &[("transcriptPosition", "1")])
-        .await;
+    wait_for_chat_state(s, &customer.chat_id, "Completed").await?;
+    let r = customer.transcript().await;
     if r["chatEnded"] != true {
         return Err(format!("the customer's chat did not end: {r}"));
     }
@@ -309,6 +326,16 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     Ok(())
 }
 
+/// Waits until the chat list shows `chat_id` in `state` (`Chatting`, `Completed`, …).
+pub async fn wait_for_chat_state(s: &Session, chat_id: &str, state: &str) -> Result<(), String> {
+    let item = format!(".chat-item[data-chat='{chat_id}']");
+    s.wait_for(&format!("chat {chat_id} to be {state}"), || async {
+        s.attr(&item, "data-state").await.filter(|v| v == state)
+    })
+    .await
+    .map(|_| ())
+}
+
 /// Shows the chat `chat_id` in the popup (clicks its entry until it is the one shown).
 pub async fn open_chat(s: &Session, chat_id: &str) -> Result<(), String> {
     let button = format!(".chat-item[data-chat='{chat_id}'] button");
@@ -324,20 +351,10 @@ pub async fn open_chat(s: &Session, chat_id: &str) -> Result<(), String> {
 
 /// Accepts the invitation for `customer` in the popup and waits until the chat is live.
 pub async fn accept(s: &Session, customer: &Customer) -> Result<(), String> {
-    let item = format!(".chat-item[data-chat='{}']", customer.chat_id);
-    s.wait_for("the invitation", || async {
-        s.attr(&item, "data-state").await.filter(|v| v == "Invited")
-    })
-    .await?;
+    wait_for_chat_state(s, &customer.chat_id, "Invited").await?;
     open_chat(s, &customer.chat_id).await?;
     s.click("#accept").await?;
-    s.wait_for("Chatting", || async {
-        s.attr(&item, "data-state")
-            .await
-            .filter(|v| v == "Chatting")
-    })
-    .await?;
-    Ok(())
+    wait_for_chat_state(s, &customer.chat_id, "Chatting").await
 }
 
 /// The customer lines of the chat shown, in the order the popup shows them.
@@ -384,19 +401,8 @@ pub async fn chat_goes_on_after_the_server_restarts(s: &Session) -> Result<(), S
     .await?;
     s.fill("#composer-input", "still here").await?;
     s.click("#send").await?;
-    for _ in 0..100 {
-        if customer.agent_texts().await == ["still here"] {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let delivered = customer.agent_texts().await;
-    if delivered != ["still here"] {
-        return Err(format!("the customer got {delivered:?}"));
-    }
-    let r = customer
-        .call("refresh", &[("transcriptPosition", "1")])
-        .await;
+    customer.receives(&["still here"]).await?;
+    let r = customer.transcript().await;
     let agent_typing = r["messages"]
         .as_array()
         .into_iter()
@@ -493,18 +499,7 @@ pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), Str
         s.click("#send").await?;
     }
     for (c, name) in [(&customers[0], "Ada"), (&customers[1], "Ben")] {
-        let want = vec![format!("Hello {name}")];
-        let mut got = Vec::new();
-        for _ in 0..100 {
-            got = c.agent_texts().await;
-            if got == want {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        if got != want {
-            return Err(format!("{name} got {got:?}"));
-        }
+        c.receives(&[&format!("Hello {name}")]).await?;
     }
     Ok(())
 }
@@ -566,4 +561,57 @@ pub async fn a_message_while_the_popup_is_closed_notifies(s: &Session) -> Result
     .await?;
     drop(server);
     Ok(())
+}
+
+/// The browser quits and starts again with the same profile, the server gone: the chats and
+/// transcripts are back from storage (no network can answer), and the agent signs in again
+/// (credentials lived in `storage.session`).
+pub async fn restarted_browser_shows_chats_before_the_network_answers(browser: Browser) {
+    let profile = std::env::temp_dir().join(format!(
+        "cobrowse-e2e-restart-{browser:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&profile);
+    let server = ReferenceServer::start();
+    let s = Session::start_with_profile(browser, Some(profile.clone())).await;
+    let first = async {
+        sign_in(&s, &server).await?;
+        let customer = Customer::request(&server, "Pat").await;
+        accept(&s, &customer).await?;
+        customer.send("remember me").await;
+        s.wait_for("the message", || async {
+            (customer_lines(&s).await == ["remember me"]).then_some(())
+        })
+        .await?;
+        Ok::<String, String>(customer.chat_id.clone())
+    }
+    .await;
+    s.close().await;
+    // The server is gone: nothing can come from the network after the restart.
+    drop(server);
+    let chat_id = first.unwrap();
+
+    let s = Session::start_with_profile(browser, Some(profile.clone())).await;
+    let second = async {
+        s.goto("popup.html").await?;
+        s.wait_for("the stored chat", || async {
+            s.attr(&format!(".chat-item[data-chat='{chat_id}']"), "data-state")
+                .await
+        })
+        .await?;
+        s.wait_for("the stored transcript", || async {
+            (customer_lines(&s).await == ["remember me"]).then_some(())
+        })
+        .await?;
+        // Credentials lived in storage.session: the agent signs in again.
+        s.wait_for("the sign-in form", || async {
+            s.attr("#sign-in", "id").await
+        })
+        .await?;
+        Ok::<(), String>(())
+    }
+    .await;
+    s.close().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    second.unwrap();
 }

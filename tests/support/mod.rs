@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod agent_desk;
+pub mod agent_desk_actions;
 pub mod scenarios;
 
 use fantoccini::wd::WebDriverCompatibleCommand;
@@ -183,9 +184,25 @@ impl Session {
         Self::start_with_profile(browser, None).await
     }
 
-    /// Chromium with a profile directory that outlives the session (a browser restart).
+    /// A profile directory that outlives the session (a browser restart).
+    ///
+    /// Firefox: the test driver can only install the add-on temporarily, and Firefox removes a
+    /// temporary add-on with its storage when it quits; the prefs below keep its storage and
+    /// id across that, as for an add-on that is really installed, and each session installs it
+    /// again.
     pub async fn start_with_profile(browser: Browser, kept_profile: Option<PathBuf>) -> Session {
-        Self::start_with(browser, kept_profile, serde_json::Map::new()).await
+        let mut prefs = serde_json::Map::new();
+        if browser == Browser::Firefox && kept_profile.is_some() {
+            prefs.insert(
+                "extensions.webextensions.keepStorageOnUninstall".into(),
+                json!(true),
+            );
+            prefs.insert(
+                "extensions.webextensions.keepUuidOnUninstall".into(),
+                json!(true),
+            );
+        }
+        Self::start_with(browser, kept_profile, prefs).await
     }
 
     /// Firefox with extra preferences (e.g. a short background idle timeout).
@@ -249,11 +266,16 @@ impl Session {
                 let uuids = json!({ FIREFOX_ADDON_ID: FIREFOX_UUID }).to_string();
                 let mut prefs = extra_prefs;
                 prefs.insert("extensions.webextensions.uuids".into(), json!(uuids));
+                let mut args = vec!["-headless".to_owned()];
+                if let Some(p) = &kept_profile {
+                    std::fs::create_dir_all(p).unwrap();
+                    args.extend(["-profile".to_owned(), p.display().to_string()]);
+                }
                 let caps = json!({
                     "browserName": "firefox",
                     "moz:firefoxOptions": {
                         "binary": tool("FIREFOX", "/usr/bin/firefox-esr"),
-                        "args": ["-headless"],
+                        "args": args,
                         "prefs": prefs
                     }
                 });

@@ -3,20 +3,26 @@
 //!
 //! State lives in storage, not here: each change loads the desk, applies a core reducer and
 //! stores it, one change at a time ([`serialized`]). In memory are only the live connection
-//! (rebuilt on every wake-up from the credentials in `storage.session`) and whether this
-//! worker instance has resynced yet (a fresh instance treats sends in flight as unknown).
+//! (rebuilt on every wake-up from the credentials in `storage.session`), whether one is being
+//! built, whether this worker instance has resynced yet (a fresh instance treats sends in
+//! flight as unknown), and timers for the outbox's next retry.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 
 use cobrowse_agent::bayeux::client::{ClientConfig, Event};
-use cobrowse_agent::chat::{Desk, Effect};
-use cobrowse_agent::gws::{basic_authorization, ChatsReply, MessagesReply, Notification, Status};
+use cobrowse_agent::bayeux::{LONG_POLLING, WEBSOCKET};
+use cobrowse_agent::chat::{Desk, Effect, Retention};
+use cobrowse_agent::gws::{
+    basic_authorization, notifications_token_ext, ChatsReply, CsrfToken, MessagesReply,
+    Notification, Status, NOTIFICATIONS_TOKEN_HEADER,
+};
 use cobrowse_agent::protocol::{AgentStatus, ChatAction, Credentials, Refusal, RefusalReason};
 use cobrowse_agent::settings::Settings;
 use cobrowse_agent::storage_keys;
-use serde_json::json;
+use serde_json::{json, Map};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use webext::storage::{self, Area};
 
@@ -24,14 +30,17 @@ use crate::bayeux_link::BayeuxLink;
 use crate::http;
 
 const REST_TIMEOUT_MS: u64 = 15_000;
-/// Finished chats kept on the desk, and entries kept per transcript.
-const KEEP_FINISHED_CHATS: usize = 30;
-const MAX_LINES_PER_CHAT: usize = 1000;
+/// The pause before a new connection after the server refused a handshake.
+const HANDSHAKE_RETRY_MS: i64 = 1000;
 
 thread_local! {
-    static LINK: RefCell<Option<BayeuxLink>> = const { RefCell::new(None) };
+    /// The live connection and its number (events name the link they come from).
+    static LINK: RefCell<Option<(u64, BayeuxLink)>> = const { RefCell::new(None) };
+    static LINKS_BUILT: Cell<u64> = const { Cell::new(0) };
     static TAIL: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
     static RESYNCED: Cell<bool> = const { Cell::new(false) };
+    /// A link is being built (between the check for one and storing it there are awaits).
+    static CONNECTING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn refusal(reason: RefusalReason, key: &str, detail: impl Into<String>) -> Refusal {
@@ -107,12 +116,27 @@ async fn set_status(change: impl FnOnce(&mut AgentStatus)) {
     .await
 }
 
-/// Loads the desk, applies `f`, stores it, updates the badge: one at a time.
+pub async fn retention() -> Retention {
+    storage::get::<Retention>(Area::Local, storage_keys::RETENTION)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Stores the new retention and prunes the desk to it at once.
+pub async fn save_retention(r: Retention) -> Result<(), webext::WebExtError> {
+    storage::set(Area::Local, storage_keys::RETENTION, &r).await?;
+    mutate(|_| ()).await;
+    Ok(())
+}
+
+/// Loads the desk, applies `f`, prunes it, stores it, updates the badge: one at a time.
 async fn mutate<T>(f: impl FnOnce(&mut Desk) -> T) -> T {
     serialized(async move {
         let mut desk = load_desk().await;
         let out = f(&mut desk);
-        desk.prune(KEEP_FINISHED_CHATS, MAX_LINES_PER_CHAT);
+        desk.prune(retention().await);
         if let Err(e) = storage::set(Area::Local, storage_keys::DESK, &desk).await {
             webext::log_error(&format!("[cobrowse-agent] saving chats: {e}"));
         }
@@ -128,34 +152,52 @@ async fn mutate<T>(f: impl FnOnce(&mut Desk) -> T) -> T {
     .await
 }
 
-fn auth_headers(c: &Credentials) -> Vec<(String, String)> {
-    vec![(
-        "Authorization".into(),
-        basic_authorization(&c.agent_name, &c.password),
-    )]
+/// The CSRF token of the agent's HTTP session, when the server uses CSRF protection.
+async fn csrf_token() -> Option<CsrfToken> {
+    storage::get::<CsrfToken>(Area::Session, storage_keys::CSRF_TOKEN)
+        .await
+        .ok()
+        .flatten()
 }
 
-/// A REST call to the agent API; `Ok` only for HTTP 2xx with `statusCode` 0.
+/// What every request to the server carries: Basic (as Genesys Web Services takes it on any
+/// request), and the CSRF token when the server handed one out (the browser sends the session
+/// cookie it belongs to).
+async fn auth_headers(c: &Credentials) -> Vec<(String, String)> {
+    let mut headers = vec![(
+        "Authorization".to_owned(),
+        basic_authorization(&c.agent_name, &c.password),
+    )];
+    if let Some(t) = csrf_token().await {
+        headers.push((t.header, t.token));
+    }
+    headers
+}
+
+/// A REST call to the agent API; `Ok` only for HTTP 2xx with `statusCode` 0. A write the
+/// server refuses for its CSRF token (the HTTP session expired, or the server restarted) is
+/// sent once more after a GET has fetched the new session's token.
 async fn rest(
     c: &Credentials,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<String, Refusal> {
-    let url = format!("{}{path}", c.server_url);
     let body = body.map(|b| b.to_string());
-    let r = http::request(
-        method,
-        &url,
-        &auth_headers(c),
-        body.as_deref(),
-        REST_TIMEOUT_MS,
-    )
-    .await
-    .map_err(|e| refusal(RefusalReason::ServerFailed, "errorServerUnreachable", e))?;
+    let mut r = rest_once(c, method, path, body.as_deref()).await?;
+    if method != "GET" && CsrfToken::refused(r.status, &r.body) {
+        rest_once(c, "GET", "/api/v2/me", None).await?;
+        r = rest_once(c, method, path, body.as_deref()).await?;
+    }
+    reply_status(&r)?;
+    Ok(r.body)
+}
+
+/// `Ok` for HTTP 2xx with `statusCode` 0, else the refusal that explains the reply.
+fn reply_status(r: &http::Response) -> Result<(), Refusal> {
     let status: Option<Status> = serde_json::from_str(&r.body).ok();
     match (r.status, status) {
-        (200..=299, Some(s)) if s.status_code == 0 => Ok(r.body),
+        (200..=299, Some(s)) if s.status_code == 0 => Ok(()),
         (401, _)
         | (
             _,
@@ -174,6 +216,27 @@ async fn rest(
                 .unwrap_or_else(|| format!("HTTP {code}")),
         )),
     }
+}
+
+/// One request; a GET reply's CSRF token (if the server sends one) is kept for later writes.
+async fn rest_once(
+    c: &Credentials,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<http::Response, Refusal> {
+    let url = format!("{}{path}", c.server_url);
+    let r = http::request(method, &url, &auth_headers(c).await, body, REST_TIMEOUT_MS)
+        .await
+        .map_err(|e| refusal(RefusalReason::ServerFailed, "errorServerUnreachable", e))?;
+    if method == "GET" {
+        if let Some(token) = CsrfToken::from_reply(|name| r.header(name)) {
+            if csrf_token().await.as_ref() != Some(&token) {
+                let _ = storage::set(Area::Session, storage_keys::CSRF_TOKEN, &token).await;
+            }
+        }
+    }
+    Ok(r)
 }
 
 /// Checks the credentials, starts the contact-center session, stores them (session storage
@@ -196,6 +259,25 @@ pub async fn sign_in(typed: Credentials) -> Result<(), Refusal> {
         agent_name: settings.agent_name.clone(),
         password: typed.password,
     };
+    // The password is checked on its own: a session cookie the browser still holds (another
+    // agent's, or this agent's from before) must not stand in for it.
+    let check = http::request_with(
+        "GET",
+        &format!("{}/api/v2/me", creds.server_url),
+        &[(
+            "Authorization".to_owned(),
+            basic_authorization(&creds.agent_name, &creds.password),
+        )],
+        None,
+        REST_TIMEOUT_MS,
+        http::Cookies::Omit,
+    )
+    .await
+    .map_err(|e| refusal(RefusalReason::ServerFailed, "errorServerUnreachable", e))?;
+    reply_status(&check)?;
+    let _ = storage::remove(Area::Session, storage_keys::CSRF_TOKEN).await;
+    // Opens (or joins) the HTTP session and fetches its CSRF token, then starts the
+    // contact-center session.
     rest(&creds, "GET", "/api/v2/me", None).await?;
     rest(
         &creds,
@@ -230,40 +312,110 @@ pub async fn sign_out() {
     }
     disconnect();
     let _ = storage::remove(Area::Session, storage_keys::CREDENTIALS).await;
+    let _ = storage::remove(Area::Session, storage_keys::CSRF_TOKEN).await;
     let _ = storage::remove(Area::Session, storage_keys::AGENT_STATUS).await;
     mutate(|d| *d = Desk::default()).await;
 }
 
 fn disconnect() {
-    if let Some(link) = LINK.with(|l| l.borrow_mut().take()) {
+    if let Some((_, link)) = LINK.with(|l| l.borrow_mut().take()) {
         link.disconnect();
     }
 }
 
 /// Connects to the notifications endpoint if signed in and not connected. Called on every
 /// wake-up (start, onStartup, the alarm, a page opening).
+///
+/// WebSocket when the server hands out a notifications token (the reference server does; the
+/// token goes in the handshake `ext`, as a browser WebSocket cannot send `Authorization`),
+/// falling back to long-polling if the socket never opens; long-polling with Basic on every
+/// request otherwise, as Genesys Web Services serves it.
 pub async fn ensure_connected() {
-    if LINK.with(|l| l.borrow().is_some()) {
+    if LINK.with(|l| l.borrow().is_some()) || CONNECTING.with(|c| c.replace(true)) {
         return;
     }
-    let Some(c) = credentials().await else { return };
-    let config = ClientConfig {
-        // Long-polling with Basic on every request, as Genesys Web Services serves it.
-        transports: vec![cobrowse_agent::bayeux::LONG_POLLING.into()],
-        ..ClientConfig::default()
+    let build = || async {
+        let c = credentials().await?;
+        let (transports, handshake_ext) = match notifications_token(&c).await {
+            Ok(Some(t)) => (
+                vec![WEBSOCKET.into(), LONG_POLLING.into()],
+                notifications_token_ext(&t),
+            ),
+            // Not known yet (the server is down): try the socket; the refused handshake then
+            // fetches a token (see `recover_handshake`).
+            Err(r) if r.message_key == "errorServerUnreachable" => {
+                (vec![WEBSOCKET.into(), LONG_POLLING.into()], Map::new())
+            }
+            _ => (vec![LONG_POLLING.into()], Map::new()),
+        };
+        let config = ClientConfig {
+            transports,
+            handshake_ext,
+            // An agent waits at most this long after the server is back (one agent's retry
+            // every 10 s is nothing to a server).
+            backoff_max_ms: 10_000,
+            ..ClientConfig::default()
+        };
+        let id = LINKS_BUILT.with(|n| n.get() + 1);
+        LINKS_BUILT.with(|n| n.set(id));
+        let link = BayeuxLink::connect(
+            &format!("{}/api/v2/notifications", c.server_url),
+            config,
+            auth_headers(&c).await,
+            move |event| spawn_local(on_event(id, event)),
+        );
+        let _ = link.subscribe("/v2/me/chats");
+        let _ = link.subscribe("/v2/me/channels");
+        Some((id, link))
     };
-    let link = BayeuxLink::connect(
-        &format!("{}/api/v2/notifications", c.server_url),
-        config,
-        auth_headers(&c),
-        |event| spawn_local(on_event(event)),
-    );
-    let _ = link.subscribe("/v2/me/chats");
-    let _ = link.subscribe("/v2/me/channels");
-    LINK.with(|l| *l.borrow_mut() = Some(link));
+    loop {
+        let link = build().await;
+        let signed_in = credentials().await.is_some();
+        match link {
+            Some(link) if signed_in => LINK.with(|l| *l.borrow_mut() = Some(link)),
+            // Signed out while connecting: the credentials are gone, so goes the link.
+            Some((_, link)) => link.disconnect(),
+            // Signed in while this call found no credentials: build it now.
+            None if signed_in => continue,
+            None => {}
+        }
+        break;
+    }
+    CONNECTING.with(|c| c.set(false));
 }
 
-async fn on_event(event: Event) {
+/// A fresh notifications token from `GET /api/v2/me`, if the server hands them out.
+async fn notifications_token(c: &Credentials) -> Result<Option<String>, Refusal> {
+    let r = rest_once(c, "GET", "/api/v2/me", None).await?;
+    reply_status(&r)?;
+    Ok(r.header(NOTIFICATIONS_TOKEN_HEADER))
+}
+
+/// The server refused a handshake: rejected credentials (the agent must sign in again), or a
+/// notifications token that was used or expired (a new link gets a fresh one).
+async fn recover_handshake() {
+    let Some(c) = credentials().await else { return };
+    match notifications_token(&c).await {
+        Err(r) if r.message_key == "errorBadCredentials" => {
+            // Chats, transcripts and drafts stay; only the secret goes.
+            set_status(|s| s.problem = Some("errorBadCredentials".into())).await;
+            disconnect();
+            let _ = storage::remove(Area::Session, storage_keys::CREDENTIALS).await;
+        }
+        // The credentials are good (or the server is gone again): a new link, with a fresh
+        // token, after a pause so that a server that keeps refusing is not hammered. The
+        // refusing server said `reconnect: none`, so the old link is over anyway.
+        other => {
+            if other.is_err() {
+                set_status(|s| s.problem = Some("errorServerUnreachable".into())).await;
+            }
+            disconnect();
+            after_ms(HANDSHAKE_RETRY_MS, || spawn_local(ensure_connected()));
+        }
+    }
+}
+
+async fn on_event(link_id: u64, event: Event) {
     let now = webext::now_ms() as u64;
     match event {
         Event::Connected => {
@@ -290,18 +442,21 @@ async fn on_event(event: Event) {
                 }
             }
         }
-        Event::HandshakeFailed { reason } if reason.starts_with("403") => {
-            // Rejected credentials: ask the agent to sign in again. Chats, transcripts and
-            // drafts stay; only the secret goes.
-            set_status(|s| s.problem = Some("errorBadCredentials".into())).await;
-            disconnect();
-            let _ = storage::remove(Area::Session, storage_keys::CREDENTIALS).await;
+        Event::Handshaken { transport, .. } => {
+            set_status(|s| s.transport = Some(transport)).await;
         }
+        Event::HandshakeFailed { reason } if reason.starts_with("403") => recover_handshake().await,
         Event::ConnectionLost { .. } | Event::HandshakeFailed { .. } => {
             set_status(|s| s.problem = Some("errorServerUnreachable".into())).await;
         }
         Event::Disconnected { .. } => {
-            LINK.with(|l| l.borrow_mut().take());
+            // Only if it is still the current link (a sign-in may have built the next one).
+            LINK.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.as_ref().is_some_and(|(id, _)| *id == link_id) {
+                    l.take();
+                }
+            });
         }
         _ => {}
     }
@@ -364,14 +519,17 @@ async fn run_effects(effects: Vec<Effect>) {
     }
 }
 
-/// Sends queued messages, one per chat at a time, until none is left to send.
+/// Sends queued messages that are due, one per chat at a time, until none is left to send;
+/// then sets a timer for the next retry, if a message waits for one (the alarm is the safety
+/// net when the worker stops before the timer fires).
 pub async fn pump_outbox() {
     let Some(c) = credentials().await else { return };
     // A fresh worker first resyncs: a send cut by its predecessor's death is settled then.
     if !RESYNCED.with(Cell::get) {
         return;
     }
-    while let Some(m) = mutate(|d| d.outbox.take_next()).await {
+    let now = || webext::now_ms() as i64;
+    while let Some(m) = mutate(|d| d.outbox.take_next(now())).await {
         let result = rest(
             &c,
             "POST",
@@ -383,13 +541,29 @@ pub async fn pump_outbox() {
             Ok(_) => d.outbox.sent(&m.client_id),
             Err(r) => {
                 let retryable = r.message_key == "errorServerUnreachable";
-                d.outbox.send_failed(&m.client_id, &r.detail, retryable)
+                d.outbox
+                    .send_failed(&m.client_id, &r.detail, retryable, now())
             }
         })
         .await;
-        if result.is_err() {
-            break;
-        }
+    }
+    if let Some(at) = load_desk().await.outbox.next_attempt_at() {
+        after_ms((at - now()).max(0), || spawn_local(pump_outbox()));
+    }
+}
+
+/// Runs `f` once after `delay_ms` (a timer of this worker instance).
+fn after_ms(delay_ms: i64, f: impl FnOnce() + 'static) {
+    let callback = Closure::once_into_js(f);
+    let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(set_timeout) = set_timeout {
+        let _ = set_timeout.call2(
+            &JsValue::UNDEFINED,
+            &callback,
+            &JsValue::from_f64(delay_ms as f64),
+        );
     }
 }
 

@@ -8,7 +8,35 @@ use wasm_bindgen_futures::JsFuture;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
+    /// Reply headers, names in lower case (as fetch gives them).
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Response {
+    /// A reply header by name, case-insensitively.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// The reply's headers as name/value pairs (`Headers` is iterable as `[name, value]`).
+fn headers_of(response: &JsValue) -> Vec<(String, String)> {
+    let Ok(headers) = js_sys::Reflect::get(response, &"headers".into()) else {
+        return Vec::new();
+    };
+    let Ok(Some(entries)) = js_sys::try_iter(&headers) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pair: js_sys::Array = entry.ok()?.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
 }
 
 pub fn js_err(e: JsValue) -> String {
@@ -25,14 +53,35 @@ fn global_function(name: &str) -> Option<js_sys::Function> {
         .ok()
 }
 
-/// One HTTP request with a deadline. Any status comes back as a [`Response`]; only network
-/// failures and timeouts are errors.
+/// Whether a request carries (and takes) the browser's cookies for the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookies {
+    /// The HTTP session cookie goes along (`credentials: "include"`).
+    Include,
+    /// None sent, none stored: to check a password on its own.
+    Omit,
+}
+
+/// One HTTP request with a deadline, with cookies. Any status comes back as a [`Response`];
+/// only network failures and timeouts are errors.
 pub async fn request(
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body: Option<&str>,
     timeout_ms: u64,
+) -> Result<Response, String> {
+    request_with(method, url, headers, body, timeout_ms, Cookies::Include).await
+}
+
+/// [`request`], choosing whether cookies go along.
+pub async fn request_with(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+    timeout_ms: u64,
+    cookies: Cookies,
 ) -> Result<Response, String> {
     let global = js_sys::global();
     let fetch = global_function("fetch").ok_or("no fetch in this global")?;
@@ -42,7 +91,11 @@ pub async fn request(
     if let Some(b) = body {
         set("body", &b.into())?;
     }
-    set("credentials", &"include".into())?;
+    let credentials = match cookies {
+        Cookies::Include => "include",
+        Cookies::Omit => "omit",
+    };
+    set("credentials", &credentials.into())?;
     let h = js_sys::Object::new();
     if body.is_some() {
         js_sys::Reflect::set(
@@ -76,6 +129,7 @@ pub async fn request(
         .ok()
         .and_then(|s| s.as_f64())
         .unwrap_or(0.0) as u16;
+    let headers = headers_of(&response);
     let text_fn: js_sys::Function = js_sys::Reflect::get(&response, &"text".into())
         .map_err(js_err)?
         .dyn_into()
@@ -86,5 +140,9 @@ pub async fn request(
         .map_err(js_err)?
         .as_string()
         .unwrap_or_default();
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }

@@ -134,6 +134,7 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         settings: stored.unwrap_or_default(),
         worker: worker_info(),
         notify: notify::settings().await,
+        retention: agent::retention().await,
         agent: AgentStatus {
             channel_state: desk.channel_state.clone(),
             ..agent::agent_status().await
@@ -200,6 +201,12 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
                 ..settings
             };
             storage::set(Area::Local, storage_keys::NOTIFY_SETTINGS, &settings)
+                .await
+                .map_err(storage_refusal)?;
+            Ok(PopupReply::SettingsSaved(load_snapshot().await?))
+        }
+        PopupRequest::SaveRetention(retention) => {
+            agent::save_retention(retention.clamped())
                 .await
                 .map_err(storage_refusal)?;
             Ok(PopupReply::SettingsSaved(load_snapshot().await?))
@@ -363,6 +370,8 @@ pub async fn on_alarm(alarm: JsValue) {
     if webext::alarms::alarm_name(&alarm).as_deref() == Some(RESYNC_ALARM) {
         ensure_resync_alarm().await;
         agent::ensure_connected().await;
+        // A retry whose timer died with an earlier worker instance.
+        agent::pump_outbox().await;
         notify::refresh(pages_open()).await;
     }
 }

@@ -14,7 +14,7 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::backend;
-use crate::i18n::t;
+use crate::i18n::{t, t_with};
 
 /// How old the last server event may be for the connection to count as live (a held connect
 /// answers at least every 20 s).
@@ -57,6 +57,31 @@ fn client_id() -> String {
     )
 }
 
+/// The newest customer text across all chats: a key that changes with every new one, and what
+/// a screen reader should say about it.
+fn newest_customer_text(chats: &[ChatView]) -> Option<(String, String)> {
+    chats
+        .iter()
+        .filter_map(|c| {
+            let line = c
+                .lines
+                .iter()
+                .rev()
+                .find(|l| l.role == Role::Customer && l.kind == LineKind::Text)?;
+            Some((c, line))
+        })
+        .max_by_key(|(_, l)| l.at_ms.unwrap_or(0))
+        .map(|(c, l)| {
+            (
+                format!("{}#{}", c.id, l.index),
+                t_with(
+                    "announceCustomerMessage",
+                    &[&c.customer, l.text.as_deref().unwrap_or_default()],
+                ),
+            )
+        })
+}
+
 #[derive(Properties, PartialEq)]
 pub struct DeskProps {
     pub snapshot: Snapshot,
@@ -73,6 +98,14 @@ pub fn desk_view(props: &DeskProps) -> Html {
             .and_then(|h| h.strip_prefix("#chat=").map(str::to_owned))
     });
     let error = use_state(|| None::<String>);
+    // The live region speaks customer messages that arrive while the popup is open, not the
+    // ones it opened with.
+    let newest = newest_customer_text(&s.chats);
+    let newest_at_open = use_state(|| newest.as_ref().map(|(key, _)| key.clone()));
+    let announcement = newest
+        .filter(|(key, _)| Some(key) != newest_at_open.as_ref())
+        .map(|(_, text)| text)
+        .unwrap_or_default();
     let on_error = {
         let error = error.setter();
         Callback::from(move |e| error.set(e))
@@ -151,7 +184,8 @@ pub fn desk_view(props: &DeskProps) -> Html {
     html! {
         <section id="desk" class="desk">
             <header class="desk-bar">
-                <span id="connection" class={classes!("connection", live.then_some("live"))} data-live={live.to_string()}>{ connection }</span>
+                <span id="connection" class={classes!("connection", live.then_some("live"))} data-live={live.to_string()}
+                    data-transport={s.agent.transport.clone().unwrap_or_default()}>{ connection }</span>
                 <button id="ready-toggle" type="button" aria-pressed={ready.to_string()} onclick={on_ready}>
                     { if ready { t("stateReady") } else { t("stateNotReady") } }
                 </button>
@@ -191,6 +225,7 @@ pub fn desk_view(props: &DeskProps) -> Html {
             if let Some(c) = current {
                 <ChatPane chat={c} on_error={on_error.clone()} />
             }
+            <p id="announcer" class="visually-hidden" aria-live="polite" aria-atomic="true">{ announcement }</p>
         </section>
     }
 }
@@ -335,7 +370,7 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
                     <button id="reject" type="button" class="secondary" onclick={action(ChatAction::Reject)}>{ t("buttonReject") }</button>
                 </div>
             }
-            <ol id="transcript" class="transcript" aria-live="polite">
+            <ol id="transcript" class="transcript">
                 { for c.lines.iter().map(|l| {
                     let role = match l.role { Role::Customer => "customer", Role::Agent => "agent", Role::System => "system" };
                     let body = match &l.kind {
@@ -388,9 +423,14 @@ fn chat_pane(props: &ChatPaneProps) -> Html {
                     <button id="send" type="submit">{ t("buttonSend") }</button>
                 </form>
             }
-            if can("Complete") {
-                <button id="complete" type="button" class="secondary" onclick={action(ChatAction::Complete)}>{ t("buttonComplete") }</button>
-            }
+            <div class="chat-actions">
+                if can("Leave") {
+                    <button id="leave" type="button" class="secondary" onclick={action(ChatAction::Leave)}>{ t("buttonLeave") }</button>
+                }
+                if can("Complete") {
+                    <button id="complete" type="button" class="secondary" onclick={action(ChatAction::Complete)}>{ t("buttonComplete") }</button>
+                }
+            </div>
         </article>
     }
 }

@@ -4,6 +4,7 @@
 //! (Firefox grants optional host permissions only from a user gesture, before any `await`).
 
 use cobrowse_agent::chat::attention::NotifySettings;
+use cobrowse_agent::chat::Retention;
 use cobrowse_agent::protocol::{PopupReply, PopupRequest};
 use cobrowse_agent::settings::{ServerUrl, Settings};
 use wasm_bindgen_futures::spawn_local;
@@ -136,6 +137,7 @@ pub fn options_app() -> Html {
             </form>
             { status_view }
             <NotifyForm />
+            <RetentionForm />
         </main>
     }
 }
@@ -202,6 +204,65 @@ fn notify_form() -> Html {
             <button id="notify-save" type="submit">{ t("buttonSaveNotifications") }</button>
             if let Some(text) = (*saved).clone() {
                 <p id="notify-status" class="muted" aria-live="polite">{ text }</p>
+            }
+        </form>
+    }
+}
+
+/// How many finished chats the desk keeps.
+#[function_component(RetentionForm)]
+fn retention_form() -> Html {
+    let keep = use_state(|| Retention::default().finished_chats.to_string());
+    let saved = use_state(|| None::<String>);
+    {
+        let keep = keep.setter();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Ok(PopupReply::Snapshot(s)) =
+                    backend::request(PopupRequest::GetSnapshot).await
+                {
+                    keep.set(s.retention.finished_chats.to_string());
+                }
+            });
+        });
+    }
+    let on_keep = {
+        let keep = keep.clone();
+        Callback::from(move |e: InputEvent| {
+            keep.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_submit = {
+        let (keep, saved) = (keep.clone(), saved.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let Ok(finished_chats) = keep.trim().parse::<u32>() else {
+                return saved.set(Some(t("errorRetentionInvalid")));
+            };
+            let (keep, saved) = (keep.clone(), saved.clone());
+            spawn_local(async move {
+                let request = PopupRequest::SaveRetention(Retention { finished_chats });
+                let text = match backend::request(request).await {
+                    Ok(PopupReply::SettingsSaved(s)) => {
+                        // Shown as stored (clamped to the maximum).
+                        keep.set(s.retention.finished_chats.to_string());
+                        t("statusSaved")
+                    }
+                    Ok(PopupReply::Refused(r)) | Err(r) => t(&r.message_key),
+                    Ok(_) => t("errorInternal"),
+                };
+                saved.set(Some(text));
+            });
+        })
+    };
+    html! {
+        <form id="retention-form" class="notify" onsubmit={on_submit}>
+            <label for="retention-keep">{ t("labelKeepFinishedChats") }</label>
+            <input id="retention-keep" type="number" min="0" max={Retention::MAX_FINISHED_CHATS.to_string()}
+                value={(*keep).clone()} oninput={on_keep} />
+            <button id="retention-save" type="submit">{ t("buttonSaveRetention") }</button>
+            if let Some(text) = (*saved).clone() {
+                <p id="retention-status" class="muted" aria-live="polite">{ text }</p>
             }
         </form>
     }

@@ -51,6 +51,7 @@ async fn settings_with_markup_render_as_text() {
         agent: Default::default(),
         chats: Vec::new(),
         notify: Default::default(),
+        retention: Default::default(),
     };
     yew::Renderer::<SnapshotView>::with_root_and_props(
         root.clone(),
@@ -111,6 +112,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             channel_state: Some("Ready".into()),
             last_event_ms: None,
             problem: None,
+            transport: None,
         },
         chats: vec![ChatView {
             id: "c1".into(),
@@ -134,6 +136,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             typing: None,
         }],
         notify: Default::default(),
+        retention: Default::default(),
     };
     yew::Renderer::<DeskView>::with_root_and_props(root.clone(), DeskProps { snapshot }).render();
     let line = wait_for(&root, |r| text_of(r, "#transcript li[data-index='1']")).await;

@@ -1,0 +1,191 @@
+//! The agent's desk end to end, the details of one chat: the toolbar badge, the customer's
+//! typing indicator on and off, the live region, Retry of a message the server never got,
+//! Leave; and the whole chat against a server with CSRF protection.
+
+use fantoccini::Locator;
+
+use super::agent_desk::{
+    accept, customer_lines, sign_in, wait_for_chat_state, Customer, ReferenceServer,
+};
+use super::scenarios::locale_en;
+use super::*;
+
+/// The toolbar badge text, asked from an extension page.
+async fn badge_text(s: &Session) -> Option<String> {
+    let script = "const done = arguments[arguments.length - 1];
+        (globalThis.browser ?? globalThis.chrome).action.getBadgeText({})
+          .then((t) => done(t), (e) => done('error: ' + e));";
+    match s.client.execute_async(script, vec![]).await {
+        Ok(Value::String(t)) => Some(t),
+        _ => None,
+    }
+}
+
+async fn wait_for_badge(s: &Session, want: &str) -> Result<(), String> {
+    s.wait_for(&format!("the badge to read {want:?}"), || async {
+        (badge_text(s).await.as_deref() == Some(want)).then_some(())
+    })
+    .await
+}
+
+/// The outgoing (not yet echoed) lines of the chat shown: `(text, data-state)`.
+async fn outgoing_lines(s: &Session) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(items) = s
+        .client
+        .find_all(Locator::Css("#transcript li.outgoing"))
+        .await
+    {
+        for li in items {
+            let text = li.text().await.unwrap_or_default();
+            let state = li
+                .attr("data-state")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            out.push((text, state));
+        }
+    }
+    out
+}
+
+/// How many lines of the chat shown carry `text` (transcript and outgoing alike).
+async fn lines_with(s: &Session, text: &str) -> usize {
+    s.text("#transcript")
+        .await
+        .map(|t| t.matches(text).count())
+        .unwrap_or(0)
+}
+
+pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
+    let mut server = ReferenceServer::start();
+    sign_in(s, &server).await?;
+    wait_for_badge(s, "").await?;
+
+    // An invitation waits for the agent: the badge counts it; accepted, nothing waits.
+    let customer = Customer::request(&server, "Pat").await;
+    wait_for_badge(s, "1").await?;
+    accept(s, &customer).await?;
+    wait_for_badge(s, "").await?;
+
+    // The customer speaks last: waiting again, and the live region says it.
+    customer.send("my order is late").await;
+    wait_for_badge(s, "1").await?;
+    s.wait_for("the live region to announce the message", || async {
+        s.text("#announcer")
+            .await
+            .filter(|t| t.contains("Pat") && t.contains("my order is late"))
+    })
+    .await?;
+
+    // Typing on, then off.
+    customer.call("startTyping", &[]).await;
+    s.wait_for("the typing indicator", || async {
+        s.attr("#typing", "id").await
+    })
+    .await?;
+    customer.call("stopTyping", &[]).await;
+    s.wait_for("the typing indicator to go", || async {
+        s.attr("#typing", "id").await.is_none().then_some(())
+    })
+    .await?;
+
+    // The server is gone: the message stays pending, then shows failed with Retry.
+    server.kill();
+    s.wait_for("the outage to show", || async {
+        s.text("#connection")
+            .await
+            .filter(|t| *t == locale_en("errorServerUnreachable"))
+    })
+    .await?;
+    let text = "let me check that for you";
+    s.fill("#composer-input", text).await?;
+    s.click("#send").await?;
+    s.wait_for("the message to show pending", || async {
+        (outgoing_lines(s).await.first()?.1 == "pending").then_some(())
+    })
+    .await?;
+    s.wait_for("the message to show failed", || async {
+        let lines = outgoing_lines(s).await;
+        (lines.len() == 1 && lines[0].0.contains(text) && lines[0].1 == "failed").then_some(())
+    })
+    .await?;
+    // Back: the extension reconnects by itself, but a failed message waits for the agent.
+    let server = server.restart();
+    // The outage was reported; the next connect cycle clears it.
+    s.wait_for_text("#connection", &locale_en("statusConnected"))
+        .await?;
+    // Give a wrong automatic resend the time to show, then check nothing went.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    customer.receives(&[]).await?;
+    s.click("#transcript li.outgoing button.retry").await?;
+    customer.receives(&[text]).await?;
+    s.wait_for("the echo to replace the failed line", || async {
+        (outgoing_lines(s).await.is_empty() && lines_with(s, text).await == 1).then_some(())
+    })
+    .await?;
+    // The agent answered last: nothing waits.
+    wait_for_badge(s, "").await?;
+
+    // Leave: the customer sees the agent go; the chat is over for the agent (the reference
+    // server passes through LeftChat to Completed at once).
+    s.click("#leave").await?;
+    wait_for_chat_state(s, &customer.chat_id, "Completed").await?;
+    let r = customer.transcript().await;
+    let agent_left = r["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["type"] == "ParticipantLeft" && m["from"]["type"] == "Agent");
+    if !agent_left {
+        return Err(format!("the customer did not see the agent leave: {r}"));
+    }
+    if s.attr("#composer-input", "id").await.is_some() {
+        return Err("the composer is still there after Leave".into());
+    }
+    drop(server);
+    Ok(())
+}
+
+/// The server asks for CSRF tokens (as GWS with `enableCsrfProtection`): every write carries
+/// the token of the HTTP session the browser's cookie names. After a server restart the session
+/// and its token are gone; the next write is refused, a new token is fetched, and it goes through.
+pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start_with(&["--csrf"]);
+    sign_in(s, &server).await?;
+    let customer = Customer::request(&server, "Pat").await;
+    accept(s, &customer).await?;
+    customer.send("hello").await;
+    s.wait_for("the customer's message", || async {
+        (customer_lines(s).await == ["hello"]).then_some(())
+    })
+    .await?;
+    s.fill("#composer-input", "first answer").await?;
+    s.click("#send").await?;
+    customer.receives(&["first answer"]).await?;
+
+    let server = server.restart();
+    customer.send("still there?").await;
+    s.wait_for("the extension to catch up", || async {
+        (customer_lines(s).await == ["hello", "still there?"]).then_some(())
+    })
+    .await?;
+    s.fill("#composer-input", "second answer").await?;
+    s.click("#send").await?;
+    customer
+        .receives(&["first answer", "second answer"])
+        .await?;
+    s.wait_for("no line left pending", || async {
+        outgoing_lines(s).await.is_empty().then_some(())
+    })
+    .await?;
+    s.click("#complete").await?;
+    wait_for_chat_state(s, &customer.chat_id, "Completed").await?;
+    let r = customer.transcript().await;
+    if r["chatEnded"] != true {
+        return Err(format!("Complete did not end the customer's chat: {r}"));
+    }
+    drop(server);
+    Ok(())
+}
