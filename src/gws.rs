@@ -206,6 +206,32 @@ pub struct ChatsReply {
     pub chats: Vec<Chat>,
 }
 
+/// `GET /api/v2/me`: who the server takes the request for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeReply {
+    #[serde(rename = "statusCode")]
+    pub status_code: i64,
+    #[serde(default)]
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(rename = "userName", default)]
+    pub user_name: String,
+}
+
+impl MeReply {
+    /// Whether the server answered as someone other than `agent_name` (user names compare
+    /// without case). A reply that names nobody is not taken as someone else.
+    pub fn is_someone_else(&self, agent_name: &str) -> bool {
+        self.user
+            .as_ref()
+            .filter(|u| !u.user_name.is_empty())
+            .is_some_and(|u| u.user_name.to_lowercase() != agent_name.to_lowercase())
+    }
+}
+
 /// The reference server's addition for browsers (a WebSocket cannot send `Authorization`):
 /// every authenticated `GET /api/v2/me` carries a short-lived, single-use token in this header,
 /// which the CometD handshake presents in its `ext` ([`notifications_token_ext`]). A server
@@ -290,6 +316,18 @@ mod tests {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    #[test]
+    fn me_reply_tells_whom_the_server_answered_for() {
+        let me: MeReply = serde_json::from_str(
+            r#"{"statusCode":0,"user":{"id":"a1","userName":"Agent1","firstName":"Ann"}}"#,
+        )
+        .unwrap();
+        assert!(!me.is_someone_else("agent1"));
+        assert!(me.is_someone_else("agent2"));
+        let nobody: MeReply = serde_json::from_str(r#"{"statusCode":0}"#).unwrap();
+        assert!(!nobody.is_someone_else("agent2"));
     }
 
     #[test]

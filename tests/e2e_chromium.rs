@@ -267,3 +267,12 @@ async fn chromium_chat_with_csrf_protection_across_a_server_restart() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn chromium_sign_in_is_refused_while_the_browser_holds_another_agents_session() {
+    in_browser(
+        Browser::Chromium,
+        support::agent_desk_actions::sign_in_is_refused_while_the_browser_holds_another_agents_session,
+    )
+    .await;
+}

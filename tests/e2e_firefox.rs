@@ -139,3 +139,12 @@ async fn firefox_restarted_browser_shows_chats_before_the_network_answers() {
     support::agent_desk::restarted_browser_shows_chats_before_the_network_answers(Browser::Firefox)
         .await;
 }
+
+#[tokio::test]
+async fn firefox_sign_in_is_refused_while_the_browser_holds_another_agents_session() {
+    in_browser(
+        Browser::Firefox,
+        support::agent_desk_actions::sign_in_is_refused_while_the_browser_holds_another_agents_session,
+    )
+    .await;
+}

@@ -150,7 +150,9 @@ async fn get_me(
                 .collect::<Vec<_>>());
             user["features"] = json!(["api-multimedia", "api-multimedia-chat"]);
         }
-        token = Some(state.sessions.issue_token(&a.id));
+        if state.hub.config.notifications_tokens {
+            token = Some(state.sessions.issue_token(&a.id));
+        }
         Ok(json!({ "statusCode": 0, "user": user }))
     });
     if let Some(v) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {

@@ -50,6 +50,8 @@ pub struct HubConfig {
     pub typing_preview: bool,
     /// Require the CSRF token on POST/PUT/DELETE (Genesys `enableCsrfProtection`).
     pub csrf: bool,
+    /// Hand out single-use CometD WebSocket tokens (`X-Cobrowse-Notifications-Token`).
+    pub notifications_tokens: bool,
     /// Chat services (queues) customers may request, e.g. `customer-support`.
     pub services: Vec<String>,
     /// An agent whose CometD connection is gone this long loses their chats to the queue.

@@ -41,6 +41,9 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub demo: bool,
     pub csrf: bool,
+    /// Hand out the CometD WebSocket token on `GET /api/v2/me` (our addition to the Genesys
+    /// shapes); off, the server behaves like GWS and browsers long-poll.
+    pub notifications_tokens: bool,
     pub invite_timeout_ms: i64,
     pub typing_preview: bool,
     /// Chat services customers may request; empty means just [`DEMO_SERVICE`].
@@ -109,6 +112,7 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
             invite_timeout_ms: options.invite_timeout_ms,
             typing_preview: options.typing_preview,
             csrf: options.csrf,
+            notifications_tokens: options.notifications_tokens,
             services: if options.services.is_empty() {
                 vec![DEMO_SERVICE.to_owned()]
             } else {

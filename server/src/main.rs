@@ -2,7 +2,7 @@
 //!
 //! Usage: cobrowse-server [--listen 127.0.0.1:8700] [--data DIR] [--demo] [--csrf]
 //!        [--service NAME]... [--invite-timeout-ms 20000] [--requeue-grace-ms 60000]
-//!        [--typing-preview]
+//!        [--typing-preview] [--no-notifications-token]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +12,7 @@ use cobrowse_server::Options;
 const USAGE: &str =
     "usage: cobrowse-server [--listen ADDR] [--data DIR] [--demo] [--csrf] [--service NAME]...
                        [--invite-timeout-ms MS] [--requeue-grace-ms MS] [--typing-preview]
+                       [--no-notifications-token]
 
   --listen ADDR            address to listen on (default 127.0.0.1:8700)
   --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
@@ -24,6 +25,8 @@ const USAGE: &str =
   --requeue-grace-ms MS    how long an agent may be disconnected before their chats are
                            re-queued (default 60000)
   --typing-preview         forward the customer's typing preview text to the agent
+  --no-notifications-token hand out no CometD WebSocket token on GET /api/v2/me, as Genesys
+                           Web Services: browsers then long-poll with Basic or the cookie
 ";
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -32,6 +35,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         data_dir: PathBuf::from("cobrowse-data"),
         demo: false,
         csrf: false,
+        notifications_tokens: true,
         invite_timeout_ms: 20_000,
         typing_preview: false,
         services: Vec::new(),
@@ -54,6 +58,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--data" => o.data_dir = PathBuf::from(value("--data")?),
             "--demo" => o.demo = true,
             "--csrf" => o.csrf = true,
+            "--no-notifications-token" => o.notifications_tokens = false,
             "--typing-preview" => o.typing_preview = true,
             "--service" => o.services.push(value("--service")?),
             "--max-chats" => {

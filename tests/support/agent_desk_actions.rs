@@ -1,6 +1,7 @@
 //! The agent's desk end to end, the details of one chat: the toolbar badge, the customer's
 //! typing indicator on and off, the live region, Retry of a message the server never got,
-//! Leave; and the whole chat against a server with CSRF protection.
+//! Leave; the whole chat against a server set up like GWS (CSRF, long-polling); and a sign-in
+//! refused while the browser still holds another agent's session.
 
 use fantoccini::Locator;
 
@@ -148,12 +149,19 @@ pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
     Ok(())
 }
 
-/// The server asks for CSRF tokens (as GWS with `enableCsrfProtection`): every write carries
-/// the token of the HTTP session the browser's cookie names. After a server restart the session
-/// and its token are gone; the next write is refused, a new token is fetched, and it goes through.
+/// A server set up like Genesys Web Services: CSRF tokens required (`enableCsrfProtection`),
+/// no WebSocket token, so the extension long-polls. Every write carries the token of the HTTP
+/// session the browser's cookie names. After a server restart the session and its token are
+/// gone; the next write is refused, a new token is fetched, and it goes through.
 pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> Result<(), String> {
-    let server = ReferenceServer::start_with(&["--csrf"]);
+    let server = ReferenceServer::start_with(&["--csrf", "--no-notifications-token"]);
     sign_in(s, &server).await?;
+    s.wait_for("a long-polling connection", || async {
+        s.attr("#connection", "data-transport")
+            .await
+            .filter(|t| t == "long-polling")
+    })
+    .await?;
     let customer = Customer::request(&server, "Pat").await;
     accept(s, &customer).await?;
     customer.send("hello").await;
@@ -187,5 +195,46 @@ pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> R
         return Err(format!("Complete did not end the customer's chat: {r}"));
     }
     drop(server);
+    Ok(())
+}
+
+/// The browser still holds agent1's live HTTP session (the extension lost its credentials
+/// without signing out): signing in as agent2 is refused, since the server would act for
+/// agent1; agent1 signs in again fine.
+pub async fn sign_in_is_refused_while_the_browser_holds_another_agents_session(
+    s: &Session,
+) -> Result<(), String> {
+    let server = ReferenceServer::start();
+    sign_in(s, &server).await?;
+    let script = "const done = arguments[arguments.length - 1];
+        (globalThis.browser ?? globalThis.chrome).storage.session.remove('credentials')
+          .then(() => done('ok'), (e) => done('error: ' + e));";
+    let removed = s
+        .client
+        .execute_async(script, vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    if removed != "ok" {
+        return Err(format!("could not drop the credentials: {removed}"));
+    }
+    let sign_in_as = |agent: &'static str| {
+        let url = server.url.clone();
+        async move {
+            s.wait_for("the sign-in form", || async {
+                s.attr("#signin-submit", "id").await
+            })
+            .await?;
+            s.fill("#signin-server", &url).await?;
+            s.fill("#signin-agent", agent).await?;
+            s.fill("#signin-password", agent).await?;
+            s.click("#signin-submit").await
+        }
+    };
+    sign_in_as("agent2").await?;
+    s.wait_for_text("#signin-error", &locale_en("errorOtherAgentSession"))
+        .await?;
+    sign_in_as("agent1").await?;
+    s.wait_for("the desk", || async { s.attr("#desk", "id").await })
+        .await?;
     Ok(())
 }

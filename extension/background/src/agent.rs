@@ -14,7 +14,7 @@ use cobrowse_agent::bayeux::client::{ClientConfig, Event};
 use cobrowse_agent::bayeux::{LONG_POLLING, WEBSOCKET};
 use cobrowse_agent::chat::{Desk, Effect, Retention};
 use cobrowse_agent::gws::{
-    basic_authorization, notifications_token_ext, ChatsReply, CsrfToken, MessagesReply,
+    basic_authorization, notifications_token_ext, ChatsReply, CsrfToken, MeReply, MessagesReply,
     Notification, Status, NOTIFICATIONS_TOKEN_HEADER,
 };
 use cobrowse_agent::protocol::{AgentStatus, ChatAction, Credentials, Refusal, RefusalReason};
@@ -22,16 +22,17 @@ use cobrowse_agent::settings::Settings;
 use cobrowse_agent::storage_keys;
 use serde_json::{json, Map};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use webext::storage::{self, Area};
 
-use crate::bayeux_link::BayeuxLink;
+use crate::bayeux_link::{set_timeout, BayeuxLink};
 use crate::http;
 
 const REST_TIMEOUT_MS: u64 = 15_000;
-/// The pause before a new connection after the server refused a handshake.
-const HANDSHAKE_RETRY_MS: i64 = 1000;
+/// The pause before a new connection after the server refused a handshake; it doubles with
+/// each refusal in a row, up to the cap.
+const HANDSHAKE_RETRY_MS: u64 = 1000;
+const HANDSHAKE_RETRY_MAX_MS: u64 = 30_000;
 
 thread_local! {
     /// The live connection and its number (events name the link they come from).
@@ -41,6 +42,8 @@ thread_local! {
     static RESYNCED: Cell<bool> = const { Cell::new(false) };
     /// A link is being built (between the check for one and storing it there are awaits).
     static CONNECTING: Cell<bool> = const { Cell::new(false) };
+    /// Handshakes refused in a row (the pause before the next link grows with it).
+    static REFUSED_HANDSHAKES: Cell<u32> = const { Cell::new(0) };
 }
 
 fn refusal(reason: RefusalReason, key: &str, detail: impl Into<String>) -> Refusal {
@@ -276,9 +279,17 @@ pub async fn sign_in(typed: Credentials) -> Result<(), Refusal> {
     .map_err(|e| refusal(RefusalReason::ServerFailed, "errorServerUnreachable", e))?;
     reply_status(&check)?;
     let _ = storage::remove(Area::Session, storage_keys::CSRF_TOKEN).await;
-    // Opens (or joins) the HTTP session and fetches its CSRF token, then starts the
-    // contact-center session.
-    rest(&creds, "GET", "/api/v2/me", None).await?;
+    // Now with the session cookie, as every later request goes (this also fetches the
+    // session's CSRF token): the server must answer for this agent. A live session of another
+    // agent that the browser still holds would win over Basic and act for them.
+    let me = rest(&creds, "GET", "/api/v2/me", None).await?;
+    if serde_json::from_str::<MeReply>(&me).is_ok_and(|m| m.is_someone_else(&creds.agent_name)) {
+        return Err(refusal(
+            RefusalReason::ServerFailed,
+            "errorOtherAgentSession",
+            "the browser holds another agent's session on this server",
+        ));
+    }
     rest(
         &creds,
         "POST",
@@ -402,23 +413,28 @@ async fn recover_handshake() {
             disconnect();
             let _ = storage::remove(Area::Session, storage_keys::CREDENTIALS).await;
         }
-        // The credentials are good (or the server is gone again): a new link, with a fresh
-        // token, after a pause so that a server that keeps refusing is not hammered. The
-        // refusing server said `reconnect: none`, so the old link is over anyway.
-        other => {
-            if other.is_err() {
-                set_status(|s| s.problem = Some("errorServerUnreachable".into())).await;
-            }
-            disconnect();
-            after_ms(HANDSHAKE_RETRY_MS, || spawn_local(ensure_connected()));
+        Err(_) => {
+            set_status(|s| s.problem = Some("errorServerUnreachable".into())).await;
+            reconnect_after_refusal();
         }
+        Ok(_) => reconnect_after_refusal(),
     }
+}
+
+/// A new link (with a fresh token) after a pause that grows while the server keeps refusing.
+/// The refusing server said `reconnect: none`, so the old link is over anyway.
+fn reconnect_after_refusal() {
+    disconnect();
+    let refused = REFUSED_HANDSHAKES.with(|n| n.replace(n.get().saturating_add(1)));
+    let pause = (HANDSHAKE_RETRY_MS << refused.min(5)).min(HANDSHAKE_RETRY_MAX_MS);
+    set_timeout(|| spawn_local(ensure_connected()), pause);
 }
 
 async fn on_event(link_id: u64, event: Event) {
     let now = webext::now_ms() as u64;
     match event {
         Event::Connected => {
+            REFUSED_HANDSHAKES.with(|n| n.set(0));
             // Every connect cycle touches storage: in Chrome that also keeps the worker alive.
             set_status(|s| {
                 s.last_event_ms = Some(now);
@@ -548,22 +564,7 @@ pub async fn pump_outbox() {
         .await;
     }
     if let Some(at) = load_desk().await.outbox.next_attempt_at() {
-        after_ms((at - now()).max(0), || spawn_local(pump_outbox()));
-    }
-}
-
-/// Runs `f` once after `delay_ms` (a timer of this worker instance).
-fn after_ms(delay_ms: i64, f: impl FnOnce() + 'static) {
-    let callback = Closure::once_into_js(f);
-    let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    if let Some(set_timeout) = set_timeout {
-        let _ = set_timeout.call2(
-            &JsValue::UNDEFINED,
-            &callback,
-            &JsValue::from_f64(delay_ms as f64),
-        );
+        set_timeout(|| spawn_local(pump_outbox()), (at - now()).max(0) as u64);
     }
 }
 

@@ -206,7 +206,8 @@ fn global_function(name: &str) -> Option<js_sys::Function> {
         .ok()
 }
 
-fn set_timeout(f: impl FnOnce() + 'static, ms: u64) -> i32 {
+/// Runs `f` once after `ms` (a timer of this worker instance); the id clears it.
+pub(crate) fn set_timeout(f: impl FnOnce() + 'static, ms: u64) -> i32 {
     let callback = Closure::once_into_js(f);
     global_function("setTimeout")
         .and_then(|st| {
