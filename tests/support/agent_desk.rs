@@ -209,14 +209,7 @@ impl Customer {
 /// Signs in from the popup and goes Ready.
 pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String> {
     s.goto("popup.html").await?;
-    s.wait_for("the sign-in form", || async {
-        s.attr("#signin-server", "id").await
-    })
-    .await?;
-    s.fill("#signin-server", &server.url).await?;
-    s.fill("#signin-agent", "agent1").await?;
-    s.fill("#signin-password", "agent1").await?;
-    s.click("#signin-submit").await?;
+    submit_sign_in(s, server, "agent1").await?;
     s.wait_for("the desk", || async {
         s.attr("#connection", "data-live")
             .await
@@ -239,16 +232,39 @@ pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String
     Ok(())
 }
 
+/// Fills in the popup's sign-in form (once it shows) for a demo agent (password = name) and
+/// submits it.
+pub async fn submit_sign_in(
+    s: &Session,
+    server: &ReferenceServer,
+    agent: &str,
+) -> Result<(), String> {
+    s.wait_for("the sign-in form", || async {
+        s.attr("#signin-submit", "id").await
+    })
+    .await?;
+    s.fill("#signin-server", &server.url).await?;
+    s.fill("#signin-agent", agent).await?;
+    s.fill("#signin-password", agent).await?;
+    s.click("#signin-submit").await
+}
+
+/// Waits until the CometD connection is of `transport` (`websocket`, `long-polling`).
+pub async fn wait_for_transport(s: &Session, transport: &str) -> Result<(), String> {
+    s.wait_for(&format!("a {transport} connection"), || async {
+        s.attr("#connection", "data-transport")
+            .await
+            .filter(|t| t == transport)
+    })
+    .await
+    .map(|_| ())
+}
+
 pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(), String> {
     let server = ReferenceServer::start();
     sign_in(s, &server).await?;
     // The reference server hands out notification tokens: the connection is a WebSocket.
-    s.wait_for("a WebSocket connection", || async {
-        s.attr("#connection", "data-transport")
-            .await
-            .filter(|t| t == "websocket")
-    })
-    .await?;
+    wait_for_transport(s, "websocket").await?;
     let customer = Customer::request(&server, "Pat <b>Customer</b>").await;
     accept(s, &customer).await?;
 

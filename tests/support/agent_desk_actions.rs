@@ -6,7 +6,8 @@
 use fantoccini::Locator;
 
 use super::agent_desk::{
-    accept, customer_lines, sign_in, wait_for_chat_state, Customer, ReferenceServer,
+    accept, customer_lines, sign_in, submit_sign_in, wait_for_chat_state, wait_for_transport,
+    Customer, ReferenceServer,
 };
 use super::scenarios::locale_en;
 use super::*;
@@ -156,12 +157,7 @@ pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
 pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> Result<(), String> {
     let server = ReferenceServer::start_with(&["--csrf", "--no-notifications-token"]);
     sign_in(s, &server).await?;
-    s.wait_for("a long-polling connection", || async {
-        s.attr("#connection", "data-transport")
-            .await
-            .filter(|t| t == "long-polling")
-    })
-    .await?;
+    wait_for_transport(s, "long-polling").await?;
     let customer = Customer::request(&server, "Pat").await;
     accept(s, &customer).await?;
     customer.send("hello").await;
@@ -217,23 +213,10 @@ pub async fn sign_in_is_refused_while_the_browser_holds_another_agents_session(
     if removed != "ok" {
         return Err(format!("could not drop the credentials: {removed}"));
     }
-    let sign_in_as = |agent: &'static str| {
-        let url = server.url.clone();
-        async move {
-            s.wait_for("the sign-in form", || async {
-                s.attr("#signin-submit", "id").await
-            })
-            .await?;
-            s.fill("#signin-server", &url).await?;
-            s.fill("#signin-agent", agent).await?;
-            s.fill("#signin-password", agent).await?;
-            s.click("#signin-submit").await
-        }
-    };
-    sign_in_as("agent2").await?;
+    submit_sign_in(s, &server, "agent2").await?;
     s.wait_for_text("#signin-error", &locale_en("errorOtherAgentSession"))
         .await?;
-    sign_in_as("agent1").await?;
+    submit_sign_in(s, &server, "agent1").await?;
     s.wait_for("the desk", || async { s.attr("#desk", "id").await })
         .await?;
     Ok(())
