@@ -6,6 +6,8 @@
 //! tested natively with `cargo test`. It must never depend on `wasm-bindgen`, `web-sys` or
 //! anything that only exists in a browser.
 
+pub mod agent;
+pub mod backoff;
 pub mod bayeux;
 pub mod chat;
 pub mod gws;

@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::chat::attention::NotifySettings;
 use crate::chat::transcript::Line;
 use crate::chat::{OutgoingMessage, Retention, Role};
+use crate::gws::{AgentState, ChatState, OperationName};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -101,13 +102,16 @@ pub enum ChatAction {
 }
 
 impl ChatAction {
-    /// The Genesys `operationName`.
-    pub fn operation_name(self) -> &'static str {
+    /// The operation that does it.
+    pub fn operation(self, nickname: &str) -> crate::gws::Operation {
+        use crate::gws::Operation;
         match self {
-            ChatAction::Accept => "Accept",
-            ChatAction::Reject => "Reject",
-            ChatAction::Leave => "Leave",
-            ChatAction::Complete => "Complete",
+            ChatAction::Accept => Operation::Accept {
+                nickname: Some(nickname.to_owned()),
+            },
+            ChatAction::Reject => Operation::Reject,
+            ChatAction::Leave => Operation::Leave,
+            ChatAction::Complete => Operation::Complete,
         }
     }
 }
@@ -148,24 +152,140 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AgentStatus {
     pub signed_in: bool,
-    /// `Ready`, `NotReady`, … as the server last said.
-    pub channel_state: Option<String>,
+    /// The chat channel's state as the server last said.
+    pub channel_state: Option<AgentState>,
     /// Epoch ms of the last event from the server: the page computes liveness from its age.
     pub last_event_ms: Option<u64>,
-    /// Why the last sign-in or connection attempt failed, as a `_locales` key.
-    pub problem: Option<String>,
-    /// The CometD connection type of the current session (`websocket`, `long-polling`).
+    /// Why the last sign-in or connection attempt failed.
+    pub problem: Option<Problem>,
+    /// The CometD connection type of the current session.
     #[serde(default)]
-    pub transport: Option<String>,
+    pub transport: Option<Transport>,
+}
+
+/// One fact about the connection, as the agent's session learns it; the background keeps the
+/// [`AgentStatus`] in `storage.session` and applies these to it one at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    /// The server said something at `at_ms`.
+    Heard {
+        at_ms: u64,
+    },
+    /// The connect loop works again: heard now, and no problem any more.
+    Connected {
+        at_ms: u64,
+    },
+    Problem(Option<Problem>),
+    Transport(Transport),
+}
+
+impl StatusChange {
+    pub fn apply(&self, status: &mut AgentStatus) {
+        match self {
+            StatusChange::Heard { at_ms } => status.last_event_ms = Some(*at_ms),
+            StatusChange::Connected { at_ms } => {
+                status.last_event_ms = Some(*at_ms);
+                status.problem = None;
+            }
+            StatusChange::Problem(p) => status.problem = *p,
+            StatusChange::Transport(t) => status.transport = Some(*t),
+        }
+    }
+}
+
+/// What went wrong, as a page learns it. The page picks the words ([`Problem::message_key`]);
+/// nothing decides on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// No answer from the chat server.
+    ServerUnreachable,
+    /// The server refused the user name or password.
+    BadCredentials,
+    /// The server answered no.
+    ServerRefused,
+    /// The browser holds another agent's live session on this server.
+    OtherAgentSession,
+    /// The request needs a signed-in agent.
+    NotSignedIn,
+    /// A message that is empty or too long.
+    MessageInvalid,
+    /// The browser's storage failed.
+    Storage,
+}
+
+impl Problem {
+    pub const ALL: [Problem; 7] = [
+        Problem::ServerUnreachable,
+        Problem::BadCredentials,
+        Problem::ServerRefused,
+        Problem::OtherAgentSession,
+        Problem::NotSignedIn,
+        Problem::MessageInvalid,
+        Problem::Storage,
+    ];
+
+    /// The `_locales` message that explains it to a person.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Problem::ServerUnreachable => "errorServerUnreachable",
+            Problem::BadCredentials => "errorBadCredentials",
+            Problem::ServerRefused => "errorServerRefused",
+            Problem::OtherAgentSession => "errorOtherAgentSession",
+            Problem::NotSignedIn => "errorNotSignedIn",
+            Problem::MessageInvalid => "errorMessageInvalid",
+            Problem::Storage => "errorStorage",
+        }
+    }
+
+    /// The [`RefusalReason`] a request refused for this problem gets.
+    pub fn reason(self) -> RefusalReason {
+        match self {
+            Problem::ServerUnreachable
+            | Problem::BadCredentials
+            | Problem::ServerRefused
+            | Problem::OtherAgentSession => RefusalReason::ServerFailed,
+            Problem::NotSignedIn => RefusalReason::NotSignedIn,
+            Problem::MessageInvalid => RefusalReason::MalformedRequest,
+            Problem::Storage => RefusalReason::StorageFailed,
+        }
+    }
+}
+
+/// A CometD connection type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transport {
+    #[serde(rename = "websocket")]
+    WebSocket,
+    #[serde(rename = "long-polling")]
+    LongPolling,
+}
+
+impl Transport {
+    /// The Bayeux `connectionType` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::WebSocket => crate::bayeux::WEBSOCKET,
+            Transport::LongPolling => crate::bayeux::LONG_POLLING,
+        }
+    }
+
+    pub fn from_connection_type(name: &str) -> Option<Transport> {
+        [Transport::WebSocket, Transport::LongPolling]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
 }
 
 /// One chat as the popup shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatView {
     pub id: String,
-    /// `Invited`, `Chatting`, `LeftChat`, `Completed`, `Revoked`.
-    pub state: String,
-    pub capabilities: Vec<String>,
+    pub state: ChatState,
+    /// What the agent may do with the chat now, as the server said (empty when read-only).
+    pub capabilities: Vec<OperationName>,
+    /// Shown from storage while signed out: nothing can be done with it.
+    pub read_only: bool,
     pub customer: String,
     pub subject: String,
     pub unread: u32,
@@ -174,6 +294,12 @@ pub struct ChatView {
     pub lines: Vec<Line>,
     pub outgoing: Vec<OutgoingMessage>,
     pub typing: Option<Role>,
+}
+
+impl ChatView {
+    pub fn can(&self, operation: OperationName) -> bool {
+        !self.read_only && self.capabilities.contains(&operation)
+    }
 }
 
 /// Facts about the background instance that answered. Diagnostic only: it changes when the
@@ -220,6 +346,11 @@ impl Refusal {
             message_key: message_key.to_owned(),
             detail: detail.into(),
         }
+    }
+
+    /// A refusal for `problem`, worded by its message.
+    pub fn of(problem: Problem, detail: impl Into<String>) -> Refusal {
+        Refusal::new(problem.reason(), problem.message_key(), detail)
     }
 }
 

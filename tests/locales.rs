@@ -5,6 +5,23 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use cobrowse_agent::chat::OutgoingState;
+use cobrowse_agent::gws::ChatState;
+use cobrowse_agent::protocol::Problem;
+use cobrowse_agent::settings::SettingsError;
+
+/// One of each settings error (each names its message).
+const SETTINGS_ERRORS: [SettingsError; 8] = [
+    SettingsError::UnsupportedScheme,
+    SettingsError::MissingHost,
+    SettingsError::UnexpectedUrlPart,
+    SettingsError::Malformed(""),
+    SettingsError::UrlTooLong,
+    SettingsError::EmptyAgentName,
+    SettingsError::AgentNameTooLong,
+    SettingsError::AgentNameControlChars,
+];
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -102,9 +119,17 @@ fn every_key_the_code_names_exists() {
             named.insert((format!("error{key}"), path.clone()));
         }
     }
-    // The chat list shows `state{ChatState}`.
-    for state in ["Invited", "Chatting", "LeftChat", "Completed", "Revoked"] {
-        named.insert((format!("state{state}"), PathBuf::from("desk.rs")));
+    // Keys that core enums name for their variants (pages show `x.message_key()`).
+    let from_enums = ChatState::examples()
+        .iter()
+        .map(|s| s.message_key())
+        .chain(OutgoingState::examples().iter().map(|s| s.message_key()))
+        .chain(Problem::ALL.iter().map(|p| p.message_key()))
+        .chain(SETTINGS_ERRORS.iter().map(|e| e.message_key()))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    for key in from_enums {
+        named.insert((key, PathBuf::from("core enums")));
     }
     let manifest = std::fs::read_to_string(root().join("manifest.json")).unwrap();
     for key in literals_after(&manifest, "__MSG_") {

@@ -10,13 +10,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
+use cobrowse_agent::gws::{OperationName as Op, MAX_TEXT_BYTES, NOTIFICATIONS_TOKEN_HEADER};
+
 use crate::auth::Agent;
 use crate::hub::{AgentOp, ApiError, ApiResult};
 use crate::model::{gws_chat, gws_message, AgentChatState};
 use crate::AppState;
-
-/// Longest chat text accepted.
-pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -91,10 +90,13 @@ fn unsupported(operation: &str) -> ApiError {
     ApiError::new(400, 10, format!("unsupported operationName {operation}"))
 }
 
-fn operation(body: &Map<String, Value>) -> ApiResult<&str> {
-    body.get("operationName")
+/// The body's `operationName`: one we know, or the unsupported name.
+fn operation(body: &Map<String, Value>) -> ApiResult<Result<Op, &str>> {
+    let name = body
+        .get("operationName")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::missing("operationName"))
+        .ok_or_else(|| ApiError::missing("operationName"))?;
+    Ok(Op::parse(name).ok_or(name))
 }
 
 fn text_param(body: &Map<String, Value>, name: &str) -> ApiResult<String> {
@@ -156,9 +158,7 @@ async fn get_me(
         Ok(json!({ "statusCode": 0, "user": user }))
     });
     if let Some(v) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        response
-            .headers_mut()
-            .insert("X-Cobrowse-Notifications-Token", v);
+        response.headers_mut().insert(NOTIFICATIONS_TOKEN_HEADER, v);
     }
     response
 }
@@ -173,7 +173,7 @@ async fn post_me(
     let response = with_agent(&state, &method, &headers, |agent| {
         let body = parse_body(&body)?;
         match operation(&body)? {
-            "StartContactCenterSession" => {
+            Ok(Op::StartContactCenterSession) => {
                 let channels: Vec<&str> = body
                     .get("channels")
                     .and_then(Value::as_array)
@@ -188,13 +188,14 @@ async fn post_me(
                 }
                 state.hub.set_session(&agent.agent_id, true)?;
             }
-            "EndContactCenterSession" => {
+            Ok(Op::EndContactCenterSession) => {
                 state.hub.set_session(&agent.agent_id, false)?;
                 ended = true;
             }
-            "Ready" => state.hub.set_ready(&agent.agent_id, true)?,
-            "NotReady" => state.hub.set_ready(&agent.agent_id, false)?,
-            other => return Err(unsupported(other)),
+            Ok(Op::Ready) => state.hub.set_ready(&agent.agent_id, true)?,
+            Ok(Op::NotReady) => state.hub.set_ready(&agent.agent_id, false)?,
+            Ok(other) => return Err(unsupported(other.as_str())),
+            Err(other) => return Err(unsupported(other)),
         }
         Ok(json!({ "statusCode": 0 }))
     });
@@ -217,9 +218,10 @@ async fn post_channel(
         }
         let body = parse_body(&body)?;
         match operation(&body)? {
-            "Ready" => state.hub.set_ready(&agent.agent_id, true)?,
-            "NotReady" => state.hub.set_ready(&agent.agent_id, false)?,
-            other => return Err(unsupported(other)),
+            Ok(Op::Ready) => state.hub.set_ready(&agent.agent_id, true)?,
+            Ok(Op::NotReady) => state.hub.set_ready(&agent.agent_id, false)?,
+            Ok(other) => return Err(unsupported(other.as_str())),
+            Err(other) => return Err(unsupported(other)),
         }
         Ok(json!({ "statusCode": 0 }))
     })
@@ -274,35 +276,35 @@ async fn post_chat(
     with_agent(&state, &method, &headers, |agent| {
         let body = parse_body(&body)?;
         let op = match operation(&body)? {
-            "Accept" => AgentOp::Accept {
+            Ok(Op::Accept) => AgentOp::Accept {
                 nickname: body
                     .get("nickname")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
             },
-            "Reject" => AgentOp::Reject,
-            "SendMessage" => AgentOp::SendMessage {
+            Ok(Op::Reject) => AgentOp::Reject,
+            Ok(Op::SendMessage) => AgentOp::SendMessage {
                 text: text_param(&body, "text")?,
             },
-            "SendStartTypingNotification" => AgentOp::StartTyping,
-            "SendStopTypingNotification" => AgentOp::StopTyping,
-            "SendCustomNotice" => AgentOp::SendCustomNotice {
+            Ok(Op::SendStartTypingNotification) => AgentOp::StartTyping,
+            Ok(Op::SendStopTypingNotification) => AgentOp::StopTyping,
+            Ok(Op::SendCustomNotice) => AgentOp::SendCustomNotice {
                 text: text_param(&body, "text")?,
             },
-            "SendUrl" => AgentOp::SendUrl {
+            Ok(Op::SendUrl) => AgentOp::SendUrl {
                 url: text_param(&body, "url")?,
             },
-            "Leave" => AgentOp::Leave,
-            "Complete" => AgentOp::Complete,
-            "UpdateUserData" => AgentOp::UpdateUserData {
+            Ok(Op::Leave) => AgentOp::Leave,
+            Ok(Op::Complete) => AgentOp::Complete,
+            Ok(Op::UpdateUserData) => AgentOp::UpdateUserData {
                 user_data: body
                     .get("userData")
                     .and_then(Value::as_object)
                     .cloned()
                     .ok_or_else(|| ApiError::missing("userData"))?,
             },
-            "RequestChatHistory" => AgentOp::RequestChatHistory,
-            "Transfer" => AgentOp::Transfer {
+            Ok(Op::RequestChatHistory) => AgentOp::RequestChatHistory,
+            Ok(Op::Transfer) => AgentOp::Transfer {
                 // `targetUri` is the agent's user URI: `<base>/api/v2/users/<id>`.
                 target_agent: body.get("targetUri").and_then(Value::as_str).map(|u| {
                     u.trim_end_matches('/')
@@ -316,7 +318,13 @@ async fn post_chat(
                     .and_then(Value::as_str)
                     .map(str::to_owned),
             },
-            other => return Err(unsupported(other)),
+            Ok(
+                other @ (Op::StartContactCenterSession
+                | Op::EndContactCenterSession
+                | Op::Ready
+                | Op::NotReady),
+            ) => return Err(unsupported(other.as_str())),
+            Err(other) => return Err(unsupported(other)),
         };
         state.hub.agent_op(&agent.agent_id, &id, op)?;
         Ok(json!({ "statusCode": 0 }))

@@ -18,7 +18,9 @@ use base64::Engine as _;
 use bayeux_net::server::Authenticator;
 use serde_json::{Map, Value};
 
-use crate::hub::{now_ms, random_hex, ApiError, Hub};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::ids::{now_ms, random_hex};
 
 pub const SESSION_COOKIE: &str = "JSESSIONID";
 const TOKEN_TTL_MS: i64 = 60_000;
@@ -205,7 +207,7 @@ impl Authenticator for AgentAuthenticator {
     }
 
     async fn principal_from_handshake_ext(&self, ext: &Map<String, Value>) -> Option<String> {
-        let token = ext.get("cobrowse")?.get("token")?.as_str()?;
+        let token = cobrowse_agent::gws::notifications_token_in(ext)?;
         self.sessions.redeem_token(token)
     }
 }

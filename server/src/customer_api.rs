@@ -72,7 +72,7 @@ fn required<'a>(p: &'a Params, name: &str) -> ApiResult<&'a str> {
 
 fn bounded(p: &Params, name: &str) -> ApiResult<String> {
     let v = required(p, name)?;
-    if v.len() > crate::agent_api::MAX_TEXT_BYTES {
+    if v.len() > cobrowse_agent::gws::MAX_TEXT_BYTES {
         return Err(ApiError::new(400, 2, format!("{name} is too long")));
     }
     Ok(v.to_owned())

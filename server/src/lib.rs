@@ -3,15 +3,19 @@
 //! API v2 (REST + CometD notifications at `/api/v2/notifications`) and the customer side of
 //! GMS Chat API v2 (REST), routes chats to ready agents, and keeps everything in SQLite.
 //!
-//! Module map: `store` (SQLite, the only persistence), `model` (chat model and its two wire
-//! renderings), `hub` (behaviour: chats, routing, notifications), `auth` (Basic, sessions,
-//! CSRF, the CometD token), `agent_api` and `customer_api` (HTTP), `demo` (the demo shop).
+//! Module map: `store/` (SQLite, the only persistence, a file per table group), `model` (chat
+//! model and its two wire renderings), `hub/` (behaviour: customer side, agent operations,
+//! presence, routing, and the notification fan-out), `auth` (Basic, sessions, CSRF, the CometD
+//! token), `agent_api` and `customer_api` (HTTP), `error` (the API error), `ids` (clock, random
+//! ids, secret comparison), `demo` (the demo shop).
 
 pub mod agent_api;
 pub mod auth;
 pub mod customer_api;
 pub mod demo;
+pub mod error;
 pub mod hub;
+pub mod ids;
 pub mod model;
 pub mod store;
 
@@ -76,7 +80,7 @@ fn seed_demo(store: &Store, max_chats: u32) -> Result<(), store::StoreError> {
         let agent = match existing {
             Some(a) => AgentRow { max_chats, ..a },
             None => AgentRow {
-                id: hub::random_hex(16),
+                id: ids::random_hex(16),
                 user_name: (*user).into(),
                 password_hash: hash_password(password),
                 first_name: (*first).into(),
@@ -106,7 +110,7 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
     bayeux.spawn_sweeper();
     let hub = Arc::new(Hub::new(
         store,
-        bayeux.clone(),
+        Arc::new(bayeux.clone()),
         HubConfig {
             base_url,
             invite_timeout_ms: options.invite_timeout_ms,
@@ -132,7 +136,7 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
             hub: hub.clone(),
             sessions,
         }),
-        "/api/v2/notifications",
+        cobrowse_agent::gws::paths::NOTIFICATIONS,
     );
     let mut router = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))

@@ -2,6 +2,7 @@
 //! customer's (GMS Chat API v2). One transcript, stored once; each side sees it in its own
 //! wire format (field names exactly as in the Genesys shapes).
 
+use cobrowse_agent::gws::OperationName;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,22 +240,23 @@ impl AgentChatState {
     }
 
     /// The operations allowed in this state (`capabilities`).
-    pub fn capabilities(self) -> &'static [&'static str] {
+    pub fn capabilities(self) -> &'static [OperationName] {
+        use OperationName as Op;
         match self {
-            AgentChatState::Invited => &["Accept", "Reject"],
+            AgentChatState::Invited => &[Op::Accept, Op::Reject],
             AgentChatState::Chatting => &[
-                "Transfer",
-                "Complete",
-                "Leave",
-                "SendMessage",
-                "SendStartTypingNotification",
-                "SendStopTypingNotification",
-                "SendCustomNotice",
-                "SendUrl",
-                "UpdateUserData",
-                "RequestChatHistory",
+                Op::Transfer,
+                Op::Complete,
+                Op::Leave,
+                Op::SendMessage,
+                Op::SendStartTypingNotification,
+                Op::SendStopTypingNotification,
+                Op::SendCustomNotice,
+                Op::SendUrl,
+                Op::UpdateUserData,
+                Op::RequestChatHistory,
             ],
-            AgentChatState::LeftChat => &["Complete", "UpdateUserData"],
+            AgentChatState::LeftChat => &[Op::Complete, Op::UpdateUserData],
             AgentChatState::Completed | AgentChatState::Revoked => &[],
         }
     }
@@ -302,7 +304,7 @@ pub fn gws_chat(chat: &ChatRow, state: AgentChatState, base_url: &str) -> Value 
         "path": format!("/chats/{}", chat.id),
         "chatType": "Inbound",
         "receivedDate": gws_timestamp(chat.created_ms),
-        "capabilities": state.capabilities(),
+        "capabilities": state.capabilities().iter().map(|o| o.as_str()).collect::<Vec<_>>(),
         "participants": participants,
         "userData": user_data,
     })

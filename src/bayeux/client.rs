@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 use super::channel::{ChannelName, InvalidChannel};
 use super::message::{Advice, Message, Reconnect};
 use super::{meta, MINIMUM_VERSION, VERSION};
+use crate::backoff::{Backoff, Jitter};
 
 /// How the client behaves; the defaults follow CometD's JavaScript client.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,13 +168,13 @@ pub struct Client {
     ack_enabled: bool,
     ack_batch: i64,
     first_connect: bool,
-    rng: u64,
+    jitter: Jitter,
     out: VecDeque<Output>,
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Client {
-        let rng = config.seed | 1;
+        let jitter = Jitter::new(config.seed | 1);
         Client {
             config,
             state: State::Idle,
@@ -193,7 +194,7 @@ impl Client {
             ack_enabled: false,
             ack_batch: 0,
             first_connect: true,
-            rng,
+            jitter,
             out: VecDeque::new(),
         }
     }
@@ -817,18 +818,8 @@ impl Client {
 
     /// Exponential back-off with a cap and jitter in [½, 1] of the delay.
     fn backoff(&mut self) -> u64 {
-        let exp = self.failures.saturating_sub(1).min(20);
-        let base = self
-            .config
-            .backoff_initial_ms
-            .saturating_mul(1u64 << exp)
-            .min(self.config.backoff_max_ms);
-        // xorshift64*
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        base / 2 + r % (base / 2 + 1)
+        Backoff::new(self.config.backoff_initial_ms, self.config.backoff_max_ms)
+            .jittered_ms(self.failures, &mut self.jitter)
     }
 }
 

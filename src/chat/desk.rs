@@ -7,15 +7,82 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::outbox::Outbox;
+use super::outbox::{Outbox, OutgoingMessage};
 use super::transcript::{LineKind, Role, Transcript};
-use crate::gws::{Chat, ChatState, ChatsReply, Message, Notification};
+use crate::gws::{AgentState, Chat, ChatState, ChatsReply, Message, Notification};
 
 /// What the caller must do after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Fetch `GET /api/v2/me/chats/{chat_id}/messages?startIndex={from}`.
     Fetch { chat_id: String, from: i64 },
+}
+
+/// One change to the stored desk, as the agent's session asks for it; the store applies it
+/// with [`Desk::change`] (load, change, prune, store: one at a time).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeskChange {
+    /// A notification from `/v2/me/chats` or `/v2/me/channels`.
+    ApplyNotification(Notification),
+    /// The chat list after a (re)connect.
+    ApplyChatList(ChatsReply),
+    /// A transcript fetched from `from`.
+    ApplyFetched {
+        chat_id: String,
+        from: i64,
+        messages: Vec<Message>,
+        after_restart: bool,
+    },
+    /// The agent wrote a message.
+    QueueMessage {
+        client_id: String,
+        chat_id: String,
+        text: String,
+    },
+    /// The next message due to be sent (marked as on its way).
+    TakeNextOutgoing,
+    /// How a send ended; then, like [`DeskChange::TakeNextOutgoing`], the next message due.
+    SendSettled {
+        client_id: String,
+        result: SendResult,
+    },
+    /// The agent pressed Retry on a failed message.
+    Retry {
+        client_id: String,
+    },
+    MarkRead {
+        chat_id: String,
+    },
+    /// Signed out: every chat goes.
+    Clear,
+    /// Nothing but the pruning every change gets (the retention changed).
+    Prune,
+}
+
+/// How one send of a message ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendResult {
+    Sent,
+    Failed {
+        reason: String,
+        retryable: bool,
+    },
+    /// It was taken but never sent (the agent was signed out meanwhile): it waits again.
+    NotSent,
+}
+
+/// What a [`DeskChange`] left for the caller.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeskOutcome {
+    /// Transcripts to fetch.
+    pub fetch: Vec<Effect>,
+    /// For [`DeskChange::TakeNextOutgoing`] and [`DeskChange::SendSettled`]: the message to
+    /// send now.
+    pub next_outgoing: Option<OutgoingMessage>,
+    /// When the earliest message waiting for a retry is due.
+    pub next_attempt_at: Option<i64>,
+    /// Chats waiting for the agent (the toolbar badge).
+    pub waiting: usize,
 }
 
 /// How much of the past the desk keeps in `storage.local` (options page). Live chats are
@@ -87,10 +154,62 @@ pub struct Desk {
     pub chats: BTreeMap<String, ChatRecord>,
     pub outbox: Outbox,
     /// The chat channel's state as the server last said (`Ready`, `NotReady`, …).
-    pub channel_state: Option<String>,
+    pub channel_state: Option<AgentState>,
 }
 
 impl Desk {
+    /// Applies `change` at `now_ms`, then prunes to `retention`.
+    pub fn change(&mut self, change: DeskChange, now_ms: i64, retention: Retention) -> DeskOutcome {
+        let mut outcome = DeskOutcome::default();
+        match change {
+            DeskChange::ApplyNotification(n) => outcome.fetch = self.apply(&n, now_ms),
+            DeskChange::ApplyChatList(list) => outcome.fetch = self.apply_chat_list(&list, now_ms),
+            DeskChange::ApplyFetched {
+                chat_id,
+                from,
+                messages,
+                after_restart,
+            } => self.apply_fetched(&chat_id, from, &messages, after_restart),
+            DeskChange::QueueMessage {
+                client_id,
+                chat_id,
+                text,
+            } => {
+                let after = self
+                    .chats
+                    .get(&chat_id)
+                    .map(|c| c.transcript.last_index())
+                    .unwrap_or(0);
+                self.outbox.push(&client_id, &chat_id, &text, after);
+            }
+            DeskChange::TakeNextOutgoing => {
+                outcome.next_outgoing = self.outbox.take_next(now_ms);
+            }
+            DeskChange::SendSettled { client_id, result } => {
+                // A message put back is not taken again at once: nothing is sent now.
+                let go_on = result != SendResult::NotSent;
+                match result {
+                    SendResult::Sent => self.outbox.sent(&client_id),
+                    SendResult::Failed { reason, retryable } => self
+                        .outbox
+                        .send_failed(&client_id, &reason, retryable, now_ms),
+                    SendResult::NotSent => self.outbox.put_back(&client_id),
+                }
+                if go_on {
+                    outcome.next_outgoing = self.outbox.take_next(now_ms);
+                }
+            }
+            DeskChange::Retry { client_id } => self.outbox.retry(&client_id),
+            DeskChange::MarkRead { chat_id } => self.mark_read(&chat_id),
+            DeskChange::Clear => *self = Desk::default(),
+            DeskChange::Prune => {}
+        }
+        self.prune(retention);
+        outcome.next_attempt_at = self.outbox.next_attempt_at();
+        outcome.waiting = self.waiting();
+        outcome
+    }
+
     fn upsert(&mut self, chat: &Chat, now_ms: i64) -> &mut ChatRecord {
         let customer = chat
             .participants
@@ -171,7 +290,7 @@ impl Desk {
             }
             Notification::ChannelStateChangeMessageV2(c) => {
                 if let Some(chat) = c.channels.iter().find(|c| c.channel == "chat") {
-                    self.channel_state = Some(chat.user_state.state.clone());
+                    self.channel_state = Some(chat.user_state.state);
                 }
                 Vec::new()
             }

@@ -8,7 +8,8 @@ pub mod attention;
 pub mod desk;
 pub mod outbox;
 pub mod transcript;
+pub mod view;
 
-pub use desk::{ChatRecord, Desk, Effect, Retention};
+pub use desk::{ChatRecord, Desk, DeskChange, DeskOutcome, Effect, Retention, SendResult};
 pub use outbox::{Outbox, OutgoingMessage, OutgoingState};
 pub use transcript::{Applied, Line, LineKind, Role, Transcript};

@@ -11,12 +11,18 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::transcript::{LineKind, Role, Transcript};
+use crate::backoff::Backoff;
 
 /// Attempts before a message is marked failed (the agent can still Retry).
 pub const MAX_ATTEMPTS: u32 = 5;
 /// The wait after the first failed attempt; it doubles with each further one (1, 2, 4, 8 s:
 /// a message that cannot get through is shown failed about 15 s after it was written).
 pub const FIRST_RETRY_DELAY_MS: i64 = 1000;
+/// The waits between attempts (the last wait before giving up is 8 s).
+pub const RETRY_BACKOFF: Backoff = Backoff::new(
+    FIRST_RETRY_DELAY_MS as u64,
+    (FIRST_RETRY_DELAY_MS as u64) << (MAX_ATTEMPTS - 2),
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "reason", rename_all = "snake_case")]
@@ -43,6 +49,40 @@ pub struct OutgoingMessage {
     /// A `Queued` message after a failed attempt waits until then (ms since the epoch).
     #[serde(default)]
     pub not_before_ms: i64,
+}
+
+impl OutgoingState {
+    pub fn is_failed(&self) -> bool {
+        matches!(self, OutgoingState::Failed(_))
+    }
+
+    /// The name pages use for it (a CSS class, a `data-state`): `pending`, `sent`, `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OutgoingState::Queued | OutgoingState::Sending => "pending",
+            OutgoingState::Sent => "sent",
+            OutgoingState::Failed(_) => "failed",
+        }
+    }
+
+    /// The `_locales` message that says it to a person.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            OutgoingState::Queued | OutgoingState::Sending => "messagePending",
+            OutgoingState::Sent => "messageSent",
+            OutgoingState::Failed(_) => "messageFailed",
+        }
+    }
+
+    /// One of each kind (for checks that every state has its message).
+    pub fn examples() -> [OutgoingState; 4] {
+        [
+            OutgoingState::Queued,
+            OutgoingState::Sending,
+            OutgoingState::Sent,
+            OutgoingState::Failed(String::new()),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -106,9 +146,20 @@ impl Outbox {
         if let Some(m) = self.find(client_id) {
             if retryable && m.attempts < MAX_ATTEMPTS {
                 m.state = OutgoingState::Queued;
-                m.not_before_ms = now_ms + (FIRST_RETRY_DELAY_MS << (m.attempts.max(1) - 1));
+                m.not_before_ms = now_ms + RETRY_BACKOFF.delay_ms(m.attempts) as i64;
             } else {
                 m.state = OutgoingState::Failed(reason.to_owned());
+            }
+        }
+    }
+
+    /// A message taken by [`Outbox::take_next`] was not sent after all: it waits again, and
+    /// the attempt does not count.
+    pub fn put_back(&mut self, client_id: &str) {
+        if let Some(m) = self.find(client_id) {
+            if m.state == OutgoingState::Sending {
+                m.state = OutgoingState::Queued;
+                m.attempts = m.attempts.saturating_sub(1);
             }
         }
     }

@@ -20,6 +20,17 @@ pub enum Role {
     System,
 }
 
+impl Role {
+    /// The name pages use for it (a CSS class, a `data-role`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Agent => "agent",
+            Role::System => "system",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {

@@ -1,27 +1,12 @@
 //! `fetch` from the background (a worker in Chrome, an event page in Firefox: only what both
 //! globals have). Host permission for the server's origin lets it through CORS.
 
+use cobrowse_agent::gws::{Cookies, HttpReply};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    /// Reply headers, names in lower case (as fetch gives them).
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Response {
-    /// A reply header by name, case-insensitively.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    }
-}
+use crate::global::{self, js_err};
 
 /// The reply's headers as name/value pairs (`Headers` is iterable as `[name, value]`).
 fn headers_of(response: &JsValue) -> Vec<(String, String)> {
@@ -39,52 +24,18 @@ fn headers_of(response: &JsValue) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn js_err(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
-}
-
-fn global_function(name: &str) -> Option<js_sys::Function> {
-    js_sys::Reflect::get(&js_sys::global(), &name.into())
-        .ok()?
-        .dyn_into()
-        .ok()
-}
-
-/// Whether a request carries (and takes) the browser's cookies for the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cookies {
-    /// The HTTP session cookie goes along (`credentials: "include"`).
-    Include,
-    /// None sent, none stored: to check a password on its own.
-    Omit,
-}
-
-/// One HTTP request with a deadline, with cookies. Any status comes back as a [`Response`];
-/// only network failures and timeouts are errors.
+/// One HTTP request with a deadline. Any status comes back as an [`HttpReply`]; only network
+/// failures and timeouts are errors.
 pub async fn request(
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body: Option<&str>,
     timeout_ms: u64,
-) -> Result<Response, String> {
-    request_with(method, url, headers, body, timeout_ms, Cookies::Include).await
-}
-
-/// [`request`], choosing whether cookies go along.
-pub async fn request_with(
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: Option<&str>,
-    timeout_ms: u64,
     cookies: Cookies,
-) -> Result<Response, String> {
+) -> Result<HttpReply, String> {
     let global = js_sys::global();
-    let fetch = global_function("fetch").ok_or("no fetch in this global")?;
+    let fetch = global::function("fetch").ok_or("no fetch in this global")?;
     let init = js_sys::Object::new();
     let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&init, &k.into(), v).map_err(js_err);
     set("method", &method.into())?;
@@ -140,7 +91,7 @@ pub async fn request_with(
         .map_err(js_err)?
         .as_string()
         .unwrap_or_default();
-    Ok(Response {
+    Ok(HttpReply {
         status,
         headers,
         body,

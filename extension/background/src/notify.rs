@@ -1,12 +1,12 @@
 //! System notifications for what needs the agent while no extension page is open, repeated
-//! until the agent opens the popup. What was shown when lives in `storage.session`.
+//! until the agent opens the popup. Driven by the stored desk (every change to it, and the
+//! alarm for repeats), never called by the session. What was shown when lives in
+//! `storage.session`; what is due is core's to say (`chat::attention`).
 
-use cobrowse_agent::chat::attention::{attention, NotifySettings, Shown};
-use cobrowse_agent::storage_keys;
+use cobrowse_agent::chat::attention::attention;
 use webext::notifications::{self, BasicNotification};
-use webext::storage::{self, Area};
 
-use crate::agent;
+use crate::store;
 
 fn notification_id(chat_id: &str) -> String {
     format!("chat-{chat_id}")
@@ -15,22 +15,6 @@ fn notification_id(chat_id: &str) -> String {
 /// The chat a notification id names.
 pub fn chat_of(notification_id: &str) -> Option<&str> {
     notification_id.strip_prefix("chat-")
-}
-
-pub async fn settings() -> NotifySettings {
-    storage::get::<NotifySettings>(Area::Local, storage_keys::NOTIFY_SETTINGS)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
-
-async fn shown() -> Shown {
-    storage::get::<Shown>(Area::Session, storage_keys::NOTIFICATIONS_SHOWN)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default()
 }
 
 fn text(key: &str, subs: &[&str]) -> String {
@@ -42,15 +26,10 @@ pub async fn refresh(pages_open: bool) {
     if pages_open {
         return;
     }
-    let settings = settings().await;
-    let items = attention(&agent::load_desk().await);
-    let due = agent::serialized(async {
-        let mut shown = shown().await;
-        let due = shown.due(&items, webext::now_ms() as i64, settings);
-        let _ = storage::set(Area::Session, storage_keys::NOTIFICATIONS_SHOWN, &shown).await;
-        due
-    })
-    .await;
+    let settings = store::notify_settings().await;
+    let items = attention(&store::desk().await);
+    let now = webext::now_ms() as i64;
+    let due = store::change_shown(|shown| shown.due(&items, now, settings)).await;
     for a in due {
         let (title, message) = if a.invitation {
             (
@@ -76,9 +55,8 @@ pub async fn refresh(pages_open: bool) {
 
 /// The agent opened the popup: clear what was shown and do not repeat it.
 pub async fn acknowledge() {
-    let items = attention(&agent::load_desk().await);
-    let cleared = agent::serialized(async {
-        let mut shown = shown().await;
+    let items = attention(&store::desk().await);
+    let cleared = store::change_shown(|shown| {
         let ids: Vec<String> = shown
             .by_chat
             .keys()
@@ -86,11 +64,25 @@ pub async fn acknowledge() {
             .chain(items.iter().map(|a| a.chat_id.clone()))
             .collect();
         shown.acknowledge(&items);
-        let _ = storage::set(Area::Session, storage_keys::NOTIFICATIONS_SHOWN, &shown).await;
         ids
     })
     .await;
     for id in cleared {
         let _ = notifications::clear(&notification_id(&id)).await;
     }
+}
+
+/// The agent clicked notification `id`: open the popup's page on that chat.
+pub async fn clicked(id: &str) {
+    let Some(chat) = chat_of(id) else {
+        return;
+    };
+    let url = match webext::runtime::url(&format!("popup.html#chat={chat}")) {
+        Ok(u) => u,
+        Err(e) => return webext::log_error(&format!("[cobrowse-agent] {e}")),
+    };
+    if let Err(e) = webext::tabs::open(&url).await {
+        webext::log_error(&format!("[cobrowse-agent] {e}"));
+    }
+    let _ = notifications::clear(id).await;
 }

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use background::bayeux_link::BayeuxLink;
+use background::link::BayeuxLink;
 use cobrowse_agent::bayeux::client::{ClientConfig, Event};
 use serde_json::{json, Value};
 use wasm_bindgen::JsCast;

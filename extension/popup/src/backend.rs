@@ -12,6 +12,8 @@ use webext::port::Port;
 use webext::Listener;
 use yew::Callback;
 
+use crate::i18n::t;
+
 /// Sends one request. A transport failure (no background, no extension) becomes a refusal
 /// with a message for the page, so callers handle one error shape.
 pub async fn request(request: PopupRequest) -> Result<PopupReply, Refusal> {
@@ -25,6 +27,17 @@ pub async fn request(request: PopupRequest) -> Result<PopupReply, Refusal> {
                 e.to_string(),
             )
         })
+}
+
+/// Sends `request` and forgets the reply; a refusal's message goes to `on_error` (`None` on
+/// success, which clears an earlier error).
+pub fn act(request: PopupRequest, on_error: Callback<Option<String>>) {
+    wasm_bindgen_futures::spawn_local(async move {
+        match self::request(request).await {
+            Ok(PopupReply::Refused(r)) | Err(r) => on_error.emit(Some(t(&r.message_key))),
+            Ok(_) => on_error.emit(None),
+        }
+    });
 }
 
 /// Delay before re-opening a dropped port.

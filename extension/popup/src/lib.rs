@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 
 pub mod backend;
 pub mod desk;
+pub mod hooks;
 pub mod i18n;
 pub mod options;
 pub mod popup;

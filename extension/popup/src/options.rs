@@ -5,7 +5,7 @@
 
 use cobrowse_agent::chat::attention::NotifySettings;
 use cobrowse_agent::chat::Retention;
-use cobrowse_agent::protocol::{PopupReply, PopupRequest};
+use cobrowse_agent::protocol::{PopupReply, PopupRequest, Snapshot};
 use cobrowse_agent::settings::{ServerUrl, Settings};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
@@ -25,34 +25,51 @@ enum SaveStatus {
     Failed(String),
 }
 
+/// The page: loads the snapshot once, then shows its forms filled from it.
 #[function_component(OptionsApp)]
 pub fn options_app() -> Html {
-    let server_url = use_state(String::new);
-    let agent_name = use_state(String::new);
-    let loaded = use_state(|| false);
-    let status = use_state(|| SaveStatus::Idle);
+    let snapshot = use_state(|| None::<Snapshot>);
+    let failed = use_state(|| None::<String>);
     {
-        let (server_url, agent_name, loaded, status) = (
-            server_url.setter(),
-            agent_name.setter(),
-            loaded.setter(),
-            status.setter(),
-        );
+        let (snapshot, failed) = (snapshot.setter(), failed.setter());
         use_effect_with((), move |_| {
             spawn_local(async move {
                 match backend::request(PopupRequest::GetSnapshot).await {
                     Ok(PopupReply::Snapshot(s) | PopupReply::SettingsSaved(s)) => {
-                        server_url.set(s.settings.server_url);
-                        agent_name.set(s.settings.agent_name);
-                        loaded.set(true);
+                        snapshot.set(Some(s))
                     }
-                    Ok(PopupReply::Refused(r)) | Err(r) => {
-                        status.set(SaveStatus::Failed(t(&r.message_key)))
-                    }
+                    Ok(PopupReply::Refused(r)) | Err(r) => failed.set(Some(t(&r.message_key))),
                 }
             });
         });
     }
+    html! {
+        <main class="options">
+            <h1>{ t("optionsTitle") }</h1>
+            if let Some(s) = (*snapshot).clone() {
+                <SettingsForm settings={s.settings} />
+                <NotifyForm initial={s.notify} />
+                <RetentionForm initial={s.retention} />
+            } else if let Some(message) = (*failed).clone() {
+                <p id="save-status" class="error" data-state="failed" role="alert">{ message }</p>
+            } else {
+                <form id="settings-form" data-loaded="false"></form>
+            }
+        </main>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SettingsFormProps {
+    settings: Settings,
+}
+
+/// Server URL and agent name.
+#[function_component(SettingsForm)]
+fn settings_form(props: &SettingsFormProps) -> Html {
+    let server_url = use_state(|| props.settings.server_url.clone());
+    let agent_name = use_state(|| props.settings.agent_name.clone());
+    let status = use_state(|| SaveStatus::Idle);
     let on_input = |field: UseStateHandle<String>| {
         Callback::from(move |e: InputEvent| {
             let input: HtmlInputElement = e.target_unchecked_into();
@@ -124,9 +141,8 @@ pub fn options_app() -> Html {
         }
     };
     html! {
-        <main class="options">
-            <h1>{ t("optionsTitle") }</h1>
-            <form id="settings-form" onsubmit={on_submit} data-loaded={ loaded.to_string() }>
+        <>
+            <form id="settings-form" onsubmit={on_submit} data-loaded="true">
                 <label for="server-url">{ t("labelServerUrl") }</label>
                 <input id="server-url" type="url" required=true autocomplete="url"
                     value={ (*server_url).clone() } oninput={ on_input(server_url.clone()) } />
@@ -136,31 +152,21 @@ pub fn options_app() -> Html {
                 <button id="save" type="submit" disabled={ *status == SaveStatus::Saving }>{ t("buttonSave") }</button>
             </form>
             { status_view }
-            <NotifyForm />
-            <RetentionForm />
-        </main>
+        </>
     }
+}
+
+#[derive(Properties, PartialEq)]
+struct NotifyFormProps {
+    initial: NotifySettings,
 }
 
 /// System notifications: on/off and the repeat interval.
 #[function_component(NotifyForm)]
-fn notify_form() -> Html {
-    let enabled = use_state(|| true);
-    let repeat = use_state(|| "60".to_owned());
+fn notify_form(props: &NotifyFormProps) -> Html {
+    let enabled = use_state(|| props.initial.enabled);
+    let repeat = use_state(|| props.initial.repeat_seconds.to_string());
     let saved = use_state(|| None::<String>);
-    {
-        let (enabled, repeat) = (enabled.setter(), repeat.setter());
-        use_effect_with((), move |_| {
-            spawn_local(async move {
-                if let Ok(PopupReply::Snapshot(s)) =
-                    backend::request(PopupRequest::GetSnapshot).await
-                {
-                    enabled.set(s.notify.enabled);
-                    repeat.set(s.notify.repeat_seconds.to_string());
-                }
-            });
-        });
-    }
     let on_toggle = {
         let enabled = enabled.clone();
         Callback::from(move |e: Event| {
@@ -209,23 +215,16 @@ fn notify_form() -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+struct RetentionFormProps {
+    initial: Retention,
+}
+
 /// How many finished chats the desk keeps.
 #[function_component(RetentionForm)]
-fn retention_form() -> Html {
-    let keep = use_state(|| Retention::default().finished_chats.to_string());
+fn retention_form(props: &RetentionFormProps) -> Html {
+    let keep = use_state(|| props.initial.finished_chats.to_string());
     let saved = use_state(|| None::<String>);
-    {
-        let keep = keep.setter();
-        use_effect_with((), move |_| {
-            spawn_local(async move {
-                if let Ok(PopupReply::Snapshot(s)) =
-                    backend::request(PopupRequest::GetSnapshot).await
-                {
-                    keep.set(s.retention.finished_chats.to_string());
-                }
-            });
-        });
-    }
     let on_keep = {
         let keep = keep.clone();
         Callback::from(move |e: InputEvent| {

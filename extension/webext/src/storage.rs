@@ -64,6 +64,12 @@ pub async fn get<T: DeserializeOwned>(area: Area, key: &str) -> Result<Option<T>
     json::from_js(&value).map(Some)
 }
 
+/// Reads one key; its default when it is absent or cannot be read (the caller would do no
+/// better with the error: an unreadable value is one written by an older build).
+pub async fn get_or_default<T: DeserializeOwned + Default>(area: Area, key: &str) -> T {
+    get(area, key).await.ok().flatten().unwrap_or_default()
+}
+
 /// Writes one key.
 pub async fn set<T: Serialize + ?Sized>(area: Area, key: &str, value: &T) -> Result<()> {
     let items = js_sys::Object::new();

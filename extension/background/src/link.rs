@@ -17,12 +17,14 @@ use cobrowse_agent::bayeux::client::{
 };
 use cobrowse_agent::bayeux::message::FrameLimits;
 use cobrowse_agent::bayeux::{decode_frame, encode_frame, LONG_POLLING, WEBSOCKET};
+use cobrowse_agent::gws::Cookies;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::http::js_err;
+use crate::global::js_err;
+use crate::timer::{clear_timeout, set_timeout, TimerId};
 
 type Shared = Rc<RefCell<Link>>;
 
@@ -51,13 +53,13 @@ struct Link {
     headers: Vec<(String, String)>,
     client: Client,
     on_event: Rc<dyn Fn(Event)>,
-    timers: BTreeMap<Timer, i32>,
+    timers: BTreeMap<Timer, TimerId>,
     socket: Option<Socket>,
     socket_generation: u64,
     socket_ever_opened: bool,
     socket_backlog: Vec<Outgoing>,
     socket_requests: Vec<u64>,
-    socket_connect_timer: Option<i32>,
+    socket_connect_timer: Option<TimerId>,
     lp_queue: Vec<Outgoing>,
     lp_busy: bool,
     closed: bool,
@@ -199,32 +201,6 @@ fn send(link: &Shared, outgoing: Outgoing) {
 
 // ---- timers ----
 
-fn global_function(name: &str) -> Option<js_sys::Function> {
-    js_sys::Reflect::get(&js_sys::global(), &name.into())
-        .ok()?
-        .dyn_into()
-        .ok()
-}
-
-/// Runs `f` once after `ms` (a timer of this worker instance); the id clears it.
-pub(crate) fn set_timeout(f: impl FnOnce() + 'static, ms: u64) -> i32 {
-    let callback = Closure::once_into_js(f);
-    global_function("setTimeout")
-        .and_then(|st| {
-            st.call2(&js_sys::global(), &callback, &JsValue::from_f64(ms as f64))
-                .ok()
-        })
-        .and_then(|id| id.as_f64())
-        .map(|id| id as i32)
-        .unwrap_or(-1)
-}
-
-fn clear_timeout(id: i32) {
-    if let Some(ct) = global_function("clearTimeout") {
-        let _ = ct.call1(&js_sys::global(), &JsValue::from(id));
-    }
-}
-
 fn set_timer(link: &Shared, timer: Timer, after_ms: u64) {
     let weak = Rc::downgrade(link);
     let id = set_timeout(
@@ -299,7 +275,15 @@ async fn fetch_text(
     body: &str,
     timeout_ms: u64,
 ) -> Result<String, String> {
-    let r = crate::http::request("POST", url, headers, Some(body), timeout_ms).await?;
+    let r = crate::http::request(
+        "POST",
+        url,
+        headers,
+        Some(body),
+        timeout_ms,
+        Cookies::Include,
+    )
+    .await?;
     if (200..300).contains(&r.status) {
         Ok(r.body)
     } else {

@@ -1,26 +1,39 @@
-//! Golden JSON fixtures pin the popup <-> background protocol: every variant of every
-//! direction has a file in `tests/fixtures/protocol/`. Renaming a field or variant changes the
-//! JSON and fails here. To accept an intended change: `UPDATE_GOLDEN=1 cargo test --test protocol_golden`
-//! and bump `PROTOCOL_VERSION` if old pages could no longer talk to the new worker.
+//! Golden JSON fixtures pin our wire formats: every variant of the popup <-> background
+//! protocol (`tests/fixtures/protocol/`) and every Genesys request body the extension sends
+//! (`tests/fixtures/gws/`). Renaming a field or variant changes the JSON and fails here. To
+//! accept an intended change: `UPDATE_GOLDEN=1 cargo test --test golden`, and bump
+//! `PROTOCOL_VERSION` if old pages could no longer talk to the new worker.
 
 use std::path::PathBuf;
 
 use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
 use cobrowse_agent::chat::{OutgoingMessage, OutgoingState};
+use cobrowse_agent::gws::{AgentState, ChatState, Operation, OperationName};
 use cobrowse_agent::protocol::*;
 use cobrowse_agent::settings::Settings;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-fn fixture_path(name: &str) -> PathBuf {
+fn fixtures(dir: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/protocol")
-        .join(format!("{name}.json"))
+        .join("tests/fixtures")
+        .join(dir)
 }
 
-/// Serialises `value`, compares with the fixture, and parses the fixture back to `value`.
+fn fixture_path(name: &str) -> PathBuf {
+    fixtures("protocol").join(format!("{name}.json"))
+}
+
+/// Serialises `value`, compares with the protocol fixture, and parses it back to `value`.
 fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, value: &T) {
-    let path = fixture_path(name);
+    check_at(fixture_path(name), name, value);
+}
+
+fn check_at<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+    path: PathBuf,
+    name: &str,
+    value: &T,
+) {
     let ours = serde_json::to_string_pretty(value).unwrap() + "\n";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &ours).unwrap();
@@ -48,15 +61,16 @@ fn snapshot() -> Snapshot {
         },
         agent: AgentStatus {
             signed_in: true,
-            channel_state: Some("Ready".into()),
+            channel_state: Some(AgentState::Ready),
             last_event_ms: Some(1_764_000_001_000),
-            problem: None,
-            transport: Some("websocket".into()),
+            problem: Some(Problem::ServerUnreachable),
+            transport: Some(Transport::WebSocket),
         },
         chats: vec![ChatView {
             id: "0000Na9B26EF002X".into(),
-            state: "Chatting".into(),
-            capabilities: vec!["SendMessage".into(), "Complete".into()],
+            state: ChatState::Chatting,
+            capabilities: vec![OperationName::SendMessage, OperationName::Complete],
+            read_only: false,
             customer: "Pat".into(),
             subject: "Order 42".into(),
             unread: 1,
@@ -214,14 +228,70 @@ fn fixtures_decode_through_the_background_entry_point() {
     }
 }
 
+/// Every request body the extension sends to Genesys Web Services.
+fn gws_operations() -> Vec<(&'static str, Operation)> {
+    vec![
+        (
+            "start_contact_center_session",
+            Operation::start_chat_session(),
+        ),
+        (
+            "end_contact_center_session",
+            Operation::EndContactCenterSession,
+        ),
+        ("ready", Operation::Ready),
+        ("not_ready", Operation::NotReady),
+        (
+            "accept",
+            Operation::Accept {
+                nickname: Some("Ann".into()),
+            },
+        ),
+        ("reject", Operation::Reject),
+        (
+            "send_message",
+            Operation::SendMessage {
+                text: "Let me check.".into(),
+            },
+        ),
+        (
+            "send_start_typing_notification",
+            Operation::SendStartTypingNotification,
+        ),
+        (
+            "send_stop_typing_notification",
+            Operation::SendStopTypingNotification,
+        ),
+        ("leave", Operation::Leave),
+        ("complete", Operation::Complete),
+    ]
+}
+
 #[test]
-fn every_fixture_file_is_checked() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/protocol");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+fn gws_request_bodies_match_fixtures() {
+    for (name, op) in gws_operations() {
+        check_at(fixtures("gws").join(format!("{name}.json")), name, &op);
+    }
+}
+
+fn fixture_names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures(dir))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    names
+}
+
+#[test]
+fn every_fixture_file_is_checked() {
+    let mut gws: Vec<String> = gws_operations()
+        .into_iter()
+        .map(|(n, _)| format!("{n}.json"))
+        .collect();
+    gws.sort();
+    assert_eq!(fixture_names("gws"), gws, "a GWS fixture without a check");
+    let names = fixture_names("protocol");
     assert_eq!(
         names,
         [

@@ -1,72 +1,14 @@
-//! Persistence: every agent, chat, transcript message and routing fact in SQLite (WAL,
-//! `synchronous=FULL`), behind this one module. A message is committed before anyone is told
-//! about it; per chat, indices strictly increase and never repeat (the next index lives in the
-//! chat row and moves in the same transaction as the insert).
-//!
-//! Scaling past one machine means another implementation of this module (PostgreSQL), not a
-//! change to its callers.
+//! The chats' tables: chats, who refused them (`chat_refusals`), and their transcripts
+//! (`messages`, indexed per chat in the same transaction as the chat's next index).
 
-use std::path::Path;
+use rusqlite::{params, OptionalExtension};
 
-use rusqlite::{params, Connection, OptionalExtension};
-
+use super::{Store, StoreError, StoreResult};
 use crate::model::{
     Author, ChatRow, ChatStatus, MessageKind, NewMessage, StoredMessage, Visibility,
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("not found")]
-    NotFound,
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
-
-pub struct Store {
-    conn: Connection,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentRow {
-    pub id: String,
-    pub user_name: String,
-    pub password_hash: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub max_chats: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AgentState {
-    pub in_session: bool,
-    pub ready: bool,
-    /// When the agent last became free (ready with no chat), for longest-idle routing.
-    pub idle_since_ms: i64,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS agents (
-    id TEXT PRIMARY KEY,
-    user_name TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    first_name TEXT NOT NULL,
-    last_name TEXT NOT NULL,
-    max_chats INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_state (
-    agent_id TEXT PRIMARY KEY REFERENCES agents(id),
-    in_session INTEGER NOT NULL,
-    ready INTEGER NOT NULL,
-    idle_since_ms INTEGER NOT NULL
-);
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS chats (
     id TEXT PRIMARY KEY,
     service TEXT NOT NULL,
@@ -156,101 +98,6 @@ fn chat_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatRow> {
 }
 
 impl Store {
-    pub fn open(path: &Path) -> StoreResult<Store> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // Durable before acknowledged: fsync on every commit.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
-    }
-
-    // ---- agents ----
-
-    pub fn upsert_agent(&self, a: &AgentRow) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT INTO agents (id, user_name, password_hash, first_name, last_name, max_chats)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(user_name) DO UPDATE SET password_hash = excluded.password_hash,
-               first_name = excluded.first_name, last_name = excluded.last_name, max_chats = excluded.max_chats",
-            params![a.id, a.user_name, a.password_hash, a.first_name, a.last_name, a.max_chats],
-        )?;
-        Ok(())
-    }
-
-    fn agent_where(&self, clause: &str, value: &str) -> StoreResult<Option<AgentRow>> {
-        let sql = format!("SELECT id, user_name, password_hash, first_name, last_name, max_chats FROM agents WHERE {clause} = ?1");
-        Ok(self
-            .conn
-            .query_row(&sql, params![value], |r| {
-                Ok(AgentRow {
-                    id: r.get(0)?,
-                    user_name: r.get(1)?,
-                    password_hash: r.get(2)?,
-                    first_name: r.get(3)?,
-                    last_name: r.get(4)?,
-                    max_chats: r.get(5)?,
-                })
-            })
-            .optional()?)
-    }
-
-    pub fn agent_by_user(&self, user_name: &str) -> StoreResult<Option<AgentRow>> {
-        self.agent_where("user_name", user_name)
-    }
-
-    pub fn agent(&self, id: &str) -> StoreResult<Option<AgentRow>> {
-        self.agent_where("id", id)
-    }
-
-    pub fn agent_state(&self, agent_id: &str) -> StoreResult<AgentState> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT in_session, ready, idle_since_ms FROM agent_state WHERE agent_id = ?1",
-                params![agent_id],
-                |r| {
-                    Ok(AgentState {
-                        in_session: r.get(0)?,
-                        ready: r.get(1)?,
-                        idle_since_ms: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?
-            .unwrap_or(AgentState {
-                in_session: false,
-                ready: false,
-                idle_since_ms: 0,
-            }))
-    }
-
-    pub fn set_agent_state(&self, agent_id: &str, s: AgentState) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT INTO agent_state (agent_id, in_session, ready, idle_since_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(agent_id) DO UPDATE SET in_session = excluded.in_session, ready = excluded.ready,
-               idle_since_ms = excluded.idle_since_ms",
-            params![agent_id, s.in_session, s.ready, s.idle_since_ms],
-        )?;
-        Ok(())
-    }
-
-    /// Ready agents in a contact-center session with free capacity for `chat_id`, longest idle
-    /// first, excluding agents who refused it.
-    pub fn routable_agents(&self, chat_id: &str) -> StoreResult<Vec<String>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT a.id FROM agents a JOIN agent_state s ON s.agent_id = a.id
-             WHERE s.in_session = 1 AND s.ready = 1
-               AND a.id NOT IN (SELECT agent_id FROM chat_refusals WHERE chat_id = ?1)
-               AND (SELECT COUNT(*) FROM chats c WHERE c.agent_id = a.id AND c.status IN ('offered', 'active')) < a.max_chats
-             ORDER BY s.idle_since_ms ASC, a.user_name ASC",
-        )?;
-        let rows = stmt.query_map(params![chat_id], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     // ---- chats ----
 
     pub fn insert_chat(

@@ -1,34 +1,25 @@
 //! The agent side of the Genesys wire: Web Services API v2 chat notifications (CometD topic
 //! `/v2/me/chats`, `/v2/me/channels`) and resources, with the exact field names Genesys uses.
 //! Unknown message types, states and fields are tolerated: a newer server must not break us.
+//!
+//! Submodules: `auth` (Basic, the CSRF token), `operation` (operation names, request bodies,
+//! paths, a request as data), `outcome` (what a reply means), `additions` (what the reference
+//! server adds to these shapes, shared with it).
+
+pub mod additions;
+pub mod auth;
+pub mod operation;
+pub mod outcome;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// `Authorization: Basic …` for Genesys Web Services (UTF-8 user and password).
-pub fn basic_authorization(user: &str, password: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
-    let bytes = input.as_bytes();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4 + 6);
-    out.push_str("Basic ");
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub use additions::{
+    notifications_token_ext, notifications_token_in, MAX_TEXT_BYTES, NOTIFICATIONS_TOKEN_HEADER,
+};
+pub use auth::{basic_authorization, CsrfToken, CSRF_HEADER_NAME};
+pub use operation::{paths, Cookies, Method, Operation, OperationName, Request};
+pub use outcome::{HttpReply, Outcome};
 
 /// The `data` of a message on `/v2/me/chats` or `/v2/me/channels`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,9 +84,20 @@ pub struct ChannelState {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserState {
-    pub state: String,
+    pub state: AgentState,
     #[serde(rename = "displayName", default)]
     pub display_name: String,
+}
+
+/// The agent's state on a channel (`userState.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentState {
+    Ready,
+    NotReady,
+    LoggedOut,
+    /// Any other state a server may report (e.g. `AfterCallWork`).
+    #[serde(other)]
+    Other,
 }
 
 /// A chat resource.
@@ -131,6 +133,42 @@ pub enum ChatState {
 }
 
 impl ChatState {
+    /// The state's name as Genesys spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ChatState::Invited => "Invited",
+            ChatState::Chatting => "Chatting",
+            ChatState::LeftChat => "LeftChat",
+            ChatState::Completed => "Completed",
+            ChatState::Revoked => "Revoked",
+            ChatState::Other(s) => s,
+        }
+    }
+
+    /// The `_locales` message that names the state for a person.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            ChatState::Invited => "stateInvited",
+            ChatState::Chatting => "stateChatting",
+            ChatState::LeftChat => "stateLeftChat",
+            ChatState::Completed => "stateCompleted",
+            ChatState::Revoked => "stateRevoked",
+            ChatState::Other(_) => "stateOther",
+        }
+    }
+
+    /// One of each kind (for checks that every state has its message).
+    pub fn examples() -> [ChatState; 6] {
+        [
+            ChatState::Invited,
+            ChatState::Chatting,
+            ChatState::LeftChat,
+            ChatState::Completed,
+            ChatState::Revoked,
+            ChatState::Other(String::new()),
+        ]
+    }
+
     /// The chat is over for this agent.
     pub fn is_finished(&self) -> bool {
         matches!(self, ChatState::Completed | ChatState::Revoked)
@@ -232,66 +270,6 @@ impl MeReply {
     }
 }
 
-/// The reference server's addition for browsers (a WebSocket cannot send `Authorization`):
-/// every authenticated `GET /api/v2/me` carries a short-lived, single-use token in this header,
-/// which the CometD handshake presents in its `ext` ([`notifications_token_ext`]). A server
-/// without it (a real GWS) is reached over long-polling with Basic.
-pub const NOTIFICATIONS_TOKEN_HEADER: &str = "X-Cobrowse-Notifications-Token";
-
-/// The handshake `ext` that presents a notifications token: `{"cobrowse": {"token": "…"}}`.
-pub fn notifications_token_ext(token: &str) -> Map<String, Value> {
-    let mut ext = Map::new();
-    ext.insert("cobrowse".into(), serde_json::json!({ "token": token }));
-    ext
-}
-
-/// The reply header that names the CSRF header (Genesys: `X-CSRF-HEADER: X-CSRF-TOKEN`).
-pub const CSRF_HEADER_NAME: &str = "X-CSRF-HEADER";
-
-/// The CSRF token of a Genesys Web Services HTTP session (server option
-/// `enableCsrfProtection`): any GET reply names the header (`X-CSRF-HEADER`) and carries the
-/// token in it; every PUT, POST and DELETE of that session must send it back. It lives as long
-/// as the session (the `JSESSIONID` cookie), so it is a secret like the session itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CsrfToken {
-    /// The header to send it in (`X-CSRF-TOKEN`).
-    pub header: String,
-    pub token: String,
-}
-
-impl CsrfToken {
-    /// Reads the token from a GET reply; `header` looks a reply header up by name
-    /// (case-insensitively). `None` when the server does not use CSRF protection, or names
-    /// something that cannot be a request header.
-    pub fn from_reply(header: impl Fn(&str) -> Option<String>) -> Option<CsrfToken> {
-        let name = header(CSRF_HEADER_NAME)?.trim().to_owned();
-        let valid_name = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        // A page-chosen header name must not overwrite what we send ourselves.
-        let ours = ["authorization", "content-type", "cookie", "host", "origin"];
-        if !valid_name || ours.contains(&name.to_ascii_lowercase().as_str()) {
-            return None;
-        }
-        let token = header(&name)?.trim().to_owned();
-        let valid_token =
-            !token.is_empty() && token.len() <= 512 && token.bytes().all(|b| b.is_ascii_graphic());
-        valid_token.then_some(CsrfToken {
-            header: name,
-            token,
-        })
-    }
-
-    /// Whether a reply to a write says its CSRF token was missing or stale: Genesys answers
-    /// HTTP 403 with the plain text `Missing or invalid Csrf token` (no JSON status), e.g.
-    /// after the HTTP session it belonged to expired.
-    pub fn refused(http_status: u16, body: &str) -> bool {
-        http_status == 403 && serde_json::from_str::<Status>(body).is_err()
-    }
-}
-
 /// Any reply's status: `{"statusCode": N, "statusMessage": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -309,15 +287,6 @@ pub struct Status {
 mod tests {
     use super::*;
 
-    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
     #[test]
     fn me_reply_tells_whom_the_server_answered_for() {
         let me: MeReply = serde_json::from_str(
@@ -328,41 +297,6 @@ mod tests {
         assert!(me.is_someone_else("agent2"));
         let nobody: MeReply = serde_json::from_str(r#"{"statusCode":0}"#).unwrap();
         assert!(!nobody.is_someone_else("agent2"));
-    }
-
-    #[test]
-    fn csrf_token_is_read_the_way_genesys_documents_it() {
-        // The GWS CSRF page: the GET reply names the header and carries the token in it.
-        let t = CsrfToken::from_reply(headers(&[
-            ("x-csrf-header", "X-CSRF-TOKEN"),
-            ("x-csrf-token", "4a92be65-ec55-4aa2-b9df-9518fd870f2f"),
-        ]))
-        .unwrap();
-        assert_eq!(t.header, "X-CSRF-TOKEN");
-        assert_eq!(t.token, "4a92be65-ec55-4aa2-b9df-9518fd870f2f");
-        // No protection, or a header we must not send for the server.
-        assert_eq!(CsrfToken::from_reply(headers(&[])), None);
-        for bad in ["Authorization", "Cookie", "X Bad", ""] {
-            assert_eq!(
-                CsrfToken::from_reply(headers(&[(CSRF_HEADER_NAME, bad), (bad, "t")])),
-                None,
-                "{bad:?}"
-            );
-        }
-        assert_eq!(
-            CsrfToken::from_reply(headers(&[
-                (CSRF_HEADER_NAME, "X-CSRF-TOKEN"),
-                ("X-CSRF-TOKEN", "a\nb c")
-            ]))
-            .map(|t| t.token),
-            None
-        );
-        assert!(CsrfToken::refused(403, "Missing or invalid Csrf token"));
-        assert!(!CsrfToken::refused(
-            403,
-            r#"{"statusCode":3,"statusMessage":"not allowed"}"#
-        ));
-        assert!(!CsrfToken::refused(401, "Missing or invalid Csrf token"));
     }
 
     #[test]
@@ -396,19 +330,6 @@ mod tests {
         assert_eq!(l.chat_id(), Some("0000Wa9CAM6W00FY"));
         assert_eq!(l.messages[0].kind, MessageType::TypingStarted);
         assert_eq!(l.messages[0].timestamp_ms, Some(1_389_262_395_009));
-    }
-
-    #[test]
-    fn basic_authorization_is_base64_of_user_colon_password() {
-        assert_eq!(
-            basic_authorization("Aladdin", "open sesame"),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(basic_authorization("a", "b"), "Basic YTpi");
-        assert_eq!(
-            basic_authorization("agent", "pässwörd"),
-            "Basic YWdlbnQ6cMOkc3N3w7ZyZA=="
-        );
     }
 
     #[test]

@@ -1,0 +1,173 @@
+//! The extension's own pages (popup, options): their requests and their events ports. Every
+//! request is checked for a trusted sender first, then decoded, then answered from storage or
+//! by asking the session; every answer carries a fresh snapshot.
+
+use std::cell::Cell;
+
+use cobrowse_agent::agent::PageCommand;
+use cobrowse_agent::chat::attention::NotifySettings;
+use cobrowse_agent::protocol::{
+    decode_request, BackgroundEvent, PopupReply, PopupRequest, Problem, Refusal, RefusalReason,
+    Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
+};
+use cobrowse_agent::sender::{classify_sender, MessageSender, SenderTrust};
+use webext::port::Port;
+use webext::WebExtError;
+
+use crate::{notify, ports, session, store};
+
+thread_local! {
+    static STARTED_AT_MS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Notes when this worker instance started (a diagnostic pages show).
+pub fn started() {
+    STARTED_AT_MS.with(|s| s.set(webext::now_ms() as u64));
+}
+
+fn storage_refusal(e: WebExtError) -> Refusal {
+    Refusal::of(Problem::Storage, e.to_string())
+}
+
+/// Reads everything a page paints from storage.
+async fn load_snapshot() -> Result<Snapshot, Refusal> {
+    let stored = match store::settings().await {
+        Ok(s) => s,
+        // A value we cannot read (older build, hand-edited) is shown as defaults, not an error
+        // that locks the agent out of the options page.
+        Err(e) if e.api == "deserialize" => {
+            webext::log_error(&format!("[cobrowse-agent] stored settings unreadable: {e}"));
+            None
+        }
+        Err(e) => return Err(storage_refusal(e)),
+    };
+    let desk = store::desk().await;
+    let mut agent = store::status().await;
+    agent.channel_state = desk.channel_state;
+    Ok(Snapshot {
+        protocol: PROTOCOL_VERSION,
+        configured: stored.is_some(),
+        settings: stored.unwrap_or_default(),
+        worker: WorkerInfo {
+            started_at_ms: STARTED_AT_MS.with(Cell::get),
+        },
+        notify: store::notify_settings().await,
+        retention: store::retention().await,
+        chats: desk.views(!agent.signed_in),
+        agent,
+    })
+}
+
+async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
+    let command = match request {
+        PopupRequest::GetSnapshot => return Ok(PopupReply::Snapshot(load_snapshot().await?)),
+        PopupRequest::SaveSettings(settings) => {
+            let settings = settings.validated().map_err(|e| {
+                Refusal::new(
+                    RefusalReason::InvalidSettings,
+                    e.message_key(),
+                    e.to_string(),
+                )
+            })?;
+            store::save_settings(&settings)
+                .await
+                .map_err(storage_refusal)?;
+            return Ok(PopupReply::SettingsSaved(load_snapshot().await?));
+        }
+        PopupRequest::SaveNotifySettings(settings) => {
+            let settings = NotifySettings {
+                repeat_seconds: match settings.repeat_seconds {
+                    0 => 0,
+                    // Alarms (the repeat's clock) fire at most every 30 s.
+                    s => s.clamp(30, 24 * 3600),
+                },
+                ..settings
+            };
+            store::save_notify_settings(&settings)
+                .await
+                .map_err(storage_refusal)?;
+            return Ok(PopupReply::SettingsSaved(load_snapshot().await?));
+        }
+        PopupRequest::SaveRetention(retention) => {
+            store::save_retention(retention.clamped())
+                .await
+                .map_err(storage_refusal)?;
+            return Ok(PopupReply::SettingsSaved(load_snapshot().await?));
+        }
+        PopupRequest::SignIn(credentials) => PageCommand::SignIn(credentials),
+        PopupRequest::SignOut => PageCommand::SignOut,
+        PopupRequest::SetReady(ready) => PageCommand::SetReady(ready),
+        PopupRequest::ChatAction { chat_id, action } => PageCommand::ChatAction { chat_id, action },
+        PopupRequest::SendMessage {
+            chat_id,
+            client_id,
+            text,
+        } => PageCommand::SendMessage {
+            chat_id,
+            client_id,
+            text,
+        },
+        PopupRequest::RetryMessage { client_id } => PageCommand::RetryMessage { client_id },
+        PopupRequest::MarkRead { chat_id } => PageCommand::MarkRead { chat_id },
+        PopupRequest::Typing { chat_id, typing } => PageCommand::Typing { chat_id, typing },
+    };
+    session::ask(command).await?;
+    Ok(PopupReply::Snapshot(load_snapshot().await?))
+}
+
+/// Whether `sender` is one of this extension's own pages.
+fn check_sender(sender: &MessageSender) -> Result<(), Refusal> {
+    let untrusted =
+        |why: String| Refusal::new(RefusalReason::UntrustedSender, "errorUntrusted", why);
+    let own = webext::runtime::own_extension().map_err(|e| untrusted(e.to_string()))?;
+    match classify_sender(sender, &own) {
+        SenderTrust::ExtensionPage => Ok(()),
+        SenderTrust::Untrusted(why) => Err(untrusted(why.to_owned())),
+    }
+}
+
+/// The whole request path: sender check first, then decoding, then the answer.
+pub async fn reply_to(message_json: &str, sender: &MessageSender) -> PopupReply {
+    let outcome = async {
+        check_sender(sender)?;
+        let request = decode_request(message_json)?;
+        handle_request(request).await
+    }
+    .await;
+    outcome.unwrap_or_else(|refusal| {
+        webext::log_error(&format!(
+            "[cobrowse-agent] refused a request: {:?} ({})",
+            refusal.reason, refusal.detail
+        ));
+        PopupReply::Refused(refusal)
+    })
+}
+
+/// A page opened its events port: untrusted or unknown ports are closed; a trusted one gets
+/// the snapshot, acknowledges what notifications said, and wakes the session.
+pub async fn connected(port: Port) {
+    if port.name() != EVENTS_PORT_NAME || check_sender(&port.sender()).is_err() {
+        webext::log_error("[cobrowse-agent] closed a port from an untrusted sender");
+        port.disconnect();
+        return;
+    }
+    ports::add(&port);
+    match load_snapshot().await {
+        Ok(snapshot) => ports::post(&port, &BackgroundEvent::Snapshot(snapshot)),
+        Err(r) => webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail)),
+    }
+    // The agent is looking: what notifications said is acknowledged.
+    notify::acknowledge().await;
+    session::wake().await;
+}
+
+/// Something pages show changed: push them a fresh snapshot.
+pub async fn repaint() {
+    if !ports::any_open() {
+        return;
+    }
+    match load_snapshot().await {
+        Ok(snapshot) => ports::broadcast(&BackgroundEvent::Snapshot(snapshot)),
+        Err(r) => webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail)),
+    }
+}

@@ -1,0 +1,66 @@
+//! The chat list: one entry per chat (waiting first, as the background sorts them), arrow keys
+//! move between them. The same list, read-only, while signed out.
+
+use cobrowse_agent::protocol::ChatView;
+use yew::prelude::*;
+
+use super::clock;
+use crate::i18n::t;
+
+#[derive(Properties, PartialEq)]
+pub struct ChatListProps {
+    pub chats: Vec<ChatView>,
+    /// The chat on screen.
+    pub current: Option<String>,
+    /// A chat was chosen: its id, and whether it is read-only.
+    pub on_select: Callback<(String, bool)>,
+}
+
+#[function_component(ChatList)]
+pub fn chat_list(props: &ChatListProps) -> Html {
+    let chats = &props.chats;
+    let on_key = {
+        let ids: Vec<(String, bool)> = chats.iter().map(|c| (c.id.clone(), c.read_only)).collect();
+        let at = props
+            .current
+            .as_ref()
+            .and_then(|current| ids.iter().position(|(id, _)| id == current))
+            .unwrap_or(0);
+        let on_select = props.on_select.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            let next = match e.key().as_str() {
+                "ArrowDown" => (at + 1).min(ids.len().saturating_sub(1)),
+                "ArrowUp" => at.saturating_sub(1),
+                _ => return,
+            };
+            e.prevent_default();
+            if let Some(chat) = ids.get(next) {
+                on_select.emit(chat.clone());
+            }
+        })
+    };
+    html! {
+        <ul id="chat-list" class="chat-list" role="listbox" aria-label={t("chatListLabel")} onkeydown={on_key}>
+            { for chats.iter().map(|c| {
+                let onclick = {
+                    let (chat, on_select) = ((c.id.clone(), c.read_only), props.on_select.clone());
+                    Callback::from(move |_: MouseEvent| on_select.emit(chat.clone()))
+                };
+                let is_current = props.current.as_deref() == Some(c.id.as_str());
+                html! {
+                    <li key={c.id.clone()} role="option" aria-selected={is_current.to_string()} data-chat={c.id.clone()}
+                        data-state={c.state.as_str().to_owned()} class={classes!("chat-item", c.waiting.then_some("waiting"))}>
+                        <button type="button" {onclick}>
+                            <span class="customer">{ c.customer.clone() }</span>
+                            <span class="state">{ t(c.state.message_key()) }</span>
+                            if c.waiting {
+                                <time class="since" title={t("waitingSinceLabel")}>{ clock(c.since_ms) }</time>
+                            }
+                            if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
+                        </button>
+                    </li>
+                }
+            }) }
+        </ul>
+    }
+}

@@ -1,0 +1,79 @@
+//! One chat: its head, the invitation (Accept/Reject), the transcript, the typing indicator,
+//! the composer, and Leave/Complete, each shown only when the chat's capabilities allow it.
+
+use cobrowse_agent::chat::transcript::Role;
+use cobrowse_agent::gws::OperationName;
+use cobrowse_agent::protocol::{ChatAction, ChatView, PopupRequest};
+use yew::prelude::*;
+
+use super::composer::Composer;
+use super::transcript::Transcript;
+use crate::backend::act;
+use crate::i18n::t;
+
+#[derive(Properties, PartialEq)]
+pub struct ChatPaneProps {
+    pub chat: ChatView,
+    pub on_error: Callback<Option<String>>,
+}
+
+#[function_component(ChatPane)]
+pub fn chat_pane(props: &ChatPaneProps) -> Html {
+    let c = &props.chat;
+    let action = |a: ChatAction| {
+        let (id, on_error) = (c.id.clone(), props.on_error.clone());
+        Callback::from(move |_: MouseEvent| {
+            act(
+                PopupRequest::ChatAction {
+                    chat_id: id.clone(),
+                    action: a,
+                },
+                on_error.clone(),
+            )
+        })
+    };
+    {
+        // The chat on screen is being read: new customer lines do not stay unread.
+        let (id, unread, read_only, on_error) =
+            (c.id.clone(), c.unread, c.read_only, props.on_error.clone());
+        use_effect_with((id, unread), move |(id, unread)| {
+            if *unread > 0 && !read_only {
+                act(
+                    PopupRequest::MarkRead {
+                        chat_id: id.clone(),
+                    },
+                    on_error,
+                );
+            }
+        });
+    }
+    html! {
+        <article id="chat" class="chat" data-chat={c.id.clone()}>
+            <header class="chat-head">
+                <strong id="chat-customer">{ c.customer.clone() }</strong>
+                if !c.subject.is_empty() { <span class="muted">{ c.subject.clone() }</span> }
+            </header>
+            if c.can(OperationName::Accept) {
+                <div class="invitation">
+                    <button id="accept" type="button" onclick={action(ChatAction::Accept)}>{ t("buttonAccept") }</button>
+                    <button id="reject" type="button" class="secondary" onclick={action(ChatAction::Reject)}>{ t("buttonReject") }</button>
+                </div>
+            }
+            <Transcript lines={c.lines.clone()} outgoing={c.outgoing.clone()} on_error={props.on_error.clone()} />
+            if c.typing == Some(Role::Customer) {
+                <p id="typing" class="muted">{ t("customerTyping") }</p>
+            }
+            if c.can(OperationName::SendMessage) {
+                <Composer chat_id={c.id.clone()} on_error={props.on_error.clone()} />
+            }
+            <div class="chat-actions">
+                if c.can(OperationName::Leave) {
+                    <button id="leave" type="button" class="secondary" onclick={action(ChatAction::Leave)}>{ t("buttonLeave") }</button>
+                }
+                if c.can(OperationName::Complete) {
+                    <button id="complete" type="button" class="secondary" onclick={action(ChatAction::Complete)}>{ t("buttonComplete") }</button>
+                }
+            </div>
+        </article>
+    }
+}

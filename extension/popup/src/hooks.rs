@@ -1,0 +1,7 @@
+//! Custom hooks of the pages: state that belongs to the page itself (never the background's).
+
+pub mod use_draft;
+pub mod use_typing;
+
+pub use use_draft::{use_draft, UseDraftHandle};
+pub use use_typing::use_typing;

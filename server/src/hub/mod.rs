@@ -1,0 +1,246 @@
+//! The server's behaviour: chats, routing and notifications, on top of the store. Every
+//! operation commits to SQLite first and tells anyone (the agent over CometD, the customer on
+//! their next refresh) only afterwards.
+//!
+//! One file per behaviour: `customer` (the customer's side of a chat), `agent_ops` (what an
+//! agent does with a chat), `presence` (sessions, Ready, agents gone), `routing` (offering
+//! queued chats, invitations that time out); `fanout` is how notifications reach agents.
+//!
+//! Lock discipline: [`Hub::store`] returns a guard on a non-reentrant mutex. Bind query results
+//! to a variable before looping over them (`for x in self.store().q()?` holds the guard for the
+//! whole loop and deadlocks as soon as the body touches the store again).
+
+mod agent_ops;
+mod customer;
+mod fanout;
+mod presence;
+mod routing;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bayeux_net::server::Bayeux;
+use cobrowse_agent::bayeux::channel::ChannelName;
+use cobrowse_agent::bayeux::server::Authorizer;
+use cobrowse_agent::gws::{paths, OperationName};
+use serde_json::{Map, Value};
+
+pub use crate::error::{ApiError, ApiResult};
+pub use crate::ids::{constant_time_eq, now_ms, random_hex};
+use crate::model::{
+    chat_state_change, message_log_updated, AgentChatState, Author, ChatRow, ChatStatus,
+    MessageKind, NewMessage, Role, StoredMessage, Visibility,
+};
+use crate::store::Store;
+pub use fanout::Fanout;
+
+/// The CometD topic of agent chat notifications.
+pub const CHATS_CHANNEL: &str = paths::CHATS_TOPIC;
+/// The CometD topic of agent channel-state notifications.
+pub const CHANNELS_CHANNEL: &str = paths::CHANNELS_TOPIC;
+
+/// Agents subscribe to their own `/v2/me/**` topics (delivery is per agent); nobody publishes:
+/// agents act through REST, as with Genesys Web Services.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentTopics;
+
+impl Authorizer<String> for AgentTopics {
+    fn may_subscribe(&self, _: &String, channel: &ChannelName) -> bool {
+        channel.as_str().starts_with("/v2/me/") || channel.as_str() == "/v2/me/**"
+    }
+    fn may_publish(&self, _: &String, _: &ChannelName) -> bool {
+        false
+    }
+}
+
+pub type AgentBayeux = Bayeux<String, AgentTopics>;
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// How the server is reached, for `uri` fields (`http://127.0.0.1:8700`).
+    pub base_url: String,
+    /// How long an offered chat waits for Accept before it goes to the next agent.
+    pub invite_timeout_ms: i64,
+    /// Forward the customer's typing preview text to the agent.
+    pub typing_preview: bool,
+    /// Require the CSRF token on POST/PUT/DELETE (Genesys `enableCsrfProtection`).
+    pub csrf: bool,
+    /// Hand out single-use CometD WebSocket tokens (`X-Cobrowse-Notifications-Token`).
+    pub notifications_tokens: bool,
+    /// Chat services (queues) customers may request, e.g. `customer-support`.
+    pub services: Vec<String>,
+    /// An agent whose CometD connection is gone this long loses their chats to the queue.
+    pub requeue_grace_ms: i64,
+}
+
+/// What an agent asks of a chat (`POST /api/v2/me/chats/{id}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentOp {
+    Accept {
+        nickname: Option<String>,
+    },
+    Reject,
+    SendMessage {
+        text: String,
+    },
+    StartTyping,
+    StopTyping,
+    SendCustomNotice {
+        text: String,
+    },
+    SendUrl {
+        url: String,
+    },
+    Leave,
+    Complete,
+    UpdateUserData {
+        user_data: Map<String, Value>,
+    },
+    RequestChatHistory,
+    /// Single-step transfer to another agent (`targetUri`) or to a queue (`queueName`).
+    Transfer {
+        target_agent: Option<String>,
+        queue: Option<String>,
+    },
+}
+
+/// What a customer sends into a chat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerInput {
+    Text(String),
+    TypingStarted(Option<String>),
+    TypingStopped,
+    CustomNotice(String),
+    PushUrl(String),
+}
+
+pub struct Hub {
+    store: Mutex<Store>,
+    fanout: Arc<dyn Fanout>,
+    pub config: HubConfig,
+    /// Agents holding chats whose CometD connection is gone, and since when.
+    absent_since: Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("config", &self.config).finish()
+    }
+}
+
+fn system() -> Author {
+    Author {
+        role: Role::System,
+        nickname: "system".into(),
+        participant: "0000000000000000".into(),
+        number: 0,
+    }
+}
+
+fn customer_from(chat: &ChatRow) -> Author {
+    Author {
+        role: Role::Customer,
+        nickname: chat.nickname.clone(),
+        participant: chat.customer_participant.clone(),
+        number: 1,
+    }
+}
+
+fn agent_from(chat: &ChatRow) -> Author {
+    Author {
+        role: Role::Agent,
+        nickname: chat.agent_nickname.clone().unwrap_or_default(),
+        participant: chat.agent_participant.clone().unwrap_or_default(),
+        number: 2,
+    }
+}
+
+fn entry(kind: MessageKind, from: Author, text: Option<String>) -> NewMessage {
+    NewMessage {
+        kind,
+        from,
+        text,
+        visibility: Visibility::All,
+        ts_ms: now_ms(),
+    }
+}
+
+/// Accepts `http(s)://…` URLs only (a pushed URL becomes a link on the other side).
+pub fn checked_url(url: &str) -> ApiResult<String> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    if (lower.starts_with("https://") || lower.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(char::is_whitespace)
+    {
+        Ok(url.to_owned())
+    } else {
+        Err(ApiError::new(
+            400,
+            10,
+            "the URL must be http:// or https://",
+        ))
+    }
+}
+
+impl AgentOp {
+    /// The operation's Genesys name (what `capabilities` must list for it to be allowed).
+    pub fn name(&self) -> OperationName {
+        match self {
+            AgentOp::Accept { .. } => OperationName::Accept,
+            AgentOp::Reject => OperationName::Reject,
+            AgentOp::SendMessage { .. } => OperationName::SendMessage,
+            AgentOp::StartTyping => OperationName::SendStartTypingNotification,
+            AgentOp::StopTyping => OperationName::SendStopTypingNotification,
+            AgentOp::SendCustomNotice { .. } => OperationName::SendCustomNotice,
+            AgentOp::SendUrl { .. } => OperationName::SendUrl,
+            AgentOp::Leave => OperationName::Leave,
+            AgentOp::Complete => OperationName::Complete,
+            AgentOp::UpdateUserData { .. } => OperationName::UpdateUserData,
+            AgentOp::RequestChatHistory => OperationName::RequestChatHistory,
+            AgentOp::Transfer { .. } => OperationName::Transfer,
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(store: Store, fanout: Arc<dyn Fanout>, config: HubConfig) -> Hub {
+        Hub {
+            store: Mutex::new(store),
+            fanout,
+            config,
+            absent_since: Mutex::default(),
+        }
+    }
+
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self, agent_id: &str, channel: &str, data: Value) {
+        self.fanout.deliver(agent_id, channel, data);
+    }
+
+    fn notify_state(
+        &self,
+        agent_id: &str,
+        notification: &str,
+        chat: &ChatRow,
+        state: AgentChatState,
+    ) {
+        self.notify(
+            agent_id,
+            CHATS_CHANNEL,
+            chat_state_change(notification, chat, state, &self.config.base_url),
+        );
+    }
+
+    fn notify_messages(&self, chat: &ChatRow, messages: &[StoredMessage]) {
+        if let (ChatStatus::Active, Some(agent)) = (chat.status, &chat.agent_id) {
+            self.notify(
+                agent,
+                CHATS_CHANNEL,
+                message_log_updated(chat, messages, &self.config.base_url),
+            );
+        }
+    }
+}

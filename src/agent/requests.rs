@@ -1,0 +1,76 @@
+//! The session's requests in flight: what each one is for, so its reply continues the right
+//! flow.
+
+use crate::gws::Request;
+use crate::protocol::Credentials;
+use crate::settings::Settings;
+
+use super::{LinkId, Ticket};
+
+/// Names one request in flight; its reply comes back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A request in flight: as sent (to send it again after a CSRF refusal), and what for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Pending {
+    /// The credentials it goes with (typed ones while signing in).
+    pub auth: Credentials,
+    pub request: Request,
+    pub purpose: Purpose,
+    /// Already sent once more after a CSRF refusal.
+    pub csrf_retried: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Sign-in, step 1: the password alone (no cookies).
+    CheckPassword {
+        ticket: Ticket,
+        settings: Settings,
+    },
+    /// Step 2: with the session cookie, for whom does the server take us?
+    CheckIdentity {
+        ticket: Ticket,
+        settings: Settings,
+    },
+    /// Step 3: `StartContactCenterSession`.
+    StartSession {
+        ticket: Ticket,
+        settings: Settings,
+    },
+    /// Sign-out: `EndContactCenterSession` (best effort; the secrets go either way).
+    EndSession {
+        ticket: Ticket,
+    },
+    /// Anything else a page asked for: its reply answers the page.
+    PageOperation {
+        ticket: Ticket,
+    },
+    /// `GET /api/v2/me` before opening link `link`: is there a notifications token?
+    LinkPlan {
+        link: LinkId,
+    },
+    /// `GET /api/v2/me` after link `link`'s handshake was refused: credentials or token?
+    RecoverHandshake {
+        link: LinkId,
+    },
+    /// The chat list of resync number `resync`.
+    ChatList {
+        resync: u64,
+    },
+    /// A transcript from `from`.
+    Fetch {
+        chat_id: String,
+        from: i64,
+        after_restart: bool,
+        resync: Option<u64>,
+    },
+    SendMessage {
+        client_id: String,
+    },
+    /// A GET for the session's current CSRF token; then `retry` goes once more.
+    RefreshCsrf {
+        retry: Box<Pending>,
+    },
+}

@@ -1,0 +1,731 @@
+//! The session's rules, one test each, against a simulated background: the desk in memory,
+//! replies written by the test, time moved by hand.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::bayeux::message::Message;
+use crate::chat::{Desk, OutgoingState, Retention};
+use crate::gws::{Cookies, Method};
+
+const SERVER: &str = "http://127.0.0.1:8700";
+
+fn creds(agent: &str) -> Credentials {
+    Credentials {
+        server_url: SERVER.into(),
+        agent_name: agent.into(),
+        password: agent.into(),
+    }
+}
+
+fn ok(body: Value) -> Result<HttpReply, String> {
+    reply(200, body.to_string(), &[])
+}
+
+fn reply(status: u16, body: String, headers: &[(&str, &str)]) -> Result<HttpReply, String> {
+    Ok(HttpReply {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        body,
+    })
+}
+
+fn me(user: &str) -> Value {
+    json!({"statusCode": 0, "user": {"userName": user}})
+}
+
+/// The background, simulated: it performs the session's commands the way the real one does
+/// (desk changes applied in order and fed back), and keeps what a test looks at.
+struct Background {
+    session: Session,
+    now: i64,
+    desk: Desk,
+    /// Requests sent and not answered yet, oldest first.
+    requests: VecDeque<(RequestId, Outgoing)>,
+    /// Every request sent, in order.
+    sent: Vec<Outgoing>,
+    links: Vec<(LinkId, LinkPlan)>,
+    closed: Vec<LinkId>,
+    timers: BTreeMap<Timer, u64>,
+    replies: BTreeMap<Ticket, Result<(), Refusal>>,
+    writes: Vec<Write>,
+    status: Vec<StatusChange>,
+    logs: Vec<String>,
+    tickets: u64,
+}
+
+impl Background {
+    fn new() -> Background {
+        Background {
+            session: Session::new(),
+            now: 1_000_000,
+            desk: Desk::default(),
+            requests: VecDeque::new(),
+            sent: Vec::new(),
+            links: Vec::new(),
+            closed: Vec::new(),
+            timers: BTreeMap::new(),
+            replies: BTreeMap::new(),
+            writes: Vec::new(),
+            status: Vec::new(),
+            logs: Vec::new(),
+            tickets: 0,
+        }
+    }
+
+    /// A worker that starts with these secrets in `storage.session`.
+    fn restored(credentials: Option<Credentials>) -> Background {
+        let mut b = Background::new();
+        b.input(Input::Restored {
+            credentials,
+            csrf: None,
+        });
+        b
+    }
+
+    fn input(&mut self, input: Input) {
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            for command in self.session.handle(self.now, input) {
+                match command {
+                    Command::Send { request, outgoing } => {
+                        self.sent.push(outgoing.clone());
+                        self.requests.push_back((request, outgoing));
+                    }
+                    Command::OpenLink { link, plan } => self.links.push((link, plan)),
+                    Command::CloseLink(link) => self.closed.push(link),
+                    Command::SetTimer { timer, after_ms } => {
+                        self.timers.insert(timer, after_ms);
+                    }
+                    Command::ChangeDesk { change, after } => {
+                        let outcome = self.desk.change(change, self.now, Retention::default());
+                        queue.push_back(Input::DeskChanged { after, outcome });
+                    }
+                    Command::Save(w) => self.writes.push(w),
+                    Command::UpdateStatus(s) => self.status.push(s),
+                    Command::SetBadge(_) => {}
+                    Command::Reply { ticket, result } => {
+                        self.replies.insert(ticket, result);
+                    }
+                    Command::Log(line) => self.logs.push(line),
+                }
+            }
+        }
+    }
+
+    fn page(&mut self, command: PageCommand) -> Ticket {
+        self.tickets += 1;
+        let ticket = Ticket(self.tickets);
+        self.input(Input::Page { ticket, command });
+        ticket
+    }
+
+    /// Answers the oldest request in flight, which must be `method path` (path without query).
+    fn answer(&mut self, method: Method, path: &str, reply: Result<HttpReply, String>) {
+        let at = self
+            .requests
+            .iter()
+            .position(|(_, o)| {
+                o.request.method == method && o.request.path.split('?').next() == Some(path)
+            })
+            .unwrap_or_else(|| panic!("no {method:?} {path} in flight: {:#?}", self.requests));
+        let (request, _) = self.requests.remove(at).unwrap();
+        self.input(Input::Replied { request, reply });
+    }
+
+    fn last_link(&self) -> LinkId {
+        self.links.last().expect("a link was opened").0
+    }
+
+    fn link_event(&mut self, event: Event) {
+        let link = self.last_link();
+        self.input(Input::Link { link, event });
+    }
+
+    fn notification(&mut self, data: Value) {
+        self.link_event(Event::Message(Box::new(Message {
+            channel: paths::CHATS_TOPIC.into(),
+            data: Some(data),
+            ..Message::default()
+        })));
+    }
+
+    /// The server refused the link's handshake for good, as our server does (`403`, with
+    /// `reconnect: none`, so the client ends).
+    fn handshake_refused(&mut self) {
+        self.link_event(Event::HandshakeFailed {
+            reason: "403::unauthorized".into(),
+        });
+        self.link_event(Event::Disconnected {
+            reason: "403::unauthorized".into(),
+        });
+    }
+
+    /// Signs in through every step with a server that hands out notifications tokens, and
+    /// opens the link.
+    fn signed_in(agent: &str) -> Background {
+        let mut b = Background::restored(None);
+        let ticket = b.page(PageCommand::SignIn(creds(agent)));
+        b.answer(Method::Get, paths::ME, ok(me(agent)));
+        b.answer(Method::Get, paths::ME, ok(me(agent)));
+        b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
+        assert_eq!(b.replies[&ticket], Ok(()));
+        b.answer(
+            Method::Get,
+            paths::ME,
+            reply(
+                200,
+                me(agent).to_string(),
+                &[(NOTIFICATIONS_TOKEN_HEADER, "tok-1")],
+            ),
+        );
+        b
+    }
+
+    /// The link connects and the resync finds `chats` (each Chatting with an empty transcript
+    /// beyond `transcripts`).
+    fn connected_with(&mut self, chats: &[(&str, Value)]) {
+        self.link_event(Event::Connected);
+        let list: Vec<Value> = chats
+            .iter()
+            .map(|(id, _)| json!({"id": id, "state": "Chatting", "capabilities": ["SendMessage"]}))
+            .collect();
+        self.answer(
+            Method::Get,
+            paths::CHATS,
+            ok(json!({"statusCode": 0, "chats": list})),
+        );
+        for (id, messages) in chats {
+            self.answer(
+                Method::Get,
+                &format!("{}/{id}/messages", paths::CHATS),
+                ok(json!({"statusCode": 0, "messages": messages})),
+            );
+        }
+    }
+
+    fn in_flight(&self, method: Method, path: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|(_, o)| o.request.method == method && o.request.path == path)
+            .count()
+    }
+}
+
+fn agent_text(index: i64, text: &str) -> Value {
+    json!({"index": index, "type": "Text", "text": text, "from": {"type": "Agent", "nickname": "Ann"}})
+}
+
+#[test]
+fn sign_in_checks_the_password_alone_then_the_session_then_starts_it() {
+    let mut b = Background::restored(None);
+    let ticket = b.page(PageCommand::SignIn(Credentials {
+        server_url: "http://127.0.0.1:8700/".into(),
+        ..creds("agent1")
+    }));
+    let check = &b.sent[0];
+    assert_eq!(check.url, "http://127.0.0.1:8700/api/v2/me");
+    assert_eq!(
+        check.request.cookies,
+        Cookies::Omit,
+        "the password on its own"
+    );
+    assert_eq!(
+        check.headers,
+        [(
+            "Authorization".into(),
+            basic_authorization("agent1", "agent1")
+        )]
+    );
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    assert!(b.writes.contains(&Write::ForgetCsrfToken));
+    assert_eq!(b.sent[1].request.cookies, Cookies::Include);
+    b.answer(
+        Method::Get,
+        paths::ME,
+        reply(
+            200,
+            me("agent1").to_string(),
+            &[("X-CSRF-HEADER", "X-CSRF-TOKEN"), ("X-CSRF-TOKEN", "c1")],
+        ),
+    );
+    let start = &b.sent[2];
+    assert_eq!(start.request.body, Some(Operation::start_chat_session()));
+    assert!(
+        start
+            .headers
+            .contains(&("X-CSRF-TOKEN".into(), "c1".into())),
+        "the session's CSRF token goes on writes: {:?}",
+        start.headers
+    );
+    assert!(
+        !b.replies.contains_key(&ticket),
+        "not before the session started"
+    );
+    b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
+    assert_eq!(b.replies[&ticket], Ok(()));
+    assert!(b.writes.contains(&Write::Credentials(creds("agent1"))));
+    assert!(b.writes.contains(&Write::Settings(Settings {
+        server_url: SERVER.into(),
+        agent_name: "agent1".into()
+    })));
+    assert!(b.session.is_signed_in());
+    // Connecting starts at once: the transport plan asks GET /api/v2/me.
+    assert_eq!(b.in_flight(Method::Get, paths::ME), 1);
+}
+
+#[test]
+fn sign_in_is_refused_with_a_reason_and_keeps_nothing() {
+    let cases: [(Result<HttpReply, String>, Problem); 3] = [
+        (reply(401, String::new(), &[]), Problem::BadCredentials),
+        (Err("connection refused".into()), Problem::ServerUnreachable),
+        (
+            reply(
+                500,
+                json!({"statusCode": 4, "statusMessage": "boom"}).to_string(),
+                &[],
+            ),
+            Problem::ServerRefused,
+        ),
+    ];
+    for (answer, problem) in cases {
+        let mut b = Background::restored(None);
+        let ticket = b.page(PageCommand::SignIn(creds("agent1")));
+        b.answer(Method::Get, paths::ME, answer);
+        let refusal = b.replies[&ticket].clone().unwrap_err();
+        assert_eq!(refusal.message_key, problem.message_key());
+        assert!(b.writes.is_empty(), "{:?}", b.writes);
+        assert!(!b.session.is_signed_in());
+    }
+    let mut b = Background::restored(None);
+    let ticket = b.page(PageCommand::SignIn(Credentials {
+        server_url: "ftp://x".into(),
+        ..creds("agent1")
+    }));
+    assert_eq!(
+        b.replies[&ticket].clone().unwrap_err().reason,
+        RefusalReason::InvalidSettings
+    );
+    assert!(b.sent.is_empty());
+}
+
+#[test]
+fn sign_in_is_refused_while_the_browser_holds_another_agents_session() {
+    let mut b = Background::restored(None);
+    let ticket = b.page(PageCommand::SignIn(creds("agent2")));
+    b.answer(Method::Get, paths::ME, ok(me("agent2")));
+    // With the cookie, the server answers for agent1: that session would act for them.
+    b.answer(Method::Get, paths::ME, ok(me("Agent1")));
+    assert_eq!(
+        b.replies[&ticket].clone().unwrap_err().message_key,
+        Problem::OtherAgentSession.message_key()
+    );
+    assert!(!b.session.is_signed_in());
+    assert_eq!(b.in_flight(Method::Post, paths::ME), 0);
+}
+
+#[test]
+fn the_transport_plan_follows_the_notifications_token_answer() {
+    // A token: WebSocket first, the token in the handshake ext.
+    let b = Background::signed_in("agent1");
+    let (_, plan) = &b.links[0];
+    assert_eq!(plan.config.transports, [WEBSOCKET, LONG_POLLING]);
+    assert_eq!(
+        crate::gws::notifications_token_in(&plan.config.handshake_ext),
+        Some("tok-1")
+    );
+    assert_eq!(plan.url, "http://127.0.0.1:8700/api/v2/notifications");
+    assert_eq!(plan.topics, [paths::CHATS_TOPIC, paths::CHANNELS_TOPIC]);
+    assert_eq!(plan.config.backoff_max_ms, LINK_BACKOFF_MAX_MS);
+
+    // No token (a real GWS): long-polling with Basic.
+    let mut b = Background::restored(Some(creds("agent1")));
+    b.input(Input::WokeUp);
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    let (_, plan) = &b.links[0];
+    assert_eq!(plan.config.transports, [LONG_POLLING]);
+    assert!(plan.config.handshake_ext.is_empty());
+    assert!(plan.headers[0].1.starts_with("Basic "));
+
+    // No answer at all: try the socket; a refused handshake will tell more.
+    let mut b = Background::restored(Some(creds("agent1")));
+    b.input(Input::WokeUp);
+    b.answer(Method::Get, paths::ME, Err("offline".into()));
+    assert_eq!(b.links[0].1.config.transports, [WEBSOCKET, LONG_POLLING]);
+}
+
+#[test]
+fn wake_ups_build_one_link_at_a_time() {
+    let mut b = Background::restored(Some(creds("agent1")));
+    b.input(Input::WokeUp);
+    b.input(Input::WokeUp);
+    assert_eq!(b.in_flight(Method::Get, paths::ME), 1, "one plan at a time");
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    b.input(Input::WokeUp);
+    assert_eq!(b.links.len(), 1);
+    assert!(b.requests.is_empty());
+    // The link ended by itself: the next wake-up builds another.
+    b.link_event(Event::Disconnected {
+        reason: "bye".into(),
+    });
+    b.input(Input::WokeUp);
+    assert_eq!(b.in_flight(Method::Get, paths::ME), 1);
+}
+
+#[test]
+fn signed_out_while_planning_opens_no_link_and_old_links_are_not_heard() {
+    let mut b = Background::restored(Some(creds("agent1")));
+    b.input(Input::WokeUp);
+    let ticket = b.page(PageCommand::SignOut);
+    b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
+    assert_eq!(b.replies[&ticket], Ok(()));
+    assert!(b.writes.contains(&Write::ForgetSecrets));
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    assert!(b.links.is_empty(), "signed out meanwhile");
+
+    let mut b = Background::signed_in("agent1");
+    let old = b.last_link();
+    b.page(PageCommand::SignIn(creds("agent1")));
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
+    assert!(b.closed.contains(&old), "a new sign-in replaces the link");
+    let before = b.status.len();
+    b.input(Input::Link {
+        link: old,
+        event: Event::Connected,
+    });
+    assert_eq!(b.status.len(), before, "a closed link's events are ignored");
+}
+
+#[test]
+fn a_refused_handshake_with_rejected_credentials_asks_for_a_new_sign_in() {
+    let mut b = Background::signed_in("agent1");
+    b.handshake_refused();
+    b.answer(Method::Get, paths::ME, reply(401, String::new(), &[]));
+    assert!(b.writes.contains(&Write::ForgetCredentials));
+    assert!(!b.writes.contains(&Write::ForgetSecrets), "chats stay");
+    assert!(b
+        .status
+        .contains(&StatusChange::Problem(Some(Problem::BadCredentials))));
+    assert!(!b.session.is_signed_in());
+    assert!(b.timers.is_empty(), "no reconnect without credentials");
+    b.input(Input::WokeUp);
+    assert!(b.requests.is_empty(), "nothing is tried as this agent any more");
+}
+
+#[test]
+fn refused_handshakes_get_new_links_after_pauses_that_double_and_reset() {
+    let mut b = Background::signed_in("agent1");
+    let mut pauses = Vec::new();
+    for n in 0..7 {
+        b.handshake_refused();
+        b.answer(Method::Get, paths::ME, ok(me("agent1")));
+        pauses.push(
+            b.timers
+                .remove(&Timer::Reconnect)
+                .expect("a reconnect timer"),
+        );
+        assert_eq!(b.links.len(), n + 1, "no new link before the timer");
+        b.input(Input::TimerFired(Timer::Reconnect));
+        b.answer(
+            Method::Get,
+            paths::ME,
+            reply(
+                200,
+                me("agent1").to_string(),
+                &[(NOTIFICATIONS_TOKEN_HEADER, "t")],
+            ),
+        );
+    }
+    assert_eq!(pauses, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    // A link that connects resets the pause.
+    b.link_event(Event::Connected);
+    b.handshake_refused();
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    assert_eq!(b.timers[&Timer::Reconnect], 1000);
+    // Other failures are not refusals: the client retries by itself.
+    let requests = b.sent.len();
+    b.input(Input::TimerFired(Timer::Reconnect));
+    b.answer(Method::Get, paths::ME, ok(me("agent1")));
+    b.link_event(Event::HandshakeFailed {
+        reason: "socket closed".into(),
+    });
+    assert_eq!(b.sent.len(), requests + 1);
+    assert_eq!(
+        b.status.last(),
+        Some(&StatusChange::Problem(Some(Problem::ServerUnreachable)))
+    );
+}
+
+#[test]
+fn a_write_refused_for_its_csrf_token_fetches_a_new_one_and_goes_once_more() {
+    let mut b = Background::signed_in("agent1");
+    let ticket = b.page(PageCommand::SetReady(true));
+    b.answer(
+        Method::Post,
+        paths::CHAT_CHANNEL,
+        reply(403, "Missing or invalid Csrf token".into(), &[]),
+    );
+    b.answer(
+        Method::Get,
+        paths::ME,
+        reply(
+            200,
+            me("agent1").to_string(),
+            &[("X-CSRF-HEADER", "X-CSRF-TOKEN"), ("X-CSRF-TOKEN", "fresh")],
+        ),
+    );
+    let resent = b.sent.last().unwrap();
+    assert_eq!(resent.request.body, Some(Operation::Ready));
+    assert!(resent
+        .headers
+        .contains(&("X-CSRF-TOKEN".into(), "fresh".into())));
+    assert!(b.writes.contains(&Write::CsrfToken(CsrfToken {
+        header: "X-CSRF-TOKEN".into(),
+        token: "fresh".into()
+    })));
+    // Refused again: no third try, the page hears of it.
+    b.answer(
+        Method::Post,
+        paths::CHAT_CHANNEL,
+        reply(403, "Missing or invalid Csrf token".into(), &[]),
+    );
+    assert!(b.replies[&ticket].is_err());
+    assert_eq!(b.in_flight(Method::Get, paths::ME), 0);
+    assert_eq!(b.in_flight(Method::Post, paths::CHAT_CHANNEL), 0);
+}
+
+#[test]
+fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
+    // The previous worker died with two sends on their way: one reached the server.
+    let mut b = Background::restored(Some(creds("agent1")));
+    b.desk.outbox.push("arrived", "C1", "first", 0);
+    b.desk.outbox.push("lost", "C2", "second", 0);
+    b.desk.outbox.take_next(0);
+    b.desk.outbox.take_next(0);
+    b.input(Input::WokeUp);
+    b.answer(
+        Method::Get,
+        paths::ME,
+        reply(
+            200,
+            me("agent1").to_string(),
+            &[(NOTIFICATIONS_TOKEN_HEADER, "t")],
+        ),
+    );
+    let ticket = b.page(PageCommand::SendMessage {
+        chat_id: "C3".into(),
+        client_id: "new".into(),
+        text: "third".into(),
+    });
+    assert_eq!(b.replies[&ticket], Ok(()));
+    assert_eq!(
+        b.in_flight(Method::Post, &paths::chat("C3")),
+        0,
+        "not before the resync"
+    );
+    b.link_event(Event::Connected);
+    b.answer(
+        Method::Get,
+        paths::CHATS,
+        ok(json!({"statusCode": 0, "chats": [
+            {"id": "C1", "state": "Chatting"}, {"id": "C2", "state": "Chatting"},
+            {"id": "C3", "state": "Chatting"}]})),
+    );
+    assert_eq!(
+        b.in_flight(Method::Post, &paths::chat("C2")),
+        0,
+        "transcripts first"
+    );
+    b.answer(
+        Method::Get,
+        &format!("{}/C1/messages", paths::CHATS),
+        ok(json!({"statusCode": 0, "messages": [agent_text(1, "first")]})),
+    );
+    for chat in ["C2", "C3"] {
+        assert_eq!(
+            b.in_flight(Method::Post, &paths::chat(chat)),
+            0,
+            "transcripts first"
+        );
+        b.answer(
+            Method::Get,
+            &format!("{}/{chat}/messages", paths::CHATS),
+            ok(json!({"statusCode": 0, "messages": []})),
+        );
+    }
+    // "first" was delivered: settled by its echo. "second" goes again; then "third".
+    let texts: Vec<_> = b
+        .requests
+        .iter()
+        .filter_map(|(_, o)| match &o.request.body {
+            Some(Operation::SendMessage { text }) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["second"], "one at a time");
+    b.answer(
+        Method::Post,
+        &paths::chat("C2"),
+        ok(json!({"statusCode": 0})),
+    );
+    b.answer(
+        Method::Post,
+        &paths::chat("C3"),
+        ok(json!({"statusCode": 0})),
+    );
+    let sent: Vec<_> = b
+        .sent
+        .iter()
+        .filter_map(|o| match &o.request.body {
+            Some(Operation::SendMessage { text }) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["second", "third"]);
+    assert_eq!(
+        b.desk.outbox.for_chat("C1").count(),
+        0,
+        "settled by its echo"
+    );
+    assert!(b
+        .desk
+        .outbox
+        .for_chat("C3")
+        .all(|m| m.state == OutgoingState::Sent));
+}
+
+#[test]
+fn an_unanswered_send_is_retried_on_the_backoff_then_fails_and_a_refusal_fails_at_once() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([]))]);
+    b.page(PageCommand::SendMessage {
+        chat_id: "C1".into(),
+        client_id: "m1".into(),
+        text: "hello".into(),
+    });
+    let mut waits = Vec::new();
+    for _ in 0..crate::chat::outbox::MAX_ATTEMPTS {
+        b.answer(Method::Post, &paths::chat("C1"), Err("offline".into()));
+        if let Some(wait) = b.timers.remove(&Timer::OutboxRetry) {
+            waits.push(wait);
+            b.now += wait as i64;
+            b.input(Input::TimerFired(Timer::OutboxRetry));
+        }
+    }
+    assert_eq!(waits, [1000, 2000, 4000, 8000]);
+    assert!(matches!(
+        b.desk.outbox.for_chat("C1").next().unwrap().state,
+        OutgoingState::Failed(_)
+    ));
+    assert!(b.requests.is_empty(), "no automatic send after failing");
+    // Retry sends it again; a refusal is final at once.
+    b.page(PageCommand::RetryMessage {
+        client_id: "m1".into(),
+    });
+    b.answer(
+        Method::Post,
+        &paths::chat("C1"),
+        reply(
+            400,
+            json!({"statusCode": 2, "statusMessage": "the chat has ended"}).to_string(),
+            &[],
+        ),
+    );
+    assert_eq!(
+        b.desk.outbox.for_chat("C1").next().unwrap().state,
+        OutgoingState::Failed("the chat has ended".into())
+    );
+    assert!(b.timers.is_empty());
+}
+
+#[test]
+fn a_notification_changes_the_desk_and_asks_for_what_it_lacks() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[]);
+    b.notification(
+        json!({"messageType": "MessageLogUpdated", "notificationType": "NewMessages",
+        "chatId": "NEW", "messages": []}),
+    );
+    assert_eq!(
+        b.in_flight(Method::Get, &paths::messages("NEW", 1)),
+        1,
+        "a log for an unknown chat fetches it"
+    );
+    b.notification(json!({"messageType": "ChannelStateChangeMessageV2",
+        "channels": [{"channel": "chat", "userState": {"state": "Ready"}}]}));
+    assert_eq!(b.desk.channel_state, Some(crate::gws::AgentState::Ready));
+    assert!(matches!(b.status.last(), Some(StatusChange::Heard { .. })));
+    b.notification(json!("not an object"));
+    assert_eq!(b.logs.len(), 1, "{:?}", b.logs);
+}
+
+#[test]
+fn page_commands_need_a_signed_in_agent_and_a_sane_message() {
+    let mut b = Background::restored(None);
+    let t = b.page(PageCommand::SetReady(true));
+    assert_eq!(
+        b.replies[&t].clone().unwrap_err().reason,
+        RefusalReason::NotSignedIn
+    );
+    let mut b = Background::signed_in("agent1");
+    for text in ["  ", &"x".repeat(MAX_TEXT_BYTES + 1)] {
+        let t = b.page(PageCommand::SendMessage {
+            chat_id: "C1".into(),
+            client_id: "m".into(),
+            text: text.into(),
+        });
+        assert_eq!(
+            b.replies[&t].clone().unwrap_err().message_key,
+            Problem::MessageInvalid.message_key()
+        );
+    }
+    let t = b.page(PageCommand::ChatAction {
+        chat_id: "C1".into(),
+        action: ChatAction::Accept,
+    });
+    let accept = b.sent.last().unwrap();
+    assert_eq!(
+        accept.request.body,
+        Some(Operation::Accept {
+            nickname: Some("agent1".into())
+        })
+    );
+    assert!(
+        !b.replies.contains_key(&t),
+        "answered when the server answered"
+    );
+    b.answer(
+        Method::Post,
+        &paths::chat("C1"),
+        ok(json!({"statusCode": 0})),
+    );
+    assert_eq!(b.replies[&t], Ok(()));
+}
+
+#[test]
+fn signing_out_ends_the_session_then_forgets_secrets_and_chats() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([agent_text(1, "hi")]))]);
+    assert_eq!(b.desk.chats.len(), 1);
+    let t = b.page(PageCommand::SignOut);
+    assert!(!b.replies.contains_key(&t));
+    assert_eq!(
+        b.sent.last().unwrap().request.body,
+        Some(Operation::EndContactCenterSession)
+    );
+    // The server is gone: the secrets go anyway.
+    b.answer(Method::Post, paths::ME, Err("offline".into()));
+    assert_eq!(b.replies[&t], Ok(()));
+    assert!(b.writes.contains(&Write::ForgetSecrets));
+    assert!(b.desk.chats.is_empty());
+    assert_eq!(b.closed, [b.last_link()]);
+    b.input(Input::WokeUp);
+    assert!(b.requests.is_empty(), "no connection without credentials");
+}
