@@ -4,61 +4,20 @@
 
 mod support;
 
-use support::agent_desk::agent_chats_with_a_customer_from_the_popup;
-use support::scenarios::*;
-use support::{in_browser, Browser};
+use support::Browser;
 
-#[tokio::test]
-async fn firefox_settings_saved_in_options_show_in_popup() {
-    in_browser(Browser::Firefox, settings_saved_in_options_show_in_popup).await;
-}
+// Everything both browsers run.
+shared_scenarios!(Browser::Firefox);
 
-#[tokio::test]
-async fn firefox_open_popup_repaints_when_settings_change() {
-    in_browser(Browser::Firefox, open_popup_repaints_when_settings_change).await;
-}
-
-#[tokio::test]
-async fn firefox_agent_chats_with_a_customer_from_the_popup() {
-    in_browser(Browser::Firefox, agent_chats_with_a_customer_from_the_popup).await;
-}
-
-#[tokio::test]
-async fn firefox_chat_goes_on_after_the_server_restarts() {
-    in_browser(
-        Browser::Firefox,
-        support::agent_desk::chat_goes_on_after_the_server_restarts,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn firefox_three_customers_at_once_and_a_reject() {
-    in_browser(
-        Browser::Firefox,
-        support::agent_desk::three_customers_at_once_and_a_reject,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn firefox_a_message_while_the_popup_is_closed_notifies() {
-    in_browser(
-        Browser::Firefox,
-        support::agent_desk::a_message_while_the_popup_is_closed_notifies,
-    )
-    .await;
-}
+// What only Firefox has: an event page that unloads when idle.
 
 /// Firefox unloads an idle event page (here after 2 s instead of 30 s); the customer keeps
 /// writing meanwhile. Reopening the popup loads a new page, which resyncs: every message once,
 /// in order.
 #[tokio::test]
 async fn firefox_event_page_unloaded_mid_chat_loses_and_doubles_nothing() {
-    use support::agent_desk::{
-        accept, customer_lines, open_chat, sign_in, Customer, ReferenceServer,
-    };
-    use support::popup_worker_started_ms;
+    use support::agent_desk::{accept, customer_lines, open_chat, sign_in};
+    use support::{popup_worker_started_ms, Customer, ReferenceServer};
     let mut prefs = serde_json::Map::new();
     prefs.insert(
         "extensions.background.idle.timeout".into(),
@@ -66,7 +25,7 @@ async fn firefox_event_page_unloaded_mid_chat_loses_and_doubles_nothing() {
     );
     let s = support::Session::start_firefox_with_prefs(prefs).await;
     let result = async {
-        let server = ReferenceServer::start();
+        let server = ReferenceServer::start_from_env(&[]);
         sign_in(&s, &server).await?;
         let customer = Customer::request(&server, "Pat").await;
         accept(&s, &customer).await?;
@@ -114,37 +73,4 @@ async fn firefox_event_page_unloaded_mid_chat_loses_and_doubles_nothing() {
     .await;
     s.close().await;
     result.unwrap();
-}
-
-#[tokio::test]
-async fn firefox_badge_typing_retry_and_leave() {
-    in_browser(
-        Browser::Firefox,
-        support::agent_desk_actions::badge_typing_retry_and_leave,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn firefox_chat_with_csrf_protection_across_a_server_restart() {
-    in_browser(
-        Browser::Firefox,
-        support::agent_desk_actions::chat_with_csrf_protection_across_a_server_restart,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn firefox_restarted_browser_shows_chats_before_the_network_answers() {
-    support::agent_desk::restarted_browser_shows_chats_before_the_network_answers(Browser::Firefox)
-        .await;
-}
-
-#[tokio::test]
-async fn firefox_sign_in_is_refused_while_the_browser_holds_another_agents_session() {
-    in_browser(
-        Browser::Firefox,
-        support::agent_desk_actions::sign_in_is_refused_while_the_browser_holds_another_agents_session,
-    )
-    .await;
 }

@@ -122,7 +122,10 @@ fn core_has_no_js_types() {
             offenders.push(format!("Cargo.toml [dependencies]: {name}"));
         }
     }
-    assert!(offenders.is_empty(), "core must stay pure Rust: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "core must stay pure Rust: {offenders:#?}"
+    );
 }
 
 #[test]

@@ -2,22 +2,21 @@
 //! CometD server for Node (`cometd-nodejs-server`), over every transport it offers
 //! (long-polling: it has no WebSocket transport).
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bayeux_net::client::NativeClient;
 use cobrowse_agent::bayeux::client::{ClientConfig, Event};
 use cobrowse_agent::bayeux::LONG_POLLING;
 use serde_json::{json, Value};
+use testkit::process::Announced;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 /// The official server in a child process, killed on drop.
 struct OfficialServer {
-    child: Child,
+    _process: Announced,
     url: String,
     transports: Vec<String>,
     ack: bool,
@@ -31,45 +30,34 @@ impl OfficialServer {
             root.join("node_modules/cometd-nodejs-server").is_dir(),
             "npm packages missing: run `cargo xtask test` (it runs `npm ci`)"
         );
-        let mut child = Command::new("node")
-            .arg(&script)
-            .args([
-                "--port",
-                "0",
-                "--timeout-ms",
-                "2000",
-                "--max-interval-ms",
-                "3000",
-            ])
-            .args(extra)
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("server prints LISTENING");
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let process = Announced::spawn(
+            Command::new("node")
+                .arg(&script)
+                .args([
+                    "--port",
+                    "0",
+                    "--timeout-ms",
+                    "2000",
+                    "--max-interval-ms",
+                    "3000",
+                ])
+                .args(extra)
+                .stderr(Stdio::null()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let words: Vec<String> = process.line.split_whitespace().map(str::to_owned).collect();
         assert_eq!(
-            words.first(),
-            Some(&"LISTENING"),
-            "unexpected server output {line:?}"
+            words.first().map(String::as_str),
+            Some("LISTENING"),
+            "unexpected server output {:?}",
+            process.line
         );
         OfficialServer {
             url: format!("http://127.0.0.1:{}/cometd", words[1]),
             transports: words[2].split(',').map(str::to_owned).collect(),
-            ack: words.get(3) == Some(&"ack"),
-            child,
+            ack: words.get(3).map(String::as_str) == Some("ack"),
+            _process: process,
         }
-    }
-}
-
-impl Drop for OfficialServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

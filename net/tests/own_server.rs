@@ -4,7 +4,6 @@
 //! client handshakes again and re-subscribes).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bayeux_net::client::NativeClient;
@@ -12,74 +11,13 @@ use bayeux_net::interop::{self, InteropBayeux};
 use cobrowse_agent::bayeux::client::{ClientConfig, Event};
 use cobrowse_agent::bayeux::server::ServerConfig;
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use testkit::proxy::Proxy;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A TCP proxy that can cut every connection, refuse new ones, and switch its backend.
-struct Proxy {
-    addr: SocketAddr,
-    backend: Arc<Mutex<SocketAddr>>,
-    /// Bumped to cut all current connections.
-    cut: watch::Sender<u64>,
-    down: Arc<Mutex<bool>>,
-}
-
-impl Proxy {
-    async fn start(backend: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let backend = Arc::new(Mutex::new(backend));
-        let (cut, _) = watch::channel(0u64);
-        let down = Arc::new(Mutex::new(false));
-        let (b, c, d) = (backend.clone(), cut.clone(), down.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if *d.lock().unwrap() {
-                    drop(inbound);
-                    continue;
-                }
-                let target = *b.lock().unwrap();
-                let mut cut_rx = c.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut_rx.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy {
-            addr,
-            backend,
-            cut,
-            down,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/cometd", self.addr)
-    }
-
-    fn cut_all(&self) {
-        self.cut.send_modify(|n| *n += 1);
-    }
-
-    fn set_down(&self, down: bool) {
-        *self.down.lock().unwrap() = down;
-        if down {
-            self.cut_all();
-        }
-    }
-
-    fn switch_backend(&self, backend: SocketAddr) {
-        *self.backend.lock().unwrap() = backend;
-        self.cut_all();
-    }
+/// The CometD URL through the proxy.
+fn url(proxy: &Proxy) -> String {
+    format!("http://{}/cometd", proxy.addr)
 }
 
 fn server_config() -> ServerConfig {
@@ -126,40 +64,67 @@ async fn wait_subscribed(c: &mut NativeClient, channel: &str) {
 }
 
 /// Collects message data on `channel` until `n` arrived; then checks nothing more comes.
-async fn collect(c: &mut NativeClient, channel: &str, n: usize) -> Vec<Value> {
+/// What a client received until a barrier.
+struct Collected {
+    messages: Vec<Value>,
+    /// Every `Handshaken` seen meanwhile (a new session would show here).
+    handshakes: Vec<String>,
+}
+
+/// Waits for `n` messages on `channel`, then publishes a marker there and waits for it: a
+/// duplicate of anything before would arrive before the marker (a barrier, not a pause). Every
+/// other event is looked at, so a re-handshake meanwhile is seen.
+async fn collect_seeing_all(
+    c: &mut NativeClient,
+    bayeux: &InteropBayeux,
+    channel: &str,
+    n: usize,
+) -> Collected {
+    let marker = json!({ "marker": channel });
     let mut got = Vec::new();
-    while got.len() < n {
-        let data = c
-            .wait_for(
-                &format!("message {} of {n}", got.len() + 1),
-                WAIT,
-                |e| match e {
-                    Event::Message(m) if m.channel == channel => m.data.clone(),
-                    _ => None,
-                },
-                drop,
-            )
+    let mut handshakes = Vec::new();
+    let mut marker_sent = false;
+    loop {
+        if got.len() == n && !marker_sent {
+            bayeux.publish(channel, marker.clone());
+            marker_sent = true;
+        }
+        let what = if marker_sent {
+            "the marker".to_owned()
+        } else {
+            format!("message {} of {n}", got.len() + 1)
+        };
+        let event = c
+            .wait_for(&what, WAIT, |e| Some(e.clone()), drop)
             .await
             .unwrap_or_else(|e| panic!("{e}; got {got:?}"));
-        got.push(data);
+        match event {
+            Event::Message(m) if m.channel == channel => {
+                let data = m.data.unwrap_or_default();
+                if data == marker {
+                    break;
+                }
+                got.push(data);
+            }
+            Event::Handshaken { client_id, .. } => handshakes.push(client_id),
+            _ => {}
+        }
     }
-    // Anything more within a while would be a duplicate.
-    let extra = c
-        .wait_for(
-            "a duplicate",
-            Duration::from_millis(1500),
-            |e| match e {
-                Event::Message(m) if m.channel == channel => m.data.clone(),
-                _ => None,
-            },
-            drop,
-        )
-        .await;
-    assert!(
-        extra.is_err(),
-        "duplicate delivered: {extra:?} after {got:?}"
-    );
-    got
+    assert_eq!(got.len(), n, "duplicates delivered: {got:?}");
+    Collected {
+        messages: got,
+        handshakes,
+    }
+}
+
+/// The messages of [`collect_seeing_all`].
+async fn collect(
+    c: &mut NativeClient,
+    bayeux: &InteropBayeux,
+    channel: &str,
+    n: usize,
+) -> Vec<Value> {
+    collect_seeing_all(c, bayeux, channel, n).await.messages
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +155,7 @@ async fn native_client_talks_to_our_server_over_both_transports() {
             c.publish("/test/own", json!(n)).await.unwrap();
         }
         assert_eq!(
-            collect(&mut c, "/test/own", 5).await,
+            collect(&mut c, &bayeux, "/test/own", 5).await,
             (0..5).map(|n| json!(n)).collect::<Vec<_>>()
         );
         c.publish("/service/echo", json!({"t": transport}))
@@ -217,12 +182,12 @@ async fn cut_connections_then_messages_arrive_exactly_once(transport: &str) {
     let (addr, bayeux): (SocketAddr, InteropBayeux) =
         interop::serve(server_config()).await.unwrap();
     let proxy = Proxy::start(addr).await;
-    let mut c = NativeClient::spawn(&proxy.url(), client_config(transport));
+    let mut c = NativeClient::spawn(&url(&proxy), client_config(transport));
     c.subscribe("/chat/1");
     let first = wait_handshaken(&mut c).await;
     wait_subscribed(&mut c, "/chat/1").await;
     bayeux.publish("/chat/1", json!(0));
-    assert_eq!(collect(&mut c, "/chat/1", 1).await, vec![json!(0)]);
+    assert_eq!(collect(&mut c, &bayeux, "/chat/1", 1).await, vec![json!(0)]);
 
     // The network goes away; the server keeps the session and queues.
     proxy.set_down(true);
@@ -232,27 +197,17 @@ async fn cut_connections_then_messages_arrive_exactly_once(transport: &str) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     proxy.set_down(false);
-    let got = collect(&mut c, "/chat/1", 5).await;
+    let got = collect_seeing_all(&mut c, &bayeux, "/chat/1", 5).await;
     assert_eq!(
-        got,
+        got.messages,
         (1..=5).map(|n| json!(n)).collect::<Vec<_>>(),
         "{transport}"
     );
-    // Same session: nothing needed a re-handshake.
-    let rehandshake = c
-        .wait_for(
-            "no re-handshake",
-            Duration::from_millis(200),
-            |e| match e {
-                Event::Handshaken { client_id, .. } => Some(client_id.clone()),
-                _ => None,
-            },
-            drop,
-        )
-        .await;
+    // Same session: nothing needed a re-handshake (every event until the marker was seen).
     assert!(
-        rehandshake.is_err(),
-        "{transport}: session {first} was replaced: {rehandshake:?}"
+        got.handshakes.is_empty(),
+        "{transport}: session {first} was replaced by {:?}",
+        got.handshakes
     );
 }
 
@@ -271,7 +226,7 @@ async fn restarted_server_gets_a_new_handshake_and_the_subscriptions_back() {
     for transport in ["websocket", "long-polling"] {
         let (old, _old_bayeux) = interop::serve(server_config()).await.unwrap();
         let proxy = Proxy::start(old).await;
-        let mut c = NativeClient::spawn(&proxy.url(), client_config(transport));
+        let mut c = NativeClient::spawn(&url(&proxy), client_config(transport));
         c.subscribe("/chat/1");
         let first = wait_handshaken(&mut c).await;
         wait_subscribed(&mut c, "/chat/1").await;
@@ -286,7 +241,7 @@ async fn restarted_server_gets_a_new_handshake_and_the_subscriptions_back() {
         wait_subscribed(&mut c, "/chat/1").await;
         new_bayeux.publish("/chat/1", json!("after restart"));
         assert_eq!(
-            collect(&mut c, "/chat/1", 2).await,
+            collect(&mut c, &new_bayeux, "/chat/1", 2).await,
             vec![json!("while reconnecting"), json!("after restart")],
             "{transport}"
         );
@@ -364,7 +319,7 @@ async fn bad_input_gets_an_error_or_a_clean_close_and_other_clients_carry_on() {
 
     bayeux.publish("/chat/1", json!("still here"));
     assert_eq!(
-        collect(&mut healthy, "/chat/1", 1).await,
+        collect(&mut healthy, &bayeux, "/chat/1", 1).await,
         vec![json!("still here")]
     );
 }

@@ -51,6 +51,7 @@ fn with_agent(
     if state.hub.config.csrf && *method != Method::GET {
         let sent = headers.get("X-CSRF-TOKEN").and_then(|v| v.to_str().ok());
         if agent.set_cookie.is_some() || sent != Some(agent.csrf_token.as_str()) {
+            tracing::warn!(agent = %agent.agent_id, "write refused: missing or invalid CSRF token");
             return (
                 axum::http::StatusCode::FORBIDDEN,
                 "Missing or invalid Csrf token",

@@ -8,11 +8,11 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_and_agent_chat_from_invitation_to_completion() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     for transport in ["long-polling", "websocket"] {
         let mut agent = Agent::new(&server, "agent1");
         agent.sign_in(transport).await;
-        let (mut customer, first) = Customer::request(&server, "Pat Customer").await;
+        let (mut customer, first) = Customer::request_replied(&server, "Pat Customer").await;
         assert_eq!(first["statusCode"], 0);
         assert_eq!(first["messages"][0]["type"], "ParticipantJoined");
         assert_eq!(first["messages"][0]["from"]["type"], "Client");
@@ -141,10 +141,10 @@ async fn customer_and_agent_chat_from_invitation_to_completion() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_see_and_act_on_their_own_chats_only() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
-    let (customer, _) = Customer::request(&server, "Pat").await;
+    let (customer, _) = Customer::request_replied(&server, "Pat").await;
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Accept"})).await;
 
@@ -174,7 +174,7 @@ async fn agents_see_and_act_on_their_own_chats_only() {
     );
 
     // A customer with another chat's key, or none, gets nothing.
-    let (other, _) = Customer::request(&server, "Other").await;
+    let (other, _) = Customer::request_replied(&server, "Other").await;
     let mut thief = Customer {
         secure_key: other.secure_key.clone(),
         ..customer
@@ -188,13 +188,13 @@ async fn agents_see_and_act_on_their_own_chats_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_and_invitation_timeout_move_the_chat_to_the_next_agent() {
-    let server = Server::start(&["--invite-timeout-ms", "1500"]);
+    let server = server(&["--invite-timeout-ms", "1500"]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
     let mut bob = Agent::new(&server, "agent2");
     bob.sign_in("long-polling").await;
 
-    let (_c1, _) = Customer::request(&server, "First").await;
+    let (_c1, _) = Customer::request_replied(&server, "First").await;
     // Ann became ready first: she has been idle longest.
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Reject"})).await;
@@ -215,10 +215,10 @@ async fn reject_and_invitation_timeout_move_the_chat_to_the_next_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_survives_kill_9_and_continues() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
-    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let (mut customer, _) = Customer::request_replied(&server, "Pat").await;
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Accept"})).await;
     for n in 0..5 {
@@ -233,8 +233,8 @@ async fn a_chat_survives_kill_9_and_continues() {
     }
     let (_, before) = ann.get(&format!("/api/v2/me/chats/{chat}/messages")).await;
 
-    let data = server.kill9();
-    let server = Server::start_in(data, &[]);
+    let data = server.kill_keeping_data();
+    let server = server_in(data, &[]);
     customer.base = server.url.clone();
     let ann2 = Agent::new(&server, "agent1");
     let (_, after) = ann2.get(&format!("/api/v2/me/chats/{chat}/messages")).await;
@@ -270,7 +270,7 @@ async fn a_chat_survives_kill_9_and_continues() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_genesys_errors_not_crashes() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let ann = Agent::new(&server, "agent1");
     for body in [
         json!("not an object"),
@@ -302,14 +302,14 @@ async fn bad_requests_get_genesys_errors_not_crashes() {
         .await
         .unwrap();
     assert_eq!(huge.status().as_u16(), 413);
-    let (s, r) = form(
+    let (s, r) = post_form(
         &reqwest::Client::new(),
         &format!("{}/genesys/2/chat/customer-support", server.url),
         &[("subject", "no name")],
     )
     .await;
     assert_eq!((s, &r["statusCode"]), (400, &json!(2)), "{r}");
-    let (s, _) = form(
+    let (s, _) = post_form(
         &reqwest::Client::new(),
         &format!("{}/genesys/2/chat/no-such-queue", server.url),
         &[("nickname", "x")],

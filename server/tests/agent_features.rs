@@ -10,7 +10,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csrf_token_is_required_on_writes_when_enabled() {
-    let server = Server::start(&["--csrf"]);
+    let server = server(&["--csrf"]);
     let ann = Agent::new(&server, "agent1");
     let r = ann
         .http
@@ -47,7 +47,7 @@ async fn csrf_token_is_required_on_writes_when_enabled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_handshake_authenticates_with_a_single_use_token() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let ann = Agent::new(&server, "agent1");
     let r = ann
         .http
@@ -123,10 +123,10 @@ async fn websocket_handshake_authenticates_with_a_single_use_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_urls_user_data_and_history_travel_both_ways() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
-    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let (mut customer, _) = Customer::request_replied(&server, "Pat").await;
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Accept"})).await;
 
@@ -235,17 +235,17 @@ async fn notices_urls_user_data_and_history_travel_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_at_capacity_gets_no_more_chats_and_the_customer_is_told_to_wait() {
-    let server = Server::start(&["--max-chats", "2"]);
+    let server = server(&["--max-chats", "2"]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
     let mut offered = Vec::new();
     for n in 0..2 {
-        Customer::request(&server, &format!("Customer {n}")).await;
+        Customer::request_replied(&server, &format!("Customer {n}")).await;
         let id = ann.invitation().await;
         ann.seen.clear();
         offered.push(id);
     }
-    let (_, fourth) = Customer::request(&server, "Customer 2").await;
+    let (_, fourth) = Customer::request_replied(&server, "Customer 2").await;
     let texts: Vec<&str> = fourth["messages"]
         .as_array()
         .unwrap()
@@ -266,7 +266,7 @@ async fn an_agent_at_capacity_gets_no_more_chats_and_the_customer_is_told_to_wai
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_moves_the_chat_and_its_history_to_an_agent_or_a_queue() {
-    let server = Server::start(&["--service", "customer-support", "--service", "billing"]);
+    let server = server(&["--service", "customer-support", "--service", "billing"]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
     let mut bob = Agent::new(&server, "agent2");
@@ -279,7 +279,7 @@ async fn transfer_moves_the_chat_and_its_history_to_an_agent_or_a_queue() {
     )
     .await;
 
-    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let (mut customer, _) = Customer::request_replied(&server, "Pat").await;
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Accept"})).await;
     customer.send("my order is late").await;
@@ -343,10 +343,10 @@ async fn transfer_moves_the_chat_and_its_history_to_an_agent_or_a_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_who_vanishes_loses_their_chats_to_the_queue_after_the_grace_period() {
-    let server = Server::start(&["--requeue-grace-ms", "1000"]);
+    let server = server(&["--requeue-grace-ms", "1000"]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("websocket").await;
-    let (mut customer, _) = Customer::request(&server, "Pat").await;
+    let (mut customer, _) = Customer::request_replied(&server, "Pat").await;
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Accept"})).await;
     // Ann's browser goes away without completing.
@@ -365,8 +365,8 @@ async fn an_agent_who_vanishes_loses_their_chats_to_the_queue_after_the_grace_pe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_are_rate_limited_per_chat_and_per_address() {
-    let server = Server::start(&[]);
-    let (customer, _) = Customer::request(&server, "Chatty").await;
+    let server = server(&[]);
+    let (customer, _) = Customer::request_replied(&server, "Chatty").await;
     let mut statuses = Vec::new();
     for n in 0..35 {
         let (s, r) = customer
@@ -391,7 +391,7 @@ async fn customers_are_rate_limited_per_chat_and_per_address() {
     let http = reqwest::Client::new();
     let mut last = 0;
     for _ in 0..25 {
-        let (s, _) = form(
+        let (s, _) = post_form(
             &http,
             &format!("{}/genesys/2/chat/customer-support", server.url),
             &[("nickname", "x")],

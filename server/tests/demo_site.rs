@@ -3,71 +3,12 @@
 
 mod support;
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
 use support::*;
-
-struct ChromeDriver(Child, u16);
-
-impl ChromeDriver {
-    fn start() -> ChromeDriver {
-        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        assert!(
-            std::path::Path::new(&bin).is_file(),
-            "{bin} missing: run `cargo xtask test`, which installs chromium-driver"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&bin)
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        ChromeDriver(child, port)
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn browser(driver: &ChromeDriver) -> Client {
-    let profile = std::env::temp_dir().join(format!("cobrowse-demo-test-{}", driver.1));
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     format!("--user-data-dir={}", profile.display())]
-        }
-    });
-    ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.1))
-        .await
-        .expect("WebDriver session")
-}
+use testkit::browser::{Browser, Session};
 
 async fn wait_text(
     c: &Client,
@@ -230,12 +171,11 @@ async fn scenario(c: &Client, server: &Server, agent: &mut Agent) -> Result<(), 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_widget_chats_with_an_agent_and_survives_a_reload() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let mut agent = Agent::new(&server, "agent1");
     agent.sign_in("websocket").await;
-    let driver = ChromeDriver::start();
-    let c = browser(&driver).await;
-    let result = scenario(&c, &server, &mut agent).await;
-    let _ = c.close().await;
+    let customer = Session::plain(Browser::Chromium).await;
+    let result = scenario(&customer.client, &server, &mut agent).await;
+    customer.close().await;
     result.unwrap();
 }

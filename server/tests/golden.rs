@@ -63,7 +63,7 @@ fn check(name: &str, mut value: Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_and_notification_matches_its_fixture() {
-    let server = Server::start(&[]);
+    let server = server(&[]);
     let mut ann = Agent::new(&server, "agent1");
     let (_, me) = ann.get("/api/v2/me").await;
     check("agent_get_me", me);
@@ -79,7 +79,7 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
     let (_, me_all) = ann.get("/api/v2/me?subresources=*").await;
     check("agent_get_me_subresources", me_all);
 
-    let (mut customer, requested) = Customer::request(&server, "Pat Customer").await;
+    let (mut customer, requested) = Customer::request_replied(&server, "Pat Customer").await;
     check("customer_request_chat", requested);
     let chat = ann.invitation().await;
     check(
@@ -114,8 +114,9 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
         json!({"operationName": "SendMessage", "text": "Happy to help!"}),
     )
     .await;
-    customer.next_position = 1;
+    let deadline = tokio::time::Instant::now() + WAIT;
     let refresh = loop {
+        customer.next_position = 1;
         let r = customer.refresh().await;
         if r["messages"]
             .as_array()
@@ -125,7 +126,10 @@ async fn every_endpoint_and_notification_matches_its_fixture() {
         {
             break r;
         }
-        customer.next_position = 1;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the customer never got the agent's answer: {r}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     check("customer_refresh", refresh);

@@ -416,7 +416,10 @@ fn a_refused_handshake_with_rejected_credentials_asks_for_a_new_sign_in() {
     assert!(!b.session.is_signed_in());
     assert!(b.timers.is_empty(), "no reconnect without credentials");
     b.input(Input::WokeUp);
-    assert!(b.requests.is_empty(), "nothing is tried as this agent any more");
+    assert!(
+        b.requests.is_empty(),
+        "nothing is tried as this agent any more"
+    );
 }
 
 #[test]

@@ -1,210 +1,9 @@
 //! The agent's desk end to end: the built extension signs in to the real reference server,
 //! a scripted customer chats over the GMS REST API, the agent works in the popup.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-
 use fantoccini::Locator;
 
 use super::*;
-
-/// The reference server binary (built by `cargo xtask test`), on a free port, demo agents.
-pub struct ReferenceServer {
-    child: Child,
-    pub url: String,
-    data: PathBuf,
-    options: Vec<String>,
-}
-
-impl ReferenceServer {
-    pub fn start() -> ReferenceServer {
-        Self::start_with(&[])
-    }
-
-    /// With more command-line options (e.g. `--csrf`).
-    pub fn start_with(options: &[&str]) -> ReferenceServer {
-        let data = std::env::temp_dir().join(format!(
-            "cobrowse-e2e-server-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        let options = options.iter().map(|o| (*o).to_owned()).collect();
-        Self::start_at(&format!("127.0.0.1:{}", free_port()), data, options)
-    }
-
-    /// `kill -9`: the server is gone until [`ReferenceServer::restart`].
-    pub fn kill(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-
-    /// `kill -9` (unless already killed), then the same binary on the same address and data.
-    pub fn restart(mut self) -> ReferenceServer {
-        self.kill();
-        let listen = self.url.trim_start_matches("http://").to_owned();
-        let data = std::mem::take(&mut self.data);
-        let options = std::mem::take(&mut self.options);
-        Self::start_at(&listen, data, options)
-    }
-
-    fn start_at(listen: &str, data: PathBuf, options: Vec<String>) -> ReferenceServer {
-        let bin = std::env::var("COBROWSE_SERVER")
-            .expect("COBROWSE_SERVER is not set: run the end-to-end tests with `cargo xtask test`");
-        let mut child = Command::new(&bin)
-            .args(["--listen", listen, "--demo"])
-            .args(&options)
-            .arg("--data")
-            .arg(&data)
-            .env("COBROWSE_LOG", "warn")
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{bin}: {e}"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("cobrowse-server listening on ")
-            .expect("server announces its address")
-            .to_owned();
-        ReferenceServer {
-            child,
-            url,
-            data,
-            options,
-        }
-    }
-}
-
-impl Drop for ReferenceServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !self.data.as_os_str().is_empty() {
-            let _ = std::fs::remove_dir_all(&self.data);
-        }
-    }
-}
-
-/// A customer on GMS Chat API v2.
-pub struct Customer {
-    http: reqwest::Client,
-    base: String,
-    pub chat_id: String,
-    user_id: String,
-    secure_key: String,
-    alias: String,
-}
-
-async fn form(http: &reqwest::Client, url: &str, params: &[(&str, &str)]) -> Value {
-    let body: String = params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.bytes()
-                    .map(|b| if b.is_ascii_alphanumeric() {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    })
-                    .collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let r = http
-        .post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("server answers");
-    serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null)
-}
-
-impl Customer {
-    pub async fn request(server: &ReferenceServer, nickname: &str) -> Customer {
-        // No kept-alive connections: the server may be killed and restarted under us.
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap();
-        let r = form(
-            &http,
-            &format!("{}/genesys/2/chat/customer-support", server.url),
-            &[("nickname", nickname), ("subject", "Help")],
-        )
-        .await;
-        Customer {
-            http,
-            base: server.url.clone(),
-            chat_id: r["chatId"].as_str().expect("a chat id").to_owned(),
-            user_id: r["userId"].as_str().unwrap().to_owned(),
-            secure_key: r["secureKey"].as_str().unwrap().to_owned(),
-            alias: r["alias"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    pub async fn call(&self, operation: &str, extra: &[(&str, &str)]) -> Value {
-        let mut params = vec![
-            ("userId", self.user_id.as_str()),
-            ("secureKey", self.secure_key.as_str()),
-            ("alias", self.alias.as_str()),
-        ];
-        params.extend_from_slice(extra);
-        form(
-            &self.http,
-            &format!(
-                "{}/genesys/2/chat/customer-support/{}/{operation}",
-                self.base, self.chat_id
-            ),
-            &params,
-        )
-        .await
-    }
-
-    pub async fn send(&self, text: &str) {
-        let r = self.call("send", &[("message", text)]).await;
-        assert_eq!(r["statusCode"], 0, "send: {r}");
-    }
-
-    /// The whole transcript as the customer's `refresh` gives it.
-    pub async fn transcript(&self) -> Value {
-        self.call("refresh", &[("transcriptPosition", "1")]).await
-    }
-
-    /// Waits until the customer has exactly `want` from the agent, in this order.
-    pub async fn receives(&self, want: &[&str]) -> Result<(), String> {
-        let mut got = Vec::new();
-        for _ in 0..150 {
-            got = self.agent_texts().await;
-            if got == want {
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        Err(format!("{} got {got:?}, not {want:?}", self.alias))
-    }
-
-    /// Agent texts in the transcript so far.
-    pub async fn agent_texts(&self) -> Vec<String> {
-        let r = self.transcript().await;
-        r["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| m["from"]["type"] == "Agent" && m["type"] == "Message")
-            .filter_map(|m| m["text"].as_str().map(str::to_owned))
-            .collect()
-    }
-}
 
 /// Signs in from the popup and goes Ready.
 pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String> {
@@ -261,7 +60,7 @@ pub async fn wait_for_transport(s: &Session, transport: &str) -> Result<(), Stri
 }
 
 pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(), String> {
-    let server = ReferenceServer::start();
+    let server = ReferenceServer::start_from_env(&[]);
     sign_in(s, &server).await?;
     // The reference server hands out notification tokens: the connection is a WebSocket.
     wait_for_transport(s, "websocket").await?;
@@ -269,7 +68,7 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     accept(s, &customer).await?;
 
     let hostile = "hello <img src=x onerror=alert(1)> agent";
-    customer.call("send", &[("message", hostile)]).await;
+    customer.send(hostile).await;
     s.wait_for("the customer's message", || async {
         s.text("#transcript").await.filter(|t| t.contains(hostile))
     })
@@ -394,7 +193,7 @@ pub async fn customer_lines(s: &Session) -> Vec<String> {
 
 /// The server is killed and restarted mid-chat; typing shows both ways.
 pub async fn chat_goes_on_after_the_server_restarts(s: &Session) -> Result<(), String> {
-    let server = ReferenceServer::start();
+    let server = ReferenceServer::start_from_env(&[]);
     sign_in(s, &server).await?;
     let customer = Customer::request(&server, "Pat").await;
     accept(s, &customer).await?;
@@ -433,7 +232,7 @@ pub async fn chat_goes_on_after_the_server_restarts(s: &Session) -> Result<(), S
 
 /// Three customers at once; one is rejected and goes to another (REST) agent.
 pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), String> {
-    let server = ReferenceServer::start();
+    let server = ReferenceServer::start_from_env(&[]);
     sign_in(s, &server).await?;
     let customers = [
         Customer::request(&server, "Ada").await,
@@ -444,34 +243,8 @@ pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), Str
         accept(s, c).await?;
     }
     // Bob (another agent, over REST) becomes ready; Cy's chat is rejected and goes to him.
-    let http = reqwest::Client::new();
-    let bob = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut r = http
-            .request(method, format!("{}{path}", server.url))
-            .header("Authorization", "Basic YWdlbnQyOmFnZW50Mg==");
-        if let Some(b) = body {
-            r = r
-                .header("Content-Type", "application/json")
-                .body(b.to_string());
-        }
-        r.send()
-    };
-    bob(
-        reqwest::Method::POST,
-        "/api/v2/me",
-        Some(
-            serde_json::json!({"operationName": "StartContactCenterSession", "channels": ["chat"]}),
-        ),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    bob(
-        reqwest::Method::POST,
-        "/api/v2/me/channels/chat",
-        Some(serde_json::json!({"operationName": "Ready"})),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let bob = RestAgent::new(&server, "agent2");
+    bob.start_ready().await;
     let cy = format!(".chat-item[data-chat='{}']", customers[2].chat_id);
     s.wait_for("Cy's invitation", || async {
         s.attr(&cy, "data-state").await.filter(|v| v == "Invited")
@@ -479,24 +252,7 @@ pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), Str
     .await?;
     open_chat(s, &customers[2].chat_id).await?;
     s.click("#reject").await?;
-    let mut bobs = String::new();
-    for _ in 0..100 {
-        bobs = bob(reqwest::Method::GET, "/api/v2/me/chats", None)
-            .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .unwrap_or_default();
-        if bobs.contains(&customers[2].chat_id) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    if !bobs.contains(&customers[2].chat_id) {
-        return Err(format!(
-            "the rejected chat did not reach the other agent: {bobs}"
-        ));
-    }
+    bob.has_chat(&customers[2].chat_id).await?;
 
     // Messages both ways with two customers at once, each in its own chat, in order.
     for n in 1..=3 {
@@ -554,7 +310,7 @@ async fn notified_chats(s: &Session) -> Vec<String> {
 /// closes notifications at once (no alert service), so there the background's own record of
 /// having shown it is what can be checked.
 pub async fn a_message_while_the_popup_is_closed_notifies(s: &Session) -> Result<(), String> {
-    let server = ReferenceServer::start();
+    let server = ReferenceServer::start_from_env(&[]);
     sign_in(s, &server).await?;
     let customer = Customer::request(&server, "Pat").await;
     accept(s, &customer).await?;
@@ -588,7 +344,7 @@ pub async fn restarted_browser_shows_chats_before_the_network_answers(browser: B
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&profile);
-    let server = ReferenceServer::start();
+    let server = ReferenceServer::start_from_env(&[]);
     let s = Session::start_with_profile(browser, Some(profile.clone())).await;
     let first = async {
         sign_in(&s, &server).await?;

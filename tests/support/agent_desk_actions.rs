@@ -6,8 +6,8 @@
 use fantoccini::Locator;
 
 use super::agent_desk::{
-    accept, customer_lines, sign_in, submit_sign_in, wait_for_chat_state, wait_for_transport,
-    Customer, ReferenceServer,
+    accept, customer_lines, open_chat, sign_in, submit_sign_in, wait_for_chat_state,
+    wait_for_transport,
 };
 use super::scenarios::locale_en;
 use super::*;
@@ -61,7 +61,7 @@ async fn lines_with(s: &Session, text: &str) -> usize {
 }
 
 pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
-    let mut server = ReferenceServer::start();
+    let mut server = ReferenceServer::start_from_env(&[]);
     sign_in(s, &server).await?;
     wait_for_badge(s, "").await?;
 
@@ -118,11 +118,16 @@ pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
     // The outage was reported; the next connect cycle clears it.
     s.wait_for_text("#connection", &locale_en("statusConnected"))
         .await?;
-    // Give a wrong automatic resend the time to show, then check nothing went.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    customer.receives(&[]).await?;
+    // A barrier instead of a pause: a message written now goes after anything resent by
+    // itself, so the customer getting exactly it proves the failed one stayed put.
+    s.fill("#composer-input", "one moment").await?;
+    s.click("#send").await?;
+    customer.receives(&["one moment"]).await?;
+    if outgoing_lines(s).await.first().map(|l| l.1.as_str()) != Some("failed") {
+        return Err("the failed message no longer shows failed".into());
+    }
     s.click("#transcript li.outgoing button.retry").await?;
-    customer.receives(&[text]).await?;
+    customer.receives(&["one moment", text]).await?;
     s.wait_for("the echo to replace the failed line", || async {
         (outgoing_lines(s).await.is_empty() && lines_with(s, text).await == 1).then_some(())
     })
@@ -150,12 +155,20 @@ pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes the server refused for their CSRF token so far (its log says each one).
+fn csrf_refusals(server: &ReferenceServer) -> usize {
+    std::fs::read_to_string(server.data.join("server.log"))
+        .unwrap_or_default()
+        .matches("missing or invalid CSRF token")
+        .count()
+}
+
 /// A server set up like Genesys Web Services: CSRF tokens required (`enableCsrfProtection`),
 /// no WebSocket token, so the extension long-polls. Every write carries the token of the HTTP
 /// session the browser's cookie names. After a server restart the session and its token are
 /// gone; the next write is refused, a new token is fetched, and it goes through.
 pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> Result<(), String> {
-    let server = ReferenceServer::start_with(&["--csrf", "--no-notifications-token"]);
+    let server = ReferenceServer::start_from_env(&["--csrf", "--no-notifications-token"]);
     sign_in(s, &server).await?;
     wait_for_transport(s, "long-polling").await?;
     let customer = Customer::request(&server, "Pat").await;
@@ -180,10 +193,34 @@ pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> R
     customer
         .receives(&["first answer", "second answer"])
         .await?;
+
     s.wait_for("no line left pending", || async {
         outgoing_lines(s).await.is_empty().then_some(())
     })
     .await?;
+
+    // The HTTP session goes (as a GWS session expires): the browser loses its cookie, so the
+    // next write comes without a session and is refused for its CSRF token; the extension
+    // fetches the new session's token and sends the same write once more.
+    let refused_before = csrf_refusals(&server);
+    s.client
+        .goto(&format!("{}/health", server.url))
+        .await
+        .map_err(|e| e.to_string())?;
+    s.client
+        .delete_cookie("JSESSIONID")
+        .await
+        .map_err(|e| format!("deleting the session cookie: {e}"))?;
+    s.goto("popup.html").await?;
+    open_chat(s, &customer.chat_id).await?;
+    s.fill("#composer-input", "third answer").await?;
+    s.click("#send").await?;
+    customer
+        .receives(&["first answer", "second answer", "third answer"])
+        .await?;
+    if csrf_refusals(&server) <= refused_before {
+        return Err("no write was refused for its CSRF token without the session".into());
+    }
     s.click("#complete").await?;
     wait_for_chat_state(s, &customer.chat_id, "Completed").await?;
     let r = customer.transcript().await;
@@ -200,7 +237,7 @@ pub async fn chat_with_csrf_protection_across_a_server_restart(s: &Session) -> R
 pub async fn sign_in_is_refused_while_the_browser_holds_another_agents_session(
     s: &Session,
 ) -> Result<(), String> {
-    let server = ReferenceServer::start();
+    let server = ReferenceServer::start_from_env(&[]);
     sign_in(s, &server).await?;
     let script = "const done = arguments[arguments.length - 1];
         (globalThis.browser ?? globalThis.chrome).storage.session.remove('credentials')

@@ -1,7 +1,17 @@
-//! Scenarios that run the same way in every browser.
+//! Scenarios that run the same way in every browser (`shared_scenarios!` lists them).
+
+use std::path::PathBuf;
 
 use fantoccini::Locator;
 
+pub use super::agent_desk::{
+    a_message_while_the_popup_is_closed_notifies, agent_chats_with_a_customer_from_the_popup,
+    chat_goes_on_after_the_server_restarts, three_customers_at_once_and_a_reject,
+};
+pub use super::agent_desk_actions::{
+    badge_typing_retry_and_leave, chat_with_csrf_protection_across_a_server_restart,
+    sign_in_is_refused_while_the_browser_holds_another_agents_session,
+};
 use super::*;
 
 /// English text of a `_locales` message (the browsers run with an English UI).

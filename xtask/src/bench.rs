@@ -8,13 +8,14 @@
 //!   as an extra row.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use testkit::process::Announced;
 
 use crate::dist::{self, Browser};
-use crate::process::{run as run_cmd, spawn_announcing};
+use crate::process::run as run_cmd;
 use crate::setup::ensure_build_tools;
 use crate::Paths;
 
@@ -75,17 +76,21 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
 
 /// A server under test, in its own process.
 struct Server {
-    child: Child,
+    child: Announced,
     port: u16,
 }
 
 impl Server {
     fn start(mut cmd: Command) -> Result<Server, String> {
-        let (child, line) = spawn_announcing(cmd.stderr(Stdio::null()))?;
-        let port = line.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        let child = Announced::spawn(cmd.stderr(Stdio::null()))?;
+        let port = child
+            .line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok());
         match port {
             Some(port) => Ok(Server { child, port }),
-            None => Err(format!("server said {line:?}")),
+            None => Err(format!("server said {:?}", child.line)),
         }
     }
 
@@ -113,13 +118,6 @@ impl Server {
             .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
             .map(|kb| kb / 1024.0)
             .unwrap_or(0.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

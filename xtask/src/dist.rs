@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use testkit::process::Announced;
+use testkit::reference_server::parse_announcement;
 
 use crate::process::run as run_cmd;
 use crate::setup::{ensure_build_tools, Tools, WASM_TARGET};
@@ -187,14 +189,8 @@ pub fn dist_dir(paths: &Paths, browser: Browser) -> PathBuf {
 }
 
 /// The reference server started by `run`, stopped when `run` ends.
-struct RunningServer(std::process::Child);
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// The reference server `cargo xtask run` started; stops with xtask.
+struct RunningServer(#[allow(dead_code)] Announced);
 
 /// Builds and starts the reference server with its demo on 127.0.0.1:8700 (the extension's
 /// default), keeping its data in `.cobrowse-data/` of the checkout.
@@ -205,19 +201,19 @@ fn start_reference_server(paths: &Paths) -> Result<RunningServer, String> {
             .current_dir(&paths.root)
             .env("CARGO_TARGET_DIR", &paths.target),
     )?;
-    let (mut child, line) = crate::process::spawn_announcing(
+    let server = Announced::spawn(
         Command::new(paths.target.join("debug/cobrowse-server"))
             .args(["--listen", "127.0.0.1:8700", "--demo", "--data"])
             .arg(paths.root.join(".cobrowse-data")),
     )?;
-    if !line.starts_with("cobrowse-server listening on") {
-        let _ = child.kill();
+    if parse_announcement(&server.line).is_none() {
         return Err(format!(
-            "cobrowse-server did not start (is 127.0.0.1:8700 in use?): {line}"
+            "cobrowse-server did not start (is 127.0.0.1:8700 in use?): {}",
+            server.line
         ));
     }
     println!("xtask: reference server at http://127.0.0.1:8700 (demo shop at /, agents agent1/agent1, agent2/agent2, agent3/agent3)");
-    Ok(RunningServer(child))
+    Ok(RunningServer(server))
 }
 
 /// `cargo xtask run`: build, start the reference server with its demo, then open the browser

@@ -47,22 +47,6 @@ pub fn first_line(program: &Path, args: &[&str]) -> Option<String> {
     })
 }
 
-/// Starts a server that announces itself with its first line on stdout; returns the child and
-/// that line (the caller kills the child).
-pub fn spawn_announcing(cmd: &mut Command) -> Result<(std::process::Child, String), String> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", describe(cmd)))?;
-    let mut line = String::new();
-    let read = BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line);
-    if let Err(e) = read {
-        let _ = child.kill();
-        return Err(format!("{}: {e}", describe(cmd)));
-    }
-    Ok((child, line.trim().to_owned()))
-}
-
 /// What a captured run produced.
 pub struct Captured {
     pub success: bool,

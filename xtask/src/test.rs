@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use testkit::process::Announced;
+
 use crate::dist::{self, Browser};
 use crate::process::{count_tests, run_captured};
 use crate::setup::{ensure_build_tools, Tools, WASM_TARGET};
@@ -150,16 +152,10 @@ fn lint_firefox(tools: &Tools, dir: &Path) -> Result<(), String> {
 }
 
 /// Our Bayeux endpoint in a child process (killed on drop), with CORS for the test pages.
+/// A server the wasm tests talk to; stops when dropped.
 struct TestServer {
-    child: std::process::Child,
+    _process: Announced,
     url: String,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_bayeux_test_server(paths: &Paths) -> Result<TestServer, String> {
@@ -176,17 +172,19 @@ fn start_bayeux_test_server(paths: &Paths) -> Result<TestServer, String> {
             .current_dir(&paths.root)
             .env("CARGO_TARGET_DIR", &paths.target),
     )?;
-    let (child, line) = crate::process::spawn_announcing(
+    let process = Announced::spawn(
         Command::new(paths.target.join("debug/bayeux-interop-server"))
             .args(["--port", "0", "--cors"]),
     )?;
-    let port = line
+    let port = process
+        .line
         .split_whitespace()
         .nth(1)
-        .ok_or_else(|| format!("bayeux-interop-server said {line:?}"))?;
+        .ok_or_else(|| format!("bayeux-interop-server said {:?}", process.line))?
+        .to_owned();
     Ok(TestServer {
         url: format!("http://127.0.0.1:{port}"),
-        child,
+        _process: process,
     })
 }
 
