@@ -19,6 +19,19 @@ pub struct NotifySettings {
     pub repeat_seconds: u32,
 }
 
+impl NotifySettings {
+    /// Within what the repeat's clock can do: alarms fire at most every 30 s; at most daily.
+    pub fn clamped(self) -> NotifySettings {
+        NotifySettings {
+            repeat_seconds: match self.repeat_seconds {
+                0 => 0,
+                s => s.clamp(30, 24 * 3600),
+            },
+            ..self
+        }
+    }
+}
+
 impl Default for NotifySettings {
     fn default() -> Self {
         NotifySettings {
@@ -124,6 +137,18 @@ impl Shown {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_repeat_interval_is_kept_within_what_alarms_can_do() {
+        let s = |repeat_seconds| NotifySettings {
+            enabled: true,
+            repeat_seconds,
+        };
+        assert_eq!(s(0).clamped().repeat_seconds, 0, "never repeat");
+        assert_eq!(s(5).clamped().repeat_seconds, 30);
+        assert_eq!(s(90).clamped().repeat_seconds, 90);
+        assert_eq!(s(u32::MAX).clamped().repeat_seconds, 24 * 3600);
+    }
 
     fn item(id: &str, mark: i64) -> Attention {
         Attention {

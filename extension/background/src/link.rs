@@ -16,7 +16,7 @@ use cobrowse_agent::bayeux::client::{
     take_long_polling_batch, Client, ClientConfig, Event, Outgoing, Output, Timer,
 };
 use cobrowse_agent::bayeux::message::FrameLimits;
-use cobrowse_agent::bayeux::{decode_frame, encode_frame, LONG_POLLING, WEBSOCKET};
+use cobrowse_agent::bayeux::{decode_frame, encode_frame, meta, LONG_POLLING, WEBSOCKET};
 use cobrowse_agent::gws::Cookies;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -421,7 +421,7 @@ fn socket_frame(link: &Shared, generation: u64, text: &str) {
         }
         match decode_frame(text, FrameLimits::default()) {
             Ok(messages) => {
-                if messages.iter().any(|m| m.channel == "/meta/connect") {
+                if messages.iter().any(|m| m.channel == meta::CONNECT) {
                     if let Some(t) = l.socket_connect_timer.take() {
                         clear_timeout(t);
                     }

@@ -5,7 +5,6 @@
 use std::cell::Cell;
 
 use cobrowse_agent::agent::PageCommand;
-use cobrowse_agent::chat::attention::NotifySettings;
 use cobrowse_agent::protocol::{
     decode_request, BackgroundEvent, PopupReply, PopupRequest, Problem, Refusal, RefusalReason,
     Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
@@ -35,7 +34,7 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         Ok(s) => s,
         // A value we cannot read (older build, hand-edited) is shown as defaults, not an error
         // that locks the agent out of the options page.
-        Err(e) if e.api == "deserialize" => {
+        Err(e) if e.is_unreadable_value() => {
             webext::log_error(&format!("[cobrowse-agent] stored settings unreadable: {e}"));
             None
         }
@@ -75,15 +74,7 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
             return Ok(PopupReply::SettingsSaved(load_snapshot().await?));
         }
         PopupRequest::SaveNotifySettings(settings) => {
-            let settings = NotifySettings {
-                repeat_seconds: match settings.repeat_seconds {
-                    0 => 0,
-                    // Alarms (the repeat's clock) fire at most every 30 s.
-                    s => s.clamp(30, 24 * 3600),
-                },
-                ..settings
-            };
-            store::save_notify_settings(&settings)
+            store::save_notify_settings(&settings.clamped())
                 .await
                 .map_err(storage_refusal)?;
             return Ok(PopupReply::SettingsSaved(load_snapshot().await?));

@@ -7,6 +7,9 @@ use wasm_bindgen::JsValue;
 
 use crate::{Result, WebExtError};
 
+/// The `api` of errors from reading a value into a Rust type.
+pub(crate) const DESERIALIZE: &str = "deserialize";
+
 /// `JSON.stringify(value)`; `undefined` becomes `null`.
 pub fn stringify(value: &JsValue) -> Result<String> {
     if value.is_undefined() {
@@ -33,5 +36,5 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
 /// A JS value as a Rust value.
 pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T> {
     let text = stringify(value)?;
-    serde_json::from_str(&text).map_err(|e| WebExtError::new("deserialize", e.to_string()))
+    serde_json::from_str(&text).map_err(|e| WebExtError::new(DESERIALIZE, e.to_string()))
 }

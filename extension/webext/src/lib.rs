@@ -40,6 +40,12 @@ impl WebExtError {
         }
     }
 
+    /// A stored or received value that does not have the shape asked for (e.g. written by an
+    /// older build), as opposed to an API that failed.
+    pub fn is_unreadable_value(&self) -> bool {
+        self.api == json::DESERIALIZE
+    }
+
     /// The one place a thrown/rejected JS value becomes a Rust error.
     pub(crate) fn from_js(api: &'static str, value: JsValue) -> WebExtError {
         let message = value
