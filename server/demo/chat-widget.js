@@ -1,5 +1,5 @@
 // Demo chat widget: the customer side of GMS Chat API v2 over REST (form-encoded), as the
-// Genesys chat widgets use it. It restores the chat after a reload or a navigation (the
+// Genesys chat widgets use it; it builds its own markup, so a page only includes the script. It restores the chat after a reload or a navigation (the
 // widget's restoreChat / autoRestore behaviour) from localStorage, and shows every text from
 // the server as text (textContent, never innerHTML).
 const SERVICE = 'customer-support';
@@ -7,8 +7,48 @@ const BASE = `/genesys/2/chat/${SERVICE}`;
 const STORE_KEY = 'cobrowse-demo-chat';
 const POLL_MS = 1000;
 
+/// What a custom notice carrying a co-browse token starts with (the reference server's
+/// documented marker; the agent's desk looks for it).
+const COBROWSE_NOTICE_MARKER = 'cobrowse-token:';
+
 const $ = (id) => document.getElementById(id);
-let chat = null; // { chatId, userId, secureKey, alias, nextPosition }
+
+/// The widget's markup, built here so that every page of the shop gets the same one.
+function mountMarkup() {
+  if ($('chat')) return;
+  const el = (tag, attrs = {}, ...children) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === 'text') e.textContent = v;
+      else if (v === true) e.setAttribute(k, '');
+      else e.setAttribute(k, v);
+    }
+    e.append(...children);
+    return e;
+  };
+  const aside = el('aside', { id: 'chat', class: 'chat', 'aria-label': 'Chat with us' },
+    el('button', { id: 'chat-open', type: 'button', class: 'chat-open', text: 'Chat with us' }),
+    el('section', { id: 'chat-panel', class: 'chat-panel', hidden: true },
+      el('header', { class: 'chat-title' }, 'Customer support ',
+        el('button', { id: 'chat-close', type: 'button', 'aria-label': 'Minimise', text: '–' })),
+      el('form', { id: 'chat-register', class: 'chat-register' },
+        el('label', { for: 'chat-name', text: 'Your name' }),
+        el('input', { id: 'chat-name', name: 'nickname', required: true, maxlength: '64', autocomplete: 'name' }),
+        el('label', { for: 'chat-subject', text: 'Subject' }),
+        el('input', { id: 'chat-subject', name: 'subject', maxlength: '128' }),
+        el('button', { id: 'chat-start', type: 'submit', text: 'Start chat' })),
+      el('div', { id: 'chat-session', class: 'chat-session', hidden: true },
+        el('ol', { id: 'chat-log', class: 'chat-log', 'aria-live': 'polite' }),
+        el('p', { id: 'chat-typing', class: 'chat-typing', hidden: true }),
+        el('form', { id: 'chat-compose', class: 'chat-compose' },
+          el('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: 'Type a message' }),
+          el('button', { id: 'chat-send', type: 'submit', text: 'Send' })),
+        el('button', { id: 'chat-end', type: 'button', class: 'chat-end', text: 'End chat' })),
+      el('p', { id: 'chat-status', class: 'chat-status', role: 'status' })));
+  document.body.append(aside);
+}
+mountMarkup();
+let chat = null; // { chatId, userId, secureKey, alias, nextPosition, agents }
 let pollTimer = null;
 let typingSent = 0;
 let typingStopTimer = null;
@@ -52,6 +92,11 @@ function describe(m) {
 
 function render(messages) {
   for (const m of messages) {
+    // Who is on the chat: the co-browse adapter asks whether an agent is.
+    if (m.from?.type === 'Agent' && !shown.has(m.index)) {
+      if (m.type === 'ParticipantJoined') chat.agents = (chat.agents ?? 0) + 1;
+      if (m.type === 'ParticipantLeft') chat.agents = Math.max(0, (chat.agents ?? 1) - 1);
+    }
     if (m.type === 'TypingStarted' && m.from?.type === 'Agent') {
       $('chat-typing').textContent = `${m.from.nickname} is typing…`;
       $('chat-typing').hidden = false;
@@ -179,10 +224,31 @@ $('chat-input').addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e
 $('chat-input').addEventListener('input', typing);
 $('chat-end').addEventListener('click', end);
 
+// The External Media Adapter for Genesys Co-browse (`primaryMedia`): Co-browse asks it whether
+// an agent is on this customer's chat and passes the session token through it, as a custom
+// notice with the documented marker. `getChatIdentity` is the reference server's addition: the
+// session is created bound to this chat.
+window._genesys = window._genesys ?? {};
+window._genesys.cobrowse = Object.assign(window._genesys.cobrowse ?? {}, {
+  primaryMedia: {
+    initializeAsync(done) { done(); },
+    isAgentConnected() { return !!chat && (chat.agents ?? 0) > 0; },
+    sendCbSessionToken(token) {
+      if (!chat) return;
+      post(`${BASE}/${chat.chatId}/customNotice`, { ...identity(), message: `${COBROWSE_NOTICE_MARKER}${token}` })
+        .catch((e) => status(`Could not pass the co-browse code: ${e.message}`));
+    },
+    getChatIdentity() {
+      return chat ? { chatId: chat.chatId, userId: chat.userId, secureKey: chat.secureKey } : null;
+    },
+  },
+});
+
 // Restore a chat that was going on before this page loaded.
 try { chat = JSON.parse(localStorage.getItem(STORE_KEY) ?? 'null'); } catch { chat = null; }
 if (chat?.chatId) {
   chat.nextPosition = 1; // repaint the whole transcript
+  chat.agents = 0; // counted again from the transcript
   showSession();
   poll();
 }

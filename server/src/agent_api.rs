@@ -38,7 +38,7 @@ pub fn error_response(e: ApiError) -> Response {
 
 /// Authenticates (and checks CSRF on writes), runs `f`, and decorates the reply with the
 /// session cookie and CSRF headers.
-fn with_agent(
+pub(crate) fn with_agent(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,

@@ -63,7 +63,7 @@ pub fn hash_password(password: &str) -> String {
         .expect("argon2 hashes with its default parameters")
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -180,7 +180,15 @@ impl Sessions {
         token
     }
 
-    fn redeem_token(&self, token: &str) -> Option<String> {
+    /// The agent an HTTP request is from (session cookie, else Basic); `None` if neither.
+    pub fn agent_from_headers(&self, hub: &Hub, headers: &HeaderMap) -> Option<String> {
+        if let Some(s) = self.session(headers) {
+            return Some(s.agent_id);
+        }
+        self.basic(hub, headers)
+    }
+
+    pub(crate) fn redeem_token(&self, token: &str) -> Option<String> {
         let (agent, expires) = self
             .tokens
             .lock()
@@ -200,10 +208,7 @@ impl Authenticator for AgentAuthenticator {
     type Principal = String;
 
     async fn principal_from_headers(&self, headers: &HeaderMap) -> Option<String> {
-        if let Some(s) = self.sessions.session(headers) {
-            return Some(s.agent_id);
-        }
-        self.sessions.basic(&self.hub, headers)
+        self.sessions.agent_from_headers(&self.hub, headers)
     }
 
     async fn principal_from_handshake_ext(&self, ext: &Map<String, Value>) -> Option<String> {

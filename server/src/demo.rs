@@ -1,5 +1,7 @@
-//! The demo customer site (`--demo`): a small shop page with a chat widget on the GMS Chat
-//! API v2, served with a strict Content-Security-Policy (no inline script, same origin only).
+//! The demo customer site (`--demo`): a small shop (a product page and a checkout page with
+//! fields to mask) with a chat widget on the GMS Chat API v2 and the Co-browse customer script
+//! (`/cobrowse/customer.js`, its External Media Adapter in the widget), served with a strict
+//! Content-Security-Policy (no inline script, same origin only).
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -27,6 +29,15 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
                 page(
                     "text/html; charset=utf-8",
                     include_str!("../demo/index.html"),
+                )
+            }),
+        )
+        .route(
+            "/checkout.html",
+            get(|| async {
+                page(
+                    "text/html; charset=utf-8",
+                    include_str!("../demo/checkout.html"),
                 )
             }),
         )

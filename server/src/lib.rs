@@ -1,16 +1,19 @@
 //! The reference server: the embedded default the extension runs against, and the real peer
 //! of every test. It speaks the Genesys wire formats: the agent side of Genesys Web Services
 //! API v2 (REST + CometD notifications at `/api/v2/notifications`) and the customer side of
-//! GMS Chat API v2 (REST), routes chats to ready agents, and keeps everything in SQLite.
+//! GMS Chat API v2 (REST), routes chats to ready agents, plays the Genesys Co-browse server
+//! (live API, sessions bound to chats, the agent's live view), and keeps everything in SQLite.
 //!
 //! Module map: `store/` (SQLite, the only persistence, a file per table group), `model` (chat
 //! model and its two wire renderings), `hub/` (behaviour: customer side, agent operations,
-//! presence, routing, and the notification fan-out), `auth` (Basic, sessions, CSRF, the CometD
+//! presence, routing, and the notification fan-out), `cobrowse/` (the Genesys Co-browse live
+//! API, sessions bound to chats, the agents' verification, the live view's relay and pages), `auth` (Basic, sessions, CSRF, the CometD
 //! token), `agent_api` and `customer_api` (HTTP), `error` (the API error), `ids` (clock, random
 //! ids, secret comparison), `demo` (the demo shop).
 
 pub mod agent_api;
 pub mod auth;
+pub mod cobrowse;
 pub mod customer_api;
 pub mod demo;
 pub mod error;
@@ -55,6 +58,8 @@ pub struct Options {
     pub requeue_grace_ms: i64,
     /// Chats a demo agent may hold at once.
     pub max_chats: u32,
+    /// Co-browse: idle timeout, customer grace, where rrweb is installed.
+    pub cobrowse: cobrowse::CobrowseConfig,
 }
 
 #[derive(Clone)]
@@ -62,6 +67,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub sessions: Arc<Sessions>,
     pub limits: Arc<customer_api::RateLimits>,
+    pub cobrowse: Arc<cobrowse::Cobrowse>,
 }
 
 /// The demo's agents: user name, password, first and last name.
@@ -93,8 +99,11 @@ fn seed_demo(store: &Store, max_chats: u32) -> Result<(), store::StoreError> {
     Ok(())
 }
 
-/// Builds the application; returns it with the hub (for background tasks).
-pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<Hub>)> {
+/// Builds the application; returns it with the hub and co-browse (for background tasks).
+pub fn app(
+    options: &Options,
+    base_url: String,
+) -> std::io::Result<(Router, Arc<Hub>, Arc<cobrowse::Cobrowse>)> {
     std::fs::create_dir_all(&options.data_dir)?;
     let store =
         Store::open(&options.data_dir.join("cobrowse.sqlite3")).map_err(std::io::Error::other)?;
@@ -126,10 +135,12 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
         },
     ));
     let sessions = Arc::new(Sessions::default());
+    let cobrowse = cobrowse::Cobrowse::new(hub.clone(), sessions.clone(), options.cobrowse.clone());
     let state = AppState {
         hub: hub.clone(),
         sessions: sessions.clone(),
         limits: Arc::default(),
+        cobrowse: cobrowse.clone(),
     };
     let notifications = bayeux.router(
         Arc::new(AgentAuthenticator {
@@ -138,17 +149,30 @@ pub fn app(options: &Options, base_url: String) -> std::io::Result<(Router, Arc<
         }),
         cobrowse_agent::gws::paths::NOTIFICATIONS,
     );
+    let cobrowse_cometd = cobrowse.bayeux.clone().router(
+        Arc::new(cobrowse::cometd::VisitorAuthenticator {
+            cobrowse: cobrowse.clone(),
+        }),
+        "/cobrowse/cometd",
+    );
+    let cobrowse_http = cobrowse::api::routes()
+        .merge(cobrowse::view::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(cobrowse.clone());
     let mut router = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .merge(agent_api::routes())
         .merge(customer_api::routes())
+        .merge(cobrowse::verify::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-        .merge(notifications);
+        .merge(notifications)
+        .merge(cobrowse_http)
+        .merge(cobrowse_cometd);
     if options.demo {
         router = router.merge(demo::routes());
     }
-    Ok((router, hub))
+    Ok((router, hub, cobrowse))
 }
 
 /// Runs the server until the process ends. Prints `cobrowse-server listening on <url>` on
@@ -157,7 +181,7 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
-    let (router, hub) = app(&options, base_url.clone())?;
+    let (router, hub, cobrowse) = app(&options, base_url.clone())?;
     // Offers left from before a restart resume; expired ones go to the next agent.
     hub.expire_invitations();
     hub.route();
@@ -168,6 +192,7 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
             tick.tick().await;
             ticker.expire_invitations();
             ticker.requeue_absent_agents();
+            cobrowse.sweep(ids::now_ms());
         }
     });
     println!("cobrowse-server listening on {base_url}");

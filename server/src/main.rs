@@ -12,7 +12,9 @@ use cobrowse_server::Options;
 const USAGE: &str =
     "usage: cobrowse-server [--listen ADDR] [--data DIR] [--demo] [--csrf] [--service NAME]...
                        [--invite-timeout-ms MS] [--requeue-grace-ms MS] [--typing-preview]
-                       [--no-notifications-token]
+                       [--no-notifications-token] [--cobrowse-idle-ms MS]
+                       [--cobrowse-grace-ms MS] [--cobrowse-verifications-per-minute N]
+                       [--node-modules DIR]
 
   --listen ADDR            address to listen on (default 127.0.0.1:8700)
   --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
@@ -27,6 +29,12 @@ const USAGE: &str =
   --typing-preview         forward the customer's typing preview text to the agent
   --no-notifications-token hand out no CometD WebSocket token on GET /api/v2/me, as Genesys
                            Web Services: browsers then long-poll with Basic or the cookie
+  --cobrowse-idle-ms MS    a co-browse nobody joined ends after this (default 300000)
+  --cobrowse-grace-ms MS   a co-browse whose customer page is gone this long ends (default 30000)
+  --cobrowse-verifications-per-minute N
+                           co-browse verifications one agent may ask a minute (default 30)
+  --node-modules DIR       where npm installed @rrweb/record and @rrweb/replay (default: the
+                           checkout's node_modules)
 ";
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -41,6 +49,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
         services: Vec::new(),
         requeue_grace_ms: 60_000,
         max_chats: 3,
+        cobrowse: cobrowse_server::cobrowse::CobrowseConfig {
+            // Installed by npm beside the checkout (cargo xtask runs `npm ci`).
+            node_modules: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules")),
+            ..Default::default()
+        },
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -76,6 +89,22 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--invite-timeout-ms: {e}"))?
             }
+            "--cobrowse-idle-ms" => {
+                o.cobrowse.idle_ms = value("--cobrowse-idle-ms")?
+                    .parse()
+                    .map_err(|e| format!("--cobrowse-idle-ms: {e}"))?
+            }
+            "--cobrowse-grace-ms" => {
+                o.cobrowse.customer_grace_ms = value("--cobrowse-grace-ms")?
+                    .parse()
+                    .map_err(|e| format!("--cobrowse-grace-ms: {e}"))?
+            }
+            "--cobrowse-verifications-per-minute" => {
+                o.cobrowse.verifications_per_minute = value("--cobrowse-verifications-per-minute")?
+                    .parse()
+                    .map_err(|e| format!("--cobrowse-verifications-per-minute: {e}"))?
+            }
+            "--node-modules" => o.cobrowse.node_modules = PathBuf::from(value("--node-modules")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }

@@ -231,9 +231,22 @@ pub fn run(paths: &Paths) -> Result<(), String> {
     r.step("host integration tests (tests/)", Expect::Tests, 1200, host);
 
     let mut server = r.cargo();
-    server.args(["test", "-p", "cobrowse-server", "--tests"]);
+    // One test at a time: some run two browsers (the co-browse live view).
+    server
+        .args([
+            "test",
+            "-p",
+            "cobrowse-server",
+            "--tests",
+            "--",
+            "--test-threads=1",
+        ])
+        .env("CHROMEDRIVER", &tools.chromedriver)
+        .env("CHROMIUM", &tools.chromium)
+        .env("GECKODRIVER", &tools.geckodriver)
+        .env("FIREFOX", &tools.firefox);
     r.step(
-        "reference server (real binary over sockets)",
+        "reference server (real binary over sockets, browsers)",
         Expect::Tests,
         1200,
         server,

@@ -123,6 +123,7 @@ impl Hub {
                 self.notify_state(agent_id, "StatusChange", &chat, AgentChatState::Completed);
                 self.agent_freed(agent_id)?;
                 tracing::info!(chat = %chat.id, agent = agent_id, "completed");
+                self.chat_ended(&chat.id);
                 self.route();
             }
             AgentOp::UpdateUserData { user_data } => {

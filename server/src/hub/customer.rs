@@ -101,7 +101,12 @@ impl Hub {
     }
 
     pub fn customer_update_data(&self, chat: &ChatRow, data: Map<String, Value>) -> ApiResult<()> {
-        let mut chat = chat.clone();
+        self.update_user_data(&chat.id, data)
+    }
+
+    /// Adds `data` to a chat's user data and tells its agent (`PropertiesUpdated`).
+    pub fn update_user_data(&self, chat_id: &str, data: Map<String, Value>) -> ApiResult<()> {
+        let mut chat = self.store().chat(chat_id)?;
         chat.user_data.extend(data);
         self.store().update_chat(&chat)?;
         if let (ChatStatus::Active | ChatStatus::Offered, Some(agent)) =
@@ -171,6 +176,7 @@ impl Hub {
             }
         }
         tracing::info!(chat = %chat.id, "customer left");
+        self.chat_ended(&chat.id);
         Ok(())
     }
 

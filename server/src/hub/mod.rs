@@ -113,9 +113,16 @@ pub enum CustomerInput {
     PushUrl(String),
 }
 
+/// Told when a chat ends for good (the customer left, or the agent completed or left it): what
+/// rides on a chat (its co-browse) ends with it.
+pub trait ChatListener: Send + Sync {
+    fn chat_ended(&self, chat_id: &str);
+}
+
 pub struct Hub {
     store: Mutex<Store>,
     fanout: Arc<dyn Fanout>,
+    listener: std::sync::OnceLock<Arc<dyn ChatListener>>,
     pub config: HubConfig,
     /// Agents holding chats whose CometD connection is gone, and since when.
     absent_since: Mutex<std::collections::HashMap<String, i64>>,
@@ -207,8 +214,20 @@ impl Hub {
         Hub {
             store: Mutex::new(store),
             fanout,
+            listener: std::sync::OnceLock::new(),
             config,
             absent_since: Mutex::default(),
+        }
+    }
+
+    /// Who hears of chats ending (set once, at start-up).
+    pub fn set_listener(&self, listener: Arc<dyn ChatListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn chat_ended(&self, chat_id: &str) {
+        if let Some(l) = self.listener.get() {
+            l.chat_ended(chat_id);
         }
     }
 

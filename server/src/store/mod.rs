@@ -5,16 +5,19 @@
 //!
 //! Scaling past one machine means another implementation of this module (PostgreSQL), not a
 //! change to its callers. One file per table group: `agents` (agents, their state),
-//! `chats` (chats, refusals, transcripts); each owns its tables' schema.
+//! `chats` (chats, refusals, transcripts), `cobrowse` (co-browse sessions, their participants,
+//! pages, tickets and views); each owns its tables' schema.
 
 mod agents;
 mod chats;
+mod cobrowse;
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
 pub use agents::{AgentRow, AgentState};
+pub use cobrowse::{CobrowseRow, CobrowseState, CobrowseUser};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,6 +49,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(agents::SCHEMA)?;
         conn.execute_batch(chats::SCHEMA)?;
+        conn.execute_batch(cobrowse::SCHEMA)?;
         Ok(Store { conn })
     }
 }
