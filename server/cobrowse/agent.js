@@ -18,6 +18,7 @@
   let ended = false;
   let ws = null;
   let retryMs = 500;
+  let readyAt = null;
 
   function setState(state, text) {
     const el = $('cb-state');
@@ -48,6 +49,7 @@
     });
     r.on('resize', (d) => { size = { width: d.width, height: d.height }; fit(); });
     r.on('custom-event', (e) => { if (e.data?.tag === 'cobrowse-end') showEnded('The customer ended the co-browse.'); });
+    r.on('fullsnapshot-rebuilded', () => { if (readyAt === null) readyAt = performance.now(); });
     replayer = r;
     return r;
   }
@@ -161,6 +163,11 @@
     showEnded('You ended the co-browse.');
   });
   // Test and diagnostic hook: what the view shows (never the customer's data itself).
-  window.cobrowseView = { state: () => $('cb-state').dataset.state, document: () => replayer?.iframe?.contentDocument ?? null };
+  // `readyAt`: ms after this page's start when the customer's page was first complete here.
+  window.cobrowseView = {
+    state: () => $('cb-state').dataset.state,
+    document: () => replayer?.iframe?.contentDocument ?? null,
+    readyAt: () => readyAt,
+  };
   connect();
 })();

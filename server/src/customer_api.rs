@@ -18,7 +18,7 @@ use crate::AppState;
 
 type Params = Vec<(String, String)>;
 
-/// Chats one client address may request per minute.
+/// Chats one client address may request per minute, unless configured otherwise.
 pub const CHAT_REQUESTS_PER_IP_PER_MINUTE: u32 = 20;
 /// Writes (messages, typing, notices…) one chat may make per 10 s.
 pub const WRITES_PER_CHAT_PER_10_S: u32 = 30;
@@ -140,7 +140,7 @@ async fn request_chat(
     let result = (|| -> ApiResult<Value> {
         if !state.limits.allow(
             &format!("ip:{}", peer.ip()),
-            CHAT_REQUESTS_PER_IP_PER_MINUTE,
+            state.hub.config.per_address_per_minute,
             60_000,
         ) {
             return Err(too_many());

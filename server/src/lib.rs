@@ -56,8 +56,12 @@ pub struct Options {
     /// Chat services customers may request; empty means just [`DEMO_SERVICE`].
     pub services: Vec<String>,
     pub requeue_grace_ms: i64,
+    /// Chat requests and co-browse creations one client address may make a minute.
+    pub per_address_per_minute: u32,
     /// Chats a demo agent may hold at once.
     pub max_chats: u32,
+    /// Demo agents to seed (at least the three named ones).
+    pub demo_agents: u32,
     /// Co-browse: idle timeout, customer grace, where rrweb is installed.
     pub cobrowse: cobrowse::CobrowseConfig,
 }
@@ -80,17 +84,35 @@ pub const DEMO_AGENTS: &[(&str, &str, &str, &str)] = &[
 /// The service (queue) name the demo configures, as in Genesys' examples.
 pub const DEMO_SERVICE: &str = "customer-support";
 
-fn seed_demo(store: &Store, max_chats: u32) -> Result<(), store::StoreError> {
-    for (user, password, first, last) in DEMO_AGENTS {
-        let existing = store.agent_by_user(user)?;
+/// The demo's agents: the named ones, then `agent4`, `agent5`, … up to `count` (password =
+/// user name), for load tests and benchmarks.
+fn seed_demo(store: &Store, max_chats: u32, count: u32) -> Result<(), store::StoreError> {
+    let named = DEMO_AGENTS.iter().map(|(u, p, f, l)| {
+        (
+            (*u).to_owned(),
+            (*p).to_owned(),
+            (*f).to_owned(),
+            (*l).to_owned(),
+        )
+    });
+    let more = (DEMO_AGENTS.len() as u32 + 1..=count).map(|n| {
+        (
+            format!("agent{n}"),
+            format!("agent{n}"),
+            format!("Agent {n}"),
+            "Demo".to_owned(),
+        )
+    });
+    for (user, password, first, last) in named.chain(more) {
+        let existing = store.agent_by_user(&user)?;
         let agent = match existing {
             Some(a) => AgentRow { max_chats, ..a },
             None => AgentRow {
                 id: ids::random_hex(16),
-                user_name: (*user).into(),
-                password_hash: hash_password(password),
-                first_name: (*first).into(),
-                last_name: (*last).into(),
+                user_name: user,
+                password_hash: hash_password(&password),
+                first_name: first,
+                last_name: last,
                 max_chats,
             },
         };
@@ -108,7 +130,7 @@ pub fn app(
     let store =
         Store::open(&options.data_dir.join("cobrowse.sqlite3")).map_err(std::io::Error::other)?;
     if options.demo {
-        seed_demo(&store, options.max_chats).map_err(std::io::Error::other)?;
+        seed_demo(&store, options.max_chats, options.demo_agents).map_err(std::io::Error::other)?;
     }
     let bayeux = Bayeux::new(
         ServerConfig::default(),
@@ -132,6 +154,7 @@ pub fn app(
                 options.services.clone()
             },
             requeue_grace_ms: options.requeue_grace_ms,
+            per_address_per_minute: options.per_address_per_minute,
         },
     ));
     let sessions = Arc::new(Sessions::default());

@@ -14,13 +14,15 @@ const USAGE: &str =
                        [--invite-timeout-ms MS] [--requeue-grace-ms MS] [--typing-preview]
                        [--no-notifications-token] [--cobrowse-idle-ms MS]
                        [--cobrowse-grace-ms MS] [--cobrowse-verifications-per-minute N]
-                       [--node-modules DIR]
+                       [--per-address-limit N] [--node-modules DIR]
 
   --listen ADDR            address to listen on (default 127.0.0.1:8700)
   --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
   --demo                   seed the demo agents (agent1/agent1, agent2/agent2, agent3/agent3)
   --csrf                   require the CSRF token on writes, as GWS enableCsrfProtection does
   --max-chats N            chats a demo agent may hold at once (default 3)
+  --demo-agents N          with --demo, also agent4 … agentN (password = user name), for load
+                           tests (default 3)
   --service NAME           a chat service (queue) customers may request; repeatable
                            (default: customer-support)
   --invite-timeout-ms MS   how long an offered chat waits for Accept (default 20000)
@@ -33,6 +35,8 @@ const USAGE: &str =
   --cobrowse-grace-ms MS   a co-browse whose customer page is gone this long ends (default 30000)
   --cobrowse-verifications-per-minute N
                            co-browse verifications one agent may ask a minute (default 30)
+  --per-address-limit N    chat requests and co-browse creations one client address may make
+                           a minute (default 20; lookups of live co-browse sessions: 3×)
   --node-modules DIR       where npm installed @rrweb/record and @rrweb/replay (default: the
                            checkout's node_modules)
 ";
@@ -48,7 +52,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         typing_preview: false,
         services: Vec::new(),
         requeue_grace_ms: 60_000,
+        per_address_per_minute: cobrowse_server::customer_api::CHAT_REQUESTS_PER_IP_PER_MINUTE,
         max_chats: 3,
+        demo_agents: 3,
         cobrowse: cobrowse_server::cobrowse::CobrowseConfig {
             // Installed by npm beside the checkout (cargo xtask runs `npm ci`).
             node_modules: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules")),
@@ -74,6 +80,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--no-notifications-token" => o.notifications_tokens = false,
             "--typing-preview" => o.typing_preview = true,
             "--service" => o.services.push(value("--service")?),
+            "--demo-agents" => {
+                o.demo_agents = value("--demo-agents")?
+                    .parse()
+                    .map_err(|e| format!("--demo-agents: {e}"))?
+            }
             "--max-chats" => {
                 o.max_chats = value("--max-chats")?
                     .parse()
@@ -103,6 +114,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.cobrowse.verifications_per_minute = value("--cobrowse-verifications-per-minute")?
                     .parse()
                     .map_err(|e| format!("--cobrowse-verifications-per-minute: {e}"))?
+            }
+            "--per-address-limit" => {
+                o.per_address_per_minute = value("--per-address-limit")?
+                    .parse()
+                    .map_err(|e| format!("--per-address-limit: {e}"))?
             }
             "--node-modules" => o.cobrowse.node_modules = PathBuf::from(value("--node-modules")?),
             "-h" | "--help" => return Err(String::new()),

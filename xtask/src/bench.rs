@@ -6,6 +6,9 @@
 //!   client (`cometd`): deliveries/s, publish→receive latency p50/p99, server CPU time and
 //!   peak memory. Long-polling is the transport both servers offer; our WebSocket is measured
 //!   as an extra row.
+//! * `cobrowse` — the live view (`server/examples/cobrowse_bench.rs`): change → agent view
+//!   latency, late join, full snapshot, typical traffic with and without permessage-deflate,
+//!   relay throughput with 50 sessions; ours next to a minimal Node `ws` relay.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,9 +27,49 @@ pub fn run(paths: &Paths, what: &str) -> Result<(), String> {
     match what {
         "size" => size(paths, &tools),
         "bayeux" => bayeux(paths),
-        "all" => size(paths, &tools).and_then(|_| bayeux(paths)),
-        other => Err(format!("unknown benchmark {other:?} (size, bayeux, all)")),
+        "cobrowse" => cobrowse(paths, &tools),
+        "all" => size(paths, &tools)
+            .and_then(|_| bayeux(paths))
+            .and_then(|_| cobrowse(paths, &tools)),
+        other => Err(format!(
+            "unknown benchmark {other:?} (size, bayeux, cobrowse, all)"
+        )),
     }
+}
+
+/// The co-browse figures: a release build of the server and the bench program, in headless
+/// Chromium; the figures also go to `<target>/bench/cobrowse.json`.
+fn cobrowse(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+    run_cmd(
+        Command::new("cargo")
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "cobrowse-server",
+                "--bin",
+                "cobrowse-server",
+                "--example",
+                "cobrowse_bench",
+            ])
+            .current_dir(&paths.root)
+            .env("CARGO_TARGET_DIR", &paths.target),
+    )?;
+    let out = paths.target.join("bench");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    run_cmd(
+        Command::new(paths.target.join("release/examples/cobrowse_bench"))
+            .current_dir(&paths.root)
+            .env(
+                "COBROWSE_SERVER",
+                paths.target.join("release/cobrowse-server"),
+            )
+            .env("COBROWSE_BENCH_JSON", out.join("cobrowse.json"))
+            .env("CHROMEDRIVER", &tools.chromedriver)
+            .env("CHROMIUM", &tools.chromium)
+            .env("GECKODRIVER", &tools.geckodriver)
+            .env("FIREFOX", &tools.firefox),
+    )
 }
 
 fn gzip_len(path: &Path) -> Option<u64> {

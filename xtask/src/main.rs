@@ -3,7 +3,8 @@
 //! * `run`   — set up, build, and open a browser with the extension loaded.
 //! * `test`  — set up, then every check and test in both browsers; fails if any suite did not run.
 //! * `dist`  — `dist/chrome`, `dist/firefox` (unpacked, loadable) and their zips.
-//! * `bench` — benchmarks (sizes; Bayeux server and client against the official CometD).
+//! * `bench` — benchmarks (sizes; Bayeux server and client against the official CometD; the
+//!   co-browse live view against a Node relay).
 //!
 //! Set-up installs only what is missing: Debian packages (chromium, chromium-driver,
 //! firefox-esr), the wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
@@ -56,7 +57,7 @@ commands:
   run [--browser firefox|chromium]   build and open a browser with the extension loaded
   test                               every check and test, in Chromium and Firefox
   dist                               dist/chrome, dist/firefox and their zips
-  bench [size|bayeux|all]            benchmarks: figures side by side with peers, no asserts
+  bench [size|bayeux|cobrowse|all]   benchmarks: figures side by side with peers, no asserts
 ";
 
 fn main() -> ExitCode {

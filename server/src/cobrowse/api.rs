@@ -11,7 +11,8 @@
 //! - `GET /cobrowse/rest/history/sessions/{id}` (an agent of the session or of its chat) →
 //!   `{"id", "sessionToken", "creationTime", "activationTime", "deactivationTime", "pages"}`.
 //!
-//! Creating and looking up are rate-limited per client address.
+//! Creating and looking up are rate-limited per client address (`--per-address-limit`
+//! a minute, lookups three times that).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,11 +29,6 @@ use super::{ChatIdentity, Cobrowse, SERVER_NAME};
 use crate::agent_api::error_response;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
-
-/// Sessions one client address may create per minute.
-pub const CREATES_PER_IP_PER_MINUTE: u32 = 20;
-/// Live-session lookups one client address may make per minute.
-pub const LOOKUPS_PER_IP_PER_MINUTE: u32 = 60;
 
 pub fn routes() -> Router<Arc<Cobrowse>> {
     Router::new()
@@ -97,7 +93,7 @@ async fn create(
     let result = (|| {
         if !c.limits.allow(
             &format!("create:{}", peer.ip()),
-            CREATES_PER_IP_PER_MINUTE,
+            c.hub.config.per_address_per_minute,
             60_000,
         ) {
             return Err(too_many());
@@ -129,7 +125,7 @@ async fn lookup(
     respond((|| {
         if !c.limits.allow(
             &format!("lookup:{}", peer.ip()),
-            LOOKUPS_PER_IP_PER_MINUTE,
+            c.hub.config.per_address_per_minute.saturating_mul(3),
             60_000,
         ) {
             return Err(too_many());

@@ -70,6 +70,8 @@ pub struct HubConfig {
     pub services: Vec<String>,
     /// An agent whose CometD connection is gone this long loses their chats to the queue.
     pub requeue_grace_ms: i64,
+    /// Chats one client address may request a minute (co-browse sessions too; lookups 3×).
+    pub per_address_per_minute: u32,
 }
 
 /// What an agent asks of a chat (`POST /api/v2/me/chats/{id}`).
