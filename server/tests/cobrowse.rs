@@ -652,3 +652,29 @@ async fn sessions_bindings_and_history_survive_a_kill_9() {
     // The customer's page reconnects and streams again.
     let _page = customer_stream(&server, &token, &key).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_joins_and_exits_over_cometd_as_genesys_documents() {
+    let server = server(&[]);
+    let (customer, agent) = chat_with_agent1(&server).await;
+    let (token, key) = created(&server, Some(identity(&customer))).await;
+    let mut cust = cometd(&server, Vec::new());
+    call(
+        &mut cust,
+        "/service/session/join",
+        json!({"sessionToken": token, "role": 1, "customerToken": key}),
+    )
+    .await;
+    // Anonymous clients cannot join as agents.
+    let mut anon = cometd(&server, Vec::new());
+    let refused = call(&mut anon, "/service/session/join", json!({"sessionToken": token, "role": 2})).await;
+    assert!(refused["error"].is_string(), "{refused}");
+    let mut desk = cometd(&server, vec![("Authorization".into(), agent.auth.clone())]);
+    let joined = call(&mut desk, "/service/session/join", json!({"sessionToken": token, "role": 2, "name": "Ann"})).await;
+    check("cobrowse_cometd_join_agent", joined.clone());
+    message_on(&mut cust, "/service/session/activated").await;
+    let exited = call(&mut desk, "/service/session/exit", json!({"userToken": joined["userToken"]})).await;
+    check("cobrowse_cometd_exit", exited);
+    message_on(&mut cust, "/service/session/deactivated").await;
+    assert_eq!(get(&server, &format!("/cobrowse/rest/live/sessions/{token}")).await.0, 404, "the agent's exit ended it");
+}
