@@ -14,13 +14,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chat::attention::NotifySettings;
-use crate::chat::transcript::Line;
+use crate::chat::transcript::{CustomerWords, Line};
 use crate::chat::{OutgoingMessage, Retention, Role};
 use crate::gws::{AgentState, ChatState, OperationName};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -73,6 +73,10 @@ pub enum PopupRequest {
     MarkRead {
         chat_id: String,
     },
+    /// A chat's transcript and messages on their way (the chat the page shows).
+    OpenChat {
+        chat_id: String,
+    },
     /// The agent started (true) or stopped (false) typing; the page throttles these.
     Typing {
         chat_id: String,
@@ -121,6 +125,8 @@ impl ChatAction {
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum PopupReply {
     Snapshot(Snapshot),
+    /// The chat asked for with [`PopupRequest::OpenChat`].
+    Chat(ChatDetail),
     /// The settings were stored; the snapshot shows them as stored (normalised).
     SettingsSaved(Snapshot),
     Refused(Refusal),
@@ -130,8 +136,19 @@ pub enum PopupReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum BackgroundEvent {
-    /// The state changed (or the port just opened): repaint from this.
+    /// The port just opened, or settings or sign-in changed: repaint from this.
     Snapshot(Snapshot),
+    /// One chat changed: its summary, the lines that are new, its messages on their way.
+    ChatChanged(ChatDelta),
+    /// These chats are gone from the desk.
+    ChatsRemoved(Vec<String>),
+    /// A chat's messages on their way changed (nothing else of it).
+    OutgoingChanged {
+        chat_id: String,
+        outgoing: Vec<OutgoingMessage>,
+    },
+    /// The connection's status changed.
+    Status(AgentStatus),
 }
 
 /// What a page paints. Built from storage on every request: the background keeps no state.
@@ -143,7 +160,10 @@ pub struct Snapshot {
     pub configured: bool,
     pub worker: WorkerInfo,
     pub agent: AgentStatus,
-    pub chats: Vec<ChatView>,
+    /// Every chat, in the order of the list.
+    pub chats: Vec<ChatSummary>,
+    /// The first chat of the list, whole (what the popup shows first).
+    pub open: Option<ChatDetail>,
     pub notify: NotifySettings,
     pub retention: Retention,
 }
@@ -277,9 +297,9 @@ impl Transport {
     }
 }
 
-/// One chat as the popup shows it.
+/// One chat as the chat list shows it (no lines: those come with [`ChatDetail`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatView {
+pub struct ChatSummary {
     pub id: String,
     pub state: ChatState,
     /// What the agent may do with the chat now, as the server said (empty when read-only).
@@ -291,15 +311,33 @@ pub struct ChatView {
     pub unread: u32,
     pub waiting: bool,
     pub since_ms: i64,
-    pub lines: Vec<Line>,
-    pub outgoing: Vec<OutgoingMessage>,
     pub typing: Option<Role>,
+    /// The customer's newest words (what a screen reader announces).
+    pub customer_words: Option<CustomerWords>,
 }
 
-impl ChatView {
+impl ChatSummary {
     pub fn can(&self, operation: OperationName) -> bool {
         !self.read_only && self.capabilities.contains(&operation)
     }
+}
+
+/// A chat's transcript (the lines to show) and its messages on their way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatDetail {
+    pub id: String,
+    pub lines: Vec<Line>,
+    pub outgoing: Vec<OutgoingMessage>,
+}
+
+/// What changed in one chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatDelta {
+    pub chat: ChatSummary,
+    /// Lines new since the page last heard (to merge by index).
+    pub lines: Vec<Line>,
+    /// All its messages on their way, now (`None`: unchanged).
+    pub outgoing: Option<Vec<OutgoingMessage>>,
 }
 
 /// Facts about the background instance that answered. Diagnostic only: it changes when the

@@ -6,8 +6,10 @@
 /// `storage.local`: the agent's [`crate::settings::Settings`].
 pub const SETTINGS: &str = "settings";
 
-/// `storage.local`: the agent's [`crate::chat::Desk`] (chats, transcripts, outbox).
-pub const DESK: &str = "desk";
+/// `storage.local`: the desk's records are named by [`crate::chat::Key::name`] (`desk_meta`,
+/// `chat_index`, `waiting`, `outbox`, `chat:<id>`, `lines:<id>:<page>`).
+pub const CHAT_HEAD_PREFIX: &str = "chat:";
+pub const LINES_PREFIX: &str = "lines:";
 
 /// `storage.session`: the agent's [`crate::protocol::Credentials`] (a secret: never local).
 pub const CREDENTIALS: &str = "credentials";

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
+use cobrowse_agent::chat::transcript::{CustomerWords, Line, LineKind, Role};
 use cobrowse_agent::chat::{OutgoingMessage, OutgoingState};
 use cobrowse_agent::gws::{AgentState, ChatState, Operation, OperationName};
 use cobrowse_agent::protocol::*;
@@ -48,6 +48,58 @@ fn check_at<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
     assert_eq!(&parsed, value, "{name}: fixture does not parse back");
 }
 
+fn summary() -> ChatSummary {
+    ChatSummary {
+        id: "0000Na9B26EF002X".into(),
+        state: ChatState::Chatting,
+        capabilities: vec![OperationName::SendMessage, OperationName::Complete],
+        read_only: false,
+        customer: "Pat".into(),
+        subject: "Order 42".into(),
+        unread: 1,
+        waiting: true,
+        since_ms: 1_764_000_000_500,
+        typing: Some(Role::Customer),
+        customer_words: Some(CustomerWords {
+            index: 3,
+            text: "Where is my order?".into(),
+            at_ms: Some(1_764_000_000_900),
+        }),
+    }
+}
+
+fn line() -> Line {
+    Line {
+        index: 3,
+        kind: LineKind::Text,
+        role: Role::Customer,
+        nickname: "Pat".into(),
+        text: Some("Where is my order?".into()),
+        at_ms: Some(1_764_000_000_900),
+        internal: false,
+    }
+}
+
+fn outgoing() -> OutgoingMessage {
+    OutgoingMessage {
+        client_id: "m-1".into(),
+        chat_id: "0000Na9B26EF002X".into(),
+        text: "Let me check.".into(),
+        state: OutgoingState::Sent,
+        attempts: 1,
+        after_index: 3,
+        not_before_ms: 0,
+    }
+}
+
+fn detail() -> ChatDetail {
+    ChatDetail {
+        id: "0000Na9B26EF002X".into(),
+        lines: vec![line()],
+        outgoing: vec![outgoing()],
+    }
+}
+
 fn snapshot() -> Snapshot {
     Snapshot {
         protocol: PROTOCOL_VERSION,
@@ -66,36 +118,8 @@ fn snapshot() -> Snapshot {
             problem: Some(Problem::ServerUnreachable),
             transport: Some(Transport::WebSocket),
         },
-        chats: vec![ChatView {
-            id: "0000Na9B26EF002X".into(),
-            state: ChatState::Chatting,
-            capabilities: vec![OperationName::SendMessage, OperationName::Complete],
-            read_only: false,
-            customer: "Pat".into(),
-            subject: "Order 42".into(),
-            unread: 1,
-            waiting: true,
-            since_ms: 1_764_000_000_500,
-            lines: vec![Line {
-                index: 3,
-                kind: LineKind::Text,
-                role: Role::Customer,
-                nickname: "Pat".into(),
-                text: Some("Where is my order?".into()),
-                at_ms: Some(1_764_000_000_900),
-                internal: false,
-            }],
-            outgoing: vec![OutgoingMessage {
-                client_id: "m-1".into(),
-                chat_id: "0000Na9B26EF002X".into(),
-                text: "Let me check.".into(),
-                state: OutgoingState::Sent,
-                attempts: 1,
-                after_index: 3,
-                not_before_ms: 0,
-            }],
-            typing: Some(Role::Customer),
-        }],
+        chats: vec![summary()],
+        open: Some(detail()),
         notify: cobrowse_agent::chat::attention::NotifySettings {
             enabled: true,
             repeat_seconds: 60,
@@ -183,11 +207,18 @@ fn agent_requests_match_fixtures() {
             chat_id: "0000Na9B26EF002X".into(),
         }),
     );
+    check(
+        "request_open_chat",
+        &RequestEnvelope::new(PopupRequest::OpenChat {
+            chat_id: "0000Na9B26EF002X".into(),
+        }),
+    );
 }
 
 #[test]
 fn replies_match_fixtures() {
     check("reply_snapshot", &PopupReply::Snapshot(snapshot()));
+    check("reply_chat", &PopupReply::Chat(detail()));
     check(
         "reply_settings_saved",
         &PopupReply::SettingsSaved(snapshot()),
@@ -205,6 +236,26 @@ fn replies_match_fixtures() {
 #[test]
 fn events_match_fixtures() {
     check("event_snapshot", &BackgroundEvent::Snapshot(snapshot()));
+    check(
+        "event_chat_changed",
+        &BackgroundEvent::ChatChanged(ChatDelta {
+            chat: summary(),
+            lines: vec![line()],
+            outgoing: Some(vec![outgoing()]),
+        }),
+    );
+    check(
+        "event_chats_removed",
+        &BackgroundEvent::ChatsRemoved(vec!["0000Na9B26EF002X".into()]),
+    );
+    check(
+        "event_outgoing_changed",
+        &BackgroundEvent::OutgoingChanged {
+            chat_id: "0000Na9B26EF002X".into(),
+            outgoing: vec![outgoing()],
+        },
+    );
+    check("event_status", &BackgroundEvent::Status(snapshot().agent));
 }
 
 #[test]
@@ -219,6 +270,7 @@ fn fixtures_decode_through_the_background_entry_point() {
         "request_send_message",
         "request_retry_message",
         "request_mark_read",
+        "request_open_chat",
         "request_typing",
         "request_save_notify_settings",
         "request_save_retention",
@@ -295,13 +347,19 @@ fn every_fixture_file_is_checked() {
     assert_eq!(
         names,
         [
+            "event_chat_changed.json",
+            "event_chats_removed.json",
+            "event_outgoing_changed.json",
             "event_snapshot.json",
+            "event_status.json",
+            "reply_chat.json",
             "reply_refused.json",
             "reply_settings_saved.json",
             "reply_snapshot.json",
             "request_chat_action.json",
             "request_get_snapshot.json",
             "request_mark_read.json",
+            "request_open_chat.json",
             "request_retry_message.json",
             "request_save_notify_settings.json",
             "request_save_retention.json",

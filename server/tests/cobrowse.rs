@@ -667,14 +667,35 @@ async fn an_agent_joins_and_exits_over_cometd_as_genesys_documents() {
     .await;
     // Anonymous clients cannot join as agents.
     let mut anon = cometd(&server, Vec::new());
-    let refused = call(&mut anon, "/service/session/join", json!({"sessionToken": token, "role": 2})).await;
+    let refused = call(
+        &mut anon,
+        "/service/session/join",
+        json!({"sessionToken": token, "role": 2}),
+    )
+    .await;
     assert!(refused["error"].is_string(), "{refused}");
     let mut desk = cometd(&server, vec![("Authorization".into(), agent.auth.clone())]);
-    let joined = call(&mut desk, "/service/session/join", json!({"sessionToken": token, "role": 2, "name": "Ann"})).await;
+    let joined = call(
+        &mut desk,
+        "/service/session/join",
+        json!({"sessionToken": token, "role": 2, "name": "Ann"}),
+    )
+    .await;
     check("cobrowse_cometd_join_agent", joined.clone());
     message_on(&mut cust, "/service/session/activated").await;
-    let exited = call(&mut desk, "/service/session/exit", json!({"userToken": joined["userToken"]})).await;
+    let exited = call(
+        &mut desk,
+        "/service/session/exit",
+        json!({"userToken": joined["userToken"]}),
+    )
+    .await;
     check("cobrowse_cometd_exit", exited);
     message_on(&mut cust, "/service/session/deactivated").await;
-    assert_eq!(get(&server, &format!("/cobrowse/rest/live/sessions/{token}")).await.0, 404, "the agent's exit ended it");
+    assert_eq!(
+        get(&server, &format!("/cobrowse/rest/live/sessions/{token}"))
+            .await
+            .0,
+        404,
+        "the agent's exit ended it"
+    );
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::bayeux::message::Message;
-use crate::chat::{Desk, OutgoingState, Retention};
+use crate::chat::{Desk, OutgoingState};
 use crate::gws::{Cookies, Method};
 
 const SERVER: &str = "http://127.0.0.1:8700";
@@ -103,7 +103,7 @@ impl Background {
                         self.timers.insert(timer, after_ms);
                     }
                     Command::ChangeDesk { change, after } => {
-                        let outcome = self.desk.change(change, self.now, Retention::default());
+                        let outcome = self.desk.change(change, self.now);
                         queue.push_back(Input::DeskChanged { after, outcome });
                     }
                     Command::Save(w) => self.writes.push(w),
@@ -663,7 +663,10 @@ fn a_notification_changes_the_desk_and_asks_for_what_it_lacks() {
     );
     b.notification(json!({"messageType": "ChannelStateChangeMessageV2",
         "channels": [{"channel": "chat", "userState": {"state": "Ready"}}]}));
-    assert_eq!(b.desk.channel_state, Some(crate::gws::AgentState::Ready));
+    assert_eq!(
+        b.desk.meta.channel_state,
+        Some(crate::gws::AgentState::Ready)
+    );
     assert!(matches!(b.status.last(), Some(StatusChange::Heard { .. })));
     b.notification(json!("not an object"));
     assert_eq!(b.logs.len(), 1, "{:?}", b.logs);
@@ -716,7 +719,7 @@ fn page_commands_need_a_signed_in_agent_and_a_sane_message() {
 fn signing_out_ends_the_session_then_forgets_secrets_and_chats() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([agent_text(1, "hi")]))]);
-    assert_eq!(b.desk.chats.len(), 1);
+    assert_eq!(b.desk.heads.len(), 1);
     let t = b.page(PageCommand::SignOut);
     assert!(!b.replies.contains_key(&t));
     assert_eq!(
@@ -727,7 +730,7 @@ fn signing_out_ends_the_session_then_forgets_secrets_and_chats() {
     b.answer(Method::Post, paths::ME, Err("offline".into()));
     assert_eq!(b.replies[&t], Ok(()));
     assert!(b.writes.contains(&Write::ForgetSecrets));
-    assert!(b.desk.chats.is_empty());
+    assert!(b.desk.heads.is_empty());
     assert_eq!(b.closed, [b.last_link()]);
     b.input(Input::WokeUp);
     assert!(b.requests.is_empty(), "no connection without credentials");

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::desk::Desk;
-use super::transcript::{LineKind, Role};
+use super::desk::ChatHead;
 use crate::gws::ChatState;
 
 /// The agent's choices (`storage.local`).
@@ -61,37 +60,34 @@ pub struct Shown {
     pub acknowledged: BTreeMap<String, i64>,
 }
 
-/// Everything that currently needs the agent.
-pub fn attention(desk: &Desk) -> Vec<Attention> {
-    desk.chats
-        .values()
-        .filter_map(|c| {
-            if c.state == ChatState::Invited {
-                return Some(Attention {
-                    chat_id: c.id.clone(),
-                    invitation: true,
-                    customer: c.customer.clone(),
-                    text: None,
-                    mark: 0,
-                });
-            }
-            if c.state != ChatState::Chatting || c.unread == 0 || !c.is_waiting() {
-                return None;
-            }
-            let last = c
-                .transcript
-                .lines()
-                .filter(|l| l.role == Role::Customer && l.kind == LineKind::Text)
-                .last()?;
-            Some(Attention {
-                chat_id: c.id.clone(),
-                invitation: false,
-                customer: c.customer.clone(),
-                text: last.text.clone(),
-                mark: last.index,
-            })
-        })
-        .collect()
+/// What a chat needs from the agent now, if anything: an invitation, or the customer's words
+/// the agent has not read.
+pub fn attention_of(c: &ChatHead) -> Option<Attention> {
+    if c.state == ChatState::Invited {
+        return Some(Attention {
+            chat_id: c.id.clone(),
+            invitation: true,
+            customer: c.customer.clone(),
+            text: None,
+            mark: 0,
+        });
+    }
+    if c.state != ChatState::Chatting || c.unread == 0 || !c.is_waiting() {
+        return None;
+    }
+    let words = c.transcript.last_customer_text.clone()?;
+    Some(Attention {
+        chat_id: c.id.clone(),
+        invitation: false,
+        customer: c.customer.clone(),
+        text: Some(words.text),
+        mark: words.index,
+    })
+}
+
+/// Everything that currently needs the agent, of these chats.
+pub fn attention<'a>(chats: impl IntoIterator<Item = &'a ChatHead>) -> Vec<Attention> {
+    chats.into_iter().filter_map(attention_of).collect()
 }
 
 impl Shown {
@@ -125,6 +121,32 @@ impl Shown {
         self.by_chat
             .retain(|id, _| items.iter().any(|a| &a.chat_id == id));
         out
+    }
+
+    /// [`Shown::due`] for one chat that changed: `item` is what it needs now (`None`: nothing
+    /// any more, so it is forgotten).
+    pub fn due_for(
+        &mut self,
+        chat_id: &str,
+        item: Option<&Attention>,
+        now_ms: i64,
+        settings: NotifySettings,
+    ) -> Option<Attention> {
+        let Some(a) = item else {
+            self.by_chat.remove(chat_id);
+            return None;
+        };
+        if !settings.enabled || self.acknowledged.get(chat_id) == Some(&a.mark) {
+            return None;
+        }
+        let new = self
+            .by_chat
+            .get(chat_id)
+            .is_none_or(|(mark, _)| *mark != a.mark);
+        new.then(|| {
+            self.by_chat.insert(chat_id.to_owned(), (a.mark, now_ms));
+            a.clone()
+        })
     }
 
     /// The agent looked (opened the popup): nothing shown so far is repeated.
@@ -190,5 +212,24 @@ mod tests {
             ..s
         };
         assert!(shown.due(&[item("b", 0)], 0, off).is_empty());
+    }
+
+    #[test]
+    fn a_changed_chat_shows_what_is_new_for_it_alone() {
+        let mut shown = Shown::default();
+        let s = NotifySettings::default();
+        shown.due(&[item("a", 1), item("b", 0)], 0, s);
+        assert_eq!(
+            shown.due_for("a", Some(&item("a", 1)), 5, s),
+            None,
+            "shown already"
+        );
+        assert_eq!(
+            shown.due_for("a", Some(&item("a", 2)), 5, s),
+            Some(item("a", 2))
+        );
+        assert_eq!(shown.due_for("b", None, 6, s), None);
+        assert!(!shown.by_chat.contains_key("b"), "b needs nothing any more");
+        assert!(shown.by_chat.contains_key("a"), "a was not touched by b");
     }
 }

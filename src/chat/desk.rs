@@ -1,15 +1,32 @@
-//! The agent's desk: every chat the agent holds (state, capabilities, customer, transcript,
-//! unread count) plus the outbox, as one value the background loads from storage, changes with
-//! a notification or a reply, and stores again. Pure: the effects it asks for (fetch a
-//! transcript from an index) are returned, not performed.
+//! The agent's desk: every chat the agent holds, the outbox, and the chat channel's state, as
+//! records a change loads, changes and stores again. Pure: the effects a change asks for (fetch
+//! a transcript from an index) are returned, not performed.
+//!
+//! **Storage layout 2**, one record per key (names in [`Key::name`]), so that a change touches
+//! only what it is about, whatever the desk holds:
+//! - `desk_meta` ([`DeskMeta`]: the layout number, the chat channel's state);
+//! - `chat_index` ([`ChatIndex`]: every chat with when it began and whether it is over; changes
+//!   only when chats come, finish or go);
+//! - `waiting` (the chats that wait for the agent: the badge);
+//! - `outbox` (messages on their way: usually none or few);
+//! - `chat:<id>` ([`ChatHead`]: one chat's state, customer, unread count, transcript head);
+//! - `lines:<id>:<page>` (one page of a chat's transcript, [`super::transcript::PAGE_SPAN`]
+//!   indices).
+//!
+//! A customer's message loads and stores `chat:<id>` and one page (and `waiting` when it starts
+//! or stops waiting): its cost does not grow with the number of chats or lines held.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::outbox::{Outbox, OutgoingMessage};
-use super::transcript::{LineKind, Role, Transcript};
+use super::transcript::{page_of, Line, LineKind, Pages, Role, Transcript, TranscriptHead};
 use crate::gws::{AgentState, Chat, ChatState, ChatsReply, Message, Notification};
+
+/// The storage layout these records make up (bumped with an incompatible change; a migration
+/// goes with every bump).
+pub const LAYOUT: u32 = 2;
 
 /// What the caller must do after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +35,142 @@ pub enum Effect {
     Fetch { chat_id: String, from: i64 },
 }
 
-/// One change to the stored desk, as the agent's session asks for it; the store applies it
-/// with [`Desk::change`] (load, change, prune, store: one at a time).
+/// How much of the past the desk keeps (options page). Live chats are always kept; finished
+/// ones beyond the newest `finished_chats` are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub finished_chats: u32,
+}
+
+impl Retention {
+    /// Entries kept per transcript, at least (whole pages go, the oldest first).
+    pub const LINES_PER_CHAT: usize = 1000;
+    /// The most finished chats an agent may keep (storage.local is shared by everything the
+    /// extension keeps).
+    pub const MAX_FINISHED_CHATS: u32 = 200;
+
+    /// Within the bounds.
+    pub fn clamped(self) -> Retention {
+        Retention {
+            finished_chats: self.finished_chats.min(Self::MAX_FINISHED_CHATS),
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { finished_chats: 30 }
+    }
+}
+
+/// A record of the desk in storage.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    Meta,
+    Index,
+    Waiting,
+    Outbox,
+    Head(String),
+    Page(String, i64),
+}
+
+impl Key {
+    /// Its key in `storage.local`.
+    pub fn name(&self) -> String {
+        match self {
+            Key::Meta => "desk_meta".into(),
+            Key::Index => "chat_index".into(),
+            Key::Waiting => "waiting".into(),
+            Key::Outbox => "outbox".into(),
+            Key::Head(id) => format!("{}{id}", crate::storage_keys::CHAT_HEAD_PREFIX),
+            Key::Page(id, p) => format!("{}{id}:{p}", crate::storage_keys::LINES_PREFIX),
+        }
+    }
+
+    /// The records every change reads (all small).
+    pub const BASE: [Key; 4] = [Key::Meta, Key::Index, Key::Waiting, Key::Outbox];
+
+    /// The chat whose head a storage key holds.
+    pub fn head_chat(name: &str) -> Option<&str> {
+        name.strip_prefix(crate::storage_keys::CHAT_HEAD_PREFIX)
+    }
+
+    /// The chat and page a storage key holds lines of.
+    pub fn page_of_name(name: &str) -> Option<(&str, i64)> {
+        let rest = name.strip_prefix(crate::storage_keys::LINES_PREFIX)?;
+        let (id, page) = rest.rsplit_once(':')?;
+        Some((id, page.parse().ok()?))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DeskMeta {
+    pub layout: u32,
+    /// The chat channel's state as the server last said.
+    pub channel_state: Option<AgentState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// When the agent first saw the chat (ms).
+    pub since_ms: i64,
+    pub finished: bool,
+}
+
+/// Every chat of the desk.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChatIndex {
+    pub chats: BTreeMap<String, IndexEntry>,
+}
+
+/// One chat, without its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatHead {
+    pub id: String,
+    pub state: ChatState,
+    pub capabilities: Vec<String>,
+    pub customer: String,
+    pub subject: String,
+    /// Customer lines the agent has not looked at.
+    pub unread: u32,
+    /// When the agent first saw the chat (ms).
+    pub since_ms: i64,
+    pub transcript: TranscriptHead,
+}
+
+impl ChatHead {
+    fn new(id: &str, state: ChatState, now_ms: i64) -> ChatHead {
+        ChatHead {
+            id: id.to_owned(),
+            state,
+            capabilities: Vec::new(),
+            customer: String::new(),
+            subject: String::new(),
+            unread: 0,
+            since_ms: now_ms,
+            transcript: TranscriptHead::default(),
+        }
+    }
+
+    /// The chat needs the agent: invited, or the customer spoke last.
+    pub fn is_waiting(&self) -> bool {
+        self.state == ChatState::Invited
+            || (self.state == ChatState::Chatting
+                && self.transcript.last_said == Some(Role::Customer))
+    }
+
+    /// Its records: the head and every page.
+    fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        std::iter::once(Key::Head(self.id.clone())).chain(
+            self.transcript
+                .pages
+                .keys()
+                .map(|p| Key::Page(self.id.clone(), *p)),
+        )
+    }
+}
+
+/// One change to the stored desk, as the agent's session asks for it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeskChange {
     /// A notification from `/v2/me/chats` or `/v2/me/channels`.
@@ -59,6 +210,64 @@ pub enum DeskChange {
     Prune,
 }
 
+fn page_keys<'a>(chat_id: &'a str, messages: &[Message]) -> impl Iterator<Item = Key> + 'a {
+    messages
+        .iter()
+        .map(|m| page_of(m.index))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(move |p| Key::Page(chat_id.to_owned(), p))
+}
+
+impl DeskChange {
+    /// The records this change reads beyond [`Key::BASE`] (pages that do not exist yet are
+    /// simply absent).
+    pub fn reads(&self, index: &ChatIndex) -> Vec<Key> {
+        let head = |id: &str| Key::Head(id.to_owned());
+        match self {
+            DeskChange::ApplyNotification(Notification::ChatStateChangeMessage(c)) => {
+                vec![head(&c.chat.id)]
+            }
+            DeskChange::ApplyNotification(Notification::MessageLogUpdated(log)) => {
+                match log.chat_id() {
+                    Some(id) => std::iter::once(head(id))
+                        .chain(page_keys(id, &log.messages))
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
+            DeskChange::ApplyNotification(_) => Vec::new(),
+            DeskChange::ApplyChatList(list) => {
+                let listed = list.chats.iter().map(|c| c.id.as_str());
+                let live = index
+                    .chats
+                    .iter()
+                    .filter(|(_, e)| !e.finished)
+                    .map(|(id, _)| id.as_str());
+                listed
+                    .chain(live)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .map(head)
+                    .collect()
+            }
+            DeskChange::ApplyFetched {
+                chat_id, messages, ..
+            } => std::iter::once(head(chat_id))
+                .chain(page_keys(chat_id, messages))
+                .collect(),
+            DeskChange::QueueMessage { chat_id, .. } | DeskChange::MarkRead { chat_id } => {
+                vec![head(chat_id)]
+            }
+            DeskChange::Clear => index.chats.keys().map(|id| head(id)).collect(),
+            DeskChange::TakeNextOutgoing
+            | DeskChange::SendSettled { .. }
+            | DeskChange::Retry { .. }
+            | DeskChange::Prune => Vec::new(),
+        }
+    }
+}
+
 /// How one send of a message ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendResult {
@@ -69,6 +278,14 @@ pub enum SendResult {
     },
     /// It was taken but never sent (the agent was signed out meanwhile): it waits again.
     NotSent,
+}
+
+/// What changed in one chat, for the pages that show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatChanged {
+    pub head: ChatHead,
+    /// Lines that are new (in index order).
+    pub lines: Vec<Line>,
 }
 
 /// What a [`DeskChange`] left for the caller.
@@ -83,84 +300,139 @@ pub struct DeskOutcome {
     pub next_attempt_at: Option<i64>,
     /// Chats waiting for the agent (the toolbar badge).
     pub waiting: usize,
+    /// Chats whose head or lines changed.
+    pub changed: Vec<ChatChanged>,
+    /// Chats whose messages on their way changed (the outbox), besides those in `changed`.
+    pub outbox_changed: Vec<String>,
+    /// Chats that are gone (pruned, or signed out).
+    pub removed: Vec<String>,
 }
 
-/// How much of the past the desk keeps in `storage.local` (options page). Live chats are
-/// always kept; finished ones beyond the newest `finished_chats` are dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Retention {
-    pub finished_chats: u32,
-}
-
-impl Retention {
-    /// Entries kept per transcript (the oldest go first).
-    pub const LINES_PER_CHAT: usize = 1000;
-    /// The most finished chats an agent may keep: storage.local is shared by everything the
-    /// extension keeps and every transcript is rewritten with the desk.
-    pub const MAX_FINISHED_CHATS: u32 = 200;
-
-    /// Within the bounds.
-    pub fn clamped(self) -> Retention {
-        Retention {
-            finished_chats: self.finished_chats.min(Self::MAX_FINISHED_CHATS),
-        }
-    }
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention { finished_chats: 30 }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatRecord {
-    pub id: String,
-    pub state: ChatState,
-    pub capabilities: Vec<String>,
-    pub customer: String,
-    pub subject: String,
-    pub transcript: Transcript,
-    /// Customer lines the agent has not looked at.
-    pub unread: u32,
-    /// When the agent first saw the chat (ms).
-    pub since_ms: i64,
-}
-
-impl ChatRecord {
-    /// The chat needs the agent: invited, or the customer spoke last.
-    pub fn is_waiting(&self) -> bool {
-        if self.state == ChatState::Invited {
-            return true;
-        }
-        self.state == ChatState::Chatting
-            && self
-                .transcript
-                .lines()
-                .filter(|l| {
-                    l.is_visible()
-                        && matches!(
-                            l.kind,
-                            LineKind::Text | LineKind::CustomNotice | LineKind::PushUrl
-                        )
-                })
-                .last()
-                .is_some_and(|l| l.role == Role::Customer)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// The desk's records as loaded for a change; what the change alters is marked to be stored.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desk {
-    pub chats: BTreeMap<String, ChatRecord>,
+    pub meta: DeskMeta,
+    pub index: ChatIndex,
+    pub waiting: BTreeSet<String>,
     pub outbox: Outbox,
-    /// The chat channel's state as the server last said (`Ready`, `NotReady`, …).
-    pub channel_state: Option<AgentState>,
+    /// Heads loaded.
+    pub heads: BTreeMap<String, ChatHead>,
+    /// Pages loaded, per chat.
+    pub pages: BTreeMap<String, Pages>,
+    dirty: BTreeSet<Key>,
+    removed: BTreeSet<Key>,
+    /// Lines added per chat during this change.
+    added: BTreeMap<String, Vec<i64>>,
+}
+
+/// A record to store, by type.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Record<'a> {
+    Meta(&'a DeskMeta),
+    Index(&'a ChatIndex),
+    Waiting(&'a BTreeSet<String>),
+    Outbox(&'a Outbox),
+    Head(&'a ChatHead),
+    Page(&'a Vec<Line>),
 }
 
 impl Desk {
-    /// Applies `change` at `now_ms`, then prunes to `retention`.
-    pub fn change(&mut self, change: DeskChange, now_ms: i64, retention: Retention) -> DeskOutcome {
+    /// An empty desk of the current layout (everything new is to be stored).
+    pub fn new() -> Desk {
+        let mut d = Desk {
+            meta: DeskMeta {
+                layout: LAYOUT,
+                channel_state: None,
+            },
+            ..Desk::default()
+        };
+        d.dirty.extend(Key::BASE);
+        d
+    }
+
+    /// A desk from the base records as stored (`None`: not stored yet).
+    pub fn loaded(
+        meta: Option<DeskMeta>,
+        index: Option<ChatIndex>,
+        waiting: Option<BTreeSet<String>>,
+        outbox: Option<Outbox>,
+    ) -> Desk {
+        let mut d = Desk {
+            meta: meta.clone().unwrap_or(DeskMeta {
+                layout: LAYOUT,
+                channel_state: None,
+            }),
+            index: index.unwrap_or_default(),
+            waiting: waiting.unwrap_or_default(),
+            outbox: outbox.unwrap_or_default(),
+            ..Desk::default()
+        };
+        if meta.is_none() {
+            d.dirty.insert(Key::Meta);
+        }
+        d
+    }
+
+    /// A chat's head as stored.
+    pub fn insert_head(&mut self, head: ChatHead) {
+        self.heads.insert(head.id.clone(), head);
+    }
+
+    /// A page of a chat's lines as stored.
+    pub fn insert_page(&mut self, chat_id: &str, page: i64, lines: Vec<Line>) {
+        self.pages
+            .entry(chat_id.to_owned())
+            .or_default()
+            .insert(page, lines);
+    }
+
+    /// Every record is to be stored (a migrated desk).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(Key::BASE);
+        for head in self.heads.values() {
+            self.dirty.extend(head.keys());
+        }
+    }
+
+    fn touch(&mut self, key: Key) {
+        self.removed.remove(&key);
+        self.dirty.insert(key);
+    }
+
+    /// The records to store after the change, and the keys to remove.
+    pub fn writes(&self) -> (Vec<(Key, Record<'_>)>, Vec<Key>) {
+        let records = self
+            .dirty
+            .iter()
+            .filter_map(|k| {
+                let r = match k {
+                    Key::Meta => Record::Meta(&self.meta),
+                    Key::Index => Record::Index(&self.index),
+                    Key::Waiting => Record::Waiting(&self.waiting),
+                    Key::Outbox => Record::Outbox(&self.outbox),
+                    Key::Head(id) => Record::Head(self.heads.get(id)?),
+                    Key::Page(id, p) => Record::Page(self.pages.get(id)?.get(p)?),
+                };
+                Some((k.clone(), r))
+            })
+            .collect();
+        (records, self.removed.iter().cloned().collect())
+    }
+
+    /// The transcript of a loaded chat (its pages as loaded).
+    pub fn transcript(&mut self, chat_id: &str) -> Option<Transcript<'_>> {
+        let head = self.heads.get_mut(chat_id)?;
+        Some(Transcript {
+            head: &mut head.transcript,
+            pages: self.pages.entry(chat_id.to_owned()).or_default(),
+        })
+    }
+
+    /// Applies `change` at `now_ms`; the outcome says what to do next and what changed.
+    pub fn change(&mut self, change: DeskChange, now_ms: i64) -> DeskOutcome {
         let mut outcome = DeskOutcome::default();
+        let outbox_before = self.outbox.clone();
         match change {
             DeskChange::ApplyNotification(n) => outcome.fetch = self.apply(&n, now_ms),
             DeskChange::ApplyChatList(list) => outcome.fetch = self.apply_chat_list(&list, now_ms),
@@ -176,9 +448,9 @@ impl Desk {
                 text,
             } => {
                 let after = self
-                    .chats
+                    .heads
                     .get(&chat_id)
-                    .map(|c| c.transcript.last_index())
+                    .map(|c| c.transcript.last_index)
                     .unwrap_or(0);
                 self.outbox.push(&client_id, &chat_id, &text, after);
             }
@@ -201,16 +473,85 @@ impl Desk {
             }
             DeskChange::Retry { client_id } => self.outbox.retry(&client_id),
             DeskChange::MarkRead { chat_id } => self.mark_read(&chat_id),
-            DeskChange::Clear => *self = Desk::default(),
+            DeskChange::Clear => {
+                let ids: Vec<String> = self.index.chats.keys().cloned().collect();
+                for id in &ids {
+                    self.drop_chat(id);
+                }
+                self.outbox = Outbox::default();
+                self.meta.channel_state = None;
+                self.touch(Key::Meta);
+                outcome.removed = ids;
+            }
             DeskChange::Prune => {}
         }
-        self.prune(retention);
+        if self.outbox != outbox_before {
+            self.touch(Key::Outbox);
+            let chats: BTreeSet<String> = self
+                .outbox
+                .chats()
+                .chain(outbox_before.chats())
+                .map(str::to_owned)
+                .collect();
+            outcome.outbox_changed = chats.into_iter().collect();
+        }
+        self.update_waiting();
         outcome.next_attempt_at = self.outbox.next_attempt_at();
-        outcome.waiting = self.waiting();
+        outcome.waiting = self.waiting.len();
+        outcome.changed = self
+            .dirty
+            .iter()
+            .filter_map(|k| match k {
+                Key::Head(id) => self.heads.get(id),
+                _ => None,
+            })
+            .map(|head| ChatChanged {
+                lines: self.added_lines(&head.id),
+                head: head.clone(),
+            })
+            .collect();
+        outcome.removed.sort();
         outcome
     }
 
-    fn upsert(&mut self, chat: &Chat, now_ms: i64) -> &mut ChatRecord {
+    fn added_lines(&self, chat_id: &str) -> Vec<Line> {
+        let (Some(added), Some(pages)) = (self.added.get(chat_id), self.pages.get(chat_id)) else {
+            return Vec::new();
+        };
+        added
+            .iter()
+            .filter_map(|i| {
+                let page = pages.get(&page_of(*i))?;
+                page.binary_search_by_key(i, |l| l.index)
+                    .ok()
+                    .map(|at| page[at].clone())
+            })
+            .collect()
+    }
+
+    /// Keeps `waiting` true to the loaded heads.
+    fn update_waiting(&mut self) {
+        let mut changed = false;
+        for head in self.heads.values() {
+            let now = head.is_waiting();
+            if now != self.waiting.contains(&head.id) {
+                changed = true;
+                if now {
+                    self.waiting.insert(head.id.clone());
+                } else {
+                    self.waiting.remove(&head.id);
+                }
+            }
+        }
+        let before = self.waiting.len();
+        let index = &self.index;
+        self.waiting.retain(|id| index.chats.contains_key(id));
+        if changed || self.waiting.len() != before {
+            self.touch(Key::Waiting);
+        }
+    }
+
+    fn upsert(&mut self, chat: &Chat, now_ms: i64) -> &mut ChatHead {
         let customer = chat
             .participants
             .iter()
@@ -221,76 +562,94 @@ impl Desk {
             .get("Subject")
             .and_then(|v| v.as_str())
             .map(str::to_owned);
-        let record = self
-            .chats
+        let finished = chat.state.is_finished();
+        let entry = self.index.chats.get(&chat.id).copied();
+        match entry {
+            None => {
+                self.index.chats.insert(
+                    chat.id.clone(),
+                    IndexEntry {
+                        since_ms: now_ms,
+                        finished,
+                    },
+                );
+                self.touch(Key::Index);
+            }
+            Some(e) if e.finished != finished => {
+                self.index
+                    .chats
+                    .insert(chat.id.clone(), IndexEntry { finished, ..e });
+                self.touch(Key::Index);
+            }
+            Some(_) => {}
+        }
+        let since = self.index.chats[&chat.id].since_ms;
+        self.touch(Key::Head(chat.id.clone()));
+        let head = self
+            .heads
             .entry(chat.id.clone())
-            .or_insert_with(|| ChatRecord {
-                id: chat.id.clone(),
-                state: chat.state.clone(),
-                capabilities: Vec::new(),
-                customer: String::new(),
-                subject: String::new(),
-                transcript: Transcript::new(),
-                unread: 0,
-                since_ms: now_ms,
-            });
-        record.state = chat.state.clone();
-        record.capabilities = chat.capabilities.clone();
+            .or_insert_with(|| ChatHead::new(&chat.id, chat.state.clone(), since));
+        head.state = chat.state.clone();
+        head.capabilities = chat.capabilities.clone();
         if let Some(c) = customer {
-            record.customer = c;
+            head.customer = c;
         }
         if let Some(s) = subject {
-            record.subject = s;
+            head.subject = s;
         }
-        record
+        head
+    }
+
+    fn set_finished(&mut self, chat_id: &str) {
+        if let Some(e) = self.index.chats.get_mut(chat_id) {
+            if !e.finished {
+                e.finished = true;
+                self.touch(Key::Index);
+            }
+        }
     }
 
     /// Applies a notification from `/v2/me/chats` or `/v2/me/channels`.
-    pub fn apply(&mut self, n: &Notification, now_ms: i64) -> Vec<Effect> {
+    fn apply(&mut self, n: &Notification, now_ms: i64) -> Vec<Effect> {
         match n {
             Notification::ChatStateChangeMessage(c) => {
-                let record = self.upsert(&c.chat, now_ms);
+                let head = self.upsert(&c.chat, now_ms);
                 // Accepting: the transcript so far comes with (or right after) this; fetch it
                 // so nothing before the first live entry is missed.
-                if record.state == ChatState::Chatting && record.transcript.last_index() == 0 {
+                if head.state == ChatState::Chatting && head.transcript.last_index == 0 {
                     return vec![Effect::Fetch {
-                        chat_id: record.id.clone(),
+                        chat_id: head.id.clone(),
                         from: 1,
                     }];
                 }
-                if record.state.is_finished() {
-                    let id = record.id.clone();
+                if head.state.is_finished() {
+                    let id = head.id.clone();
                     self.outbox.fail_chat(&id, "the chat has ended");
                 }
                 Vec::new()
             }
             Notification::MessageLogUpdated(log) => {
-                let Some(id) = log.chat_id() else {
+                let Some(id) = log.chat_id().map(str::to_owned) else {
                     return Vec::new();
                 };
-                let Some(record) = self.chats.get_mut(id) else {
+                if !self.heads.contains_key(&id) {
                     // A log for a chat we do not know yet: learn it by fetching.
                     return vec![Effect::Fetch {
-                        chat_id: id.to_owned(),
+                        chat_id: id,
                         from: 1,
                     }];
-                };
-                let applied = record.transcript.apply_live(&log.messages);
-                record.unread += count_customer_lines(&record.transcript, &applied.added);
-                self.outbox.reconcile(id, &self.chats[id].transcript, false);
-                applied
-                    .resync_from
-                    .map(|from| {
-                        vec![Effect::Fetch {
-                            chat_id: id.to_owned(),
-                            from,
-                        }]
-                    })
+                }
+                let resync_from = self.add_lines(&id, |t| t.apply_live(&log.messages), false);
+                resync_from
+                    .map(|from| vec![Effect::Fetch { chat_id: id, from }])
                     .unwrap_or_default()
             }
             Notification::ChannelStateChangeMessageV2(c) => {
                 if let Some(chat) = c.channels.iter().find(|c| c.channel == "chat") {
-                    self.channel_state = Some(chat.user_state.state);
+                    if self.meta.channel_state != Some(chat.user_state.state) {
+                        self.meta.channel_state = Some(chat.user_state.state);
+                        self.touch(Key::Meta);
+                    }
                 }
                 Vec::new()
             }
@@ -298,23 +657,96 @@ impl Desk {
         }
     }
 
+    /// Applies entries to a loaded chat through `f`; counts unread customer lines, marks the
+    /// pages touched, settles the outbox against new agent lines. Returns where to resync.
+    fn add_lines(
+        &mut self,
+        chat_id: &str,
+        f: impl FnOnce(&mut Transcript<'_>) -> super::transcript::Applied,
+        after_restart: bool,
+    ) -> Option<i64> {
+        let before = self.heads.get(chat_id)?.clone();
+        let mut t = self.transcript(chat_id)?;
+        let applied = f(&mut t);
+        let new_lines: Vec<Line> = applied
+            .added
+            .iter()
+            .filter_map(|i| t.get(*i).cloned())
+            .collect();
+        let unread = new_lines
+            .iter()
+            .filter(|l| {
+                l.role == Role::Customer
+                    && matches!(
+                        l.kind,
+                        LineKind::Text | LineKind::CustomNotice | LineKind::PushUrl
+                    )
+            })
+            .count() as u32;
+        if let Some(head) = self.heads.get_mut(chat_id) {
+            head.unread += unread;
+            if *head != before {
+                self.touch(Key::Head(chat_id.to_owned()));
+            }
+        }
+        for p in applied
+            .added
+            .iter()
+            .map(|i| page_of(*i))
+            .collect::<BTreeSet<_>>()
+        {
+            self.touch(Key::Page(chat_id.to_owned(), p));
+        }
+        self.added
+            .entry(chat_id.to_owned())
+            .or_default()
+            .extend(applied.added.iter().copied());
+        self.outbox.reconcile(chat_id, &new_lines, after_restart);
+        self.truncate(chat_id);
+        applied.resync_from
+    }
+
+    /// Keeps a chat's transcript within [`Retention::LINES_PER_CHAT`].
+    fn truncate(&mut self, chat_id: &str) {
+        let Some(head) = self.heads.get_mut(chat_id) else {
+            return;
+        };
+        let dropped = head.transcript.truncate_front(Retention::LINES_PER_CHAT);
+        for p in dropped {
+            if let Some(pages) = self.pages.get_mut(chat_id) {
+                pages.remove(&p);
+            }
+            let key = Key::Page(chat_id.to_owned(), p);
+            self.dirty.remove(&key);
+            self.removed.insert(key);
+        }
+    }
+
     /// The reply to `GET /api/v2/me/chats` after a (re)connect: the server's list is the truth.
     /// Chats it no longer lists are over for this agent. Returns the transcripts to fetch.
-    pub fn apply_chat_list(&mut self, reply: &ChatsReply, now_ms: i64) -> Vec<Effect> {
-        let listed: Vec<&str> = reply.chats.iter().map(|c| c.id.as_str()).collect();
-        for record in self.chats.values_mut() {
-            if !listed.contains(&record.id.as_str()) && !record.state.is_finished() {
-                record.state = ChatState::Revoked;
-                record.capabilities.clear();
+    fn apply_chat_list(&mut self, reply: &ChatsReply, now_ms: i64) -> Vec<Effect> {
+        let listed: BTreeSet<&str> = reply.chats.iter().map(|c| c.id.as_str()).collect();
+        let gone: Vec<String> = self
+            .heads
+            .values()
+            .filter(|h| !listed.contains(h.id.as_str()) && !h.state.is_finished())
+            .map(|h| h.id.clone())
+            .collect();
+        for id in gone {
+            if let Some(h) = self.heads.get_mut(&id) {
+                h.state = ChatState::Revoked;
+                h.capabilities.clear();
             }
+            self.touch(Key::Head(id.clone()));
+            self.set_finished(&id);
         }
         let mut effects = Vec::new();
         for chat in &reply.chats {
-            let record = self.upsert(chat, now_ms);
-            if record.state == ChatState::Chatting {
+            let head = self.upsert(chat, now_ms);
+            if head.state == ChatState::Chatting {
                 effects.push(Effect::Fetch {
-                    chat_id: record.id.clone(),
-                    from: record.transcript.resync_from(),
+                    chat_id: head.id.clone(),
+                    from: head.transcript.resync_from(),
                 });
             }
         }
@@ -323,68 +755,69 @@ impl Desk {
 
     /// The reply to a transcript fetch from `from`; after a worker restart, also settles
     /// messages whose send outcome was unknown.
-    pub fn apply_fetched(
+    fn apply_fetched(
         &mut self,
         chat_id: &str,
         from: i64,
         messages: &[Message],
         after_restart: bool,
     ) {
-        let Some(record) = self.chats.get_mut(chat_id) else {
-            return;
-        };
-        let applied = record.transcript.apply_fetched(from, messages);
-        record.unread += count_customer_lines(&record.transcript, &applied.added);
-        self.outbox
-            .reconcile(chat_id, &self.chats[chat_id].transcript, after_restart);
+        self.add_lines(chat_id, |t| t.apply_fetched(from, messages), after_restart);
     }
 
-    pub fn mark_read(&mut self, chat_id: &str) {
-        if let Some(r) = self.chats.get_mut(chat_id) {
-            r.unread = 0;
+    fn mark_read(&mut self, chat_id: &str) {
+        if let Some(h) = self.heads.get_mut(chat_id) {
+            if h.unread != 0 {
+                h.unread = 0;
+                self.touch(Key::Head(chat_id.to_owned()));
+            }
         }
     }
 
-    /// Chats waiting for the agent (the toolbar badge).
-    pub fn waiting(&self) -> usize {
-        self.chats.values().filter(|c| c.is_waiting()).count()
-    }
-
-    /// Keeps what `retention` says: the newest finished chats, and bounded transcripts.
-    pub fn prune(&mut self, retention: Retention) {
-        let (keep, max_lines) = (
-            retention.clamped().finished_chats as usize,
-            Retention::LINES_PER_CHAT,
-        );
-        let mut finished: Vec<(i64, String)> = self
+    /// Chats to drop to keep what `retention` says: the oldest finished beyond the newest
+    /// `finished_chats`. Their heads must be loaded before [`Desk::drop_chats`] drops them.
+    pub fn prunable(&self, retention: Retention) -> Vec<String> {
+        let keep = retention.clamped().finished_chats as usize;
+        let mut finished: Vec<(i64, &String)> = self
+            .index
             .chats
-            .values()
-            .filter(|c| c.state.is_finished())
-            .map(|c| (c.since_ms, c.id.clone()))
+            .iter()
+            .filter(|(_, e)| e.finished)
+            .map(|(id, e)| (e.since_ms, id))
             .collect();
         finished.sort();
         let drop = finished.len().saturating_sub(keep);
-        for (_, id) in finished.into_iter().take(drop) {
-            self.chats.remove(&id);
-        }
-        for c in self.chats.values_mut() {
-            c.transcript.truncate_front(max_lines);
+        finished
+            .into_iter()
+            .take(drop)
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    /// Drops these chats (their heads loaded): every record of theirs goes.
+    pub fn drop_chats(&mut self, ids: &[String]) {
+        for id in ids {
+            self.drop_chat(id);
         }
     }
-}
 
-fn count_customer_lines(t: &Transcript, added: &[i64]) -> u32 {
-    added
-        .iter()
-        .filter_map(|i| t.get(*i))
-        .filter(|l| {
-            l.role == Role::Customer
-                && matches!(
-                    l.kind,
-                    LineKind::Text | LineKind::CustomNotice | LineKind::PushUrl
-                )
-        })
-        .count() as u32
+    fn drop_chat(&mut self, id: &str) {
+        if let Some(head) = self.heads.remove(id) {
+            for k in head.keys() {
+                self.dirty.remove(&k);
+                self.removed.insert(k);
+            }
+        } else {
+            self.removed.insert(Key::Head(id.to_owned()));
+        }
+        self.pages.remove(id);
+        if self.index.chats.remove(id).is_some() {
+            self.touch(Key::Index);
+        }
+        if self.waiting.remove(id) {
+            self.touch(Key::Waiting);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -395,70 +828,171 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    fn state(id: &str, state: &str) -> Notification {
-        notification(&format!(
+    fn state(id: &str, state: &str) -> DeskChange {
+        DeskChange::ApplyNotification(notification(&format!(
             r#"{{"messageType":"ChatStateChangeMessage","notificationType":"StatusChange","chat":{{"id":"{id}","state":"{state}",
                "capabilities":["Accept","Reject"],"participants":[{{"type":"Customer","nickname":"Pat","participantId":"c"}}],
                "userData":{{"Subject":"Order 42"}}}}}}"#
-        ))
+        )))
     }
 
-    fn log(id: &str, entries: &[(i64, &str, &str)]) -> Notification {
+    fn log(id: &str, entries: &[(i64, &str, &str)]) -> DeskChange {
         let messages: Vec<String> = entries
             .iter()
             .map(|(i, who, text)| format!(r#"{{"index":{i},"type":"Text","text":"{text}","from":{{"type":"{who}","nickname":"x"}}}}"#))
             .collect();
-        notification(&format!(
+        DeskChange::ApplyNotification(notification(&format!(
             r#"{{"messageType":"MessageLogUpdated","notificationType":"NewMessages","chatId":"{id}","messages":[{}]}}"#,
             messages.join(",")
-        ))
+        )))
+    }
+
+    fn fetched(id: &str) -> DeskChange {
+        DeskChange::ApplyFetched {
+            chat_id: id.into(),
+            from: 1,
+            messages: Vec::new(),
+            after_restart: false,
+        }
+    }
+
+    /// A simulated store: the records by key, loaded and stored the way the background does.
+    #[derive(Default)]
+    struct Store {
+        records: BTreeMap<String, serde_json::Value>,
+        /// Keys read and written by the last change.
+        read: Vec<String>,
+        written: Vec<String>,
+    }
+
+    impl Store {
+        fn get<T: serde::de::DeserializeOwned>(&self, key: &Key) -> Option<T> {
+            self.records
+                .get(&key.name())
+                .map(|v| serde_json::from_value(v.clone()).unwrap())
+        }
+
+        fn change(&mut self, change: DeskChange, now: i64) -> DeskOutcome {
+            let mut d = Desk::new();
+            d.dirty.clear();
+            d.meta = self.get(&Key::Meta).unwrap_or(d.meta);
+            d.index = self.get(&Key::Index).unwrap_or_default();
+            d.waiting = self.get(&Key::Waiting).unwrap_or_default();
+            d.outbox = self.get(&Key::Outbox).unwrap_or_default();
+            self.read = change.reads(&d.index).iter().map(Key::name).collect();
+            self.read.sort();
+            for k in change.reads(&d.index) {
+                if let Key::Head(id) = &k {
+                    if let Some(h) = self.get::<ChatHead>(&k) {
+                        d.heads.insert(id.clone(), h);
+                    }
+                }
+                if let Key::Page(id, p) = &k {
+                    if let Some(lines) = self.get::<Vec<Line>>(&k) {
+                        d.pages.entry(id.clone()).or_default().insert(*p, lines);
+                    }
+                }
+            }
+            let outcome = d.change(change, now);
+            let (writes, removes) = d.writes();
+            self.written = writes.iter().map(|(k, _)| k.name()).collect();
+            self.written.sort();
+            for (k, r) in writes {
+                self.records
+                    .insert(k.name(), serde_json::to_value(r).unwrap());
+            }
+            for k in removes {
+                self.records.remove(&k.name());
+            }
+            outcome
+        }
+
+        fn head(&self, id: &str) -> ChatHead {
+            self.get(&Key::Head(id.into())).expect("the chat is stored")
+        }
     }
 
     #[test]
     fn an_invitation_waits_then_accepting_fetches_the_history() {
-        let mut d = Desk::default();
-        assert!(d.apply(&state("c1", "Invited"), 5).is_empty());
-        assert_eq!(d.waiting(), 1);
-        assert_eq!(d.chats["c1"].customer, "Pat");
-        assert_eq!(d.chats["c1"].subject, "Order 42");
-        let effects = d.apply(&state("c1", "Chatting"), 6);
+        let mut s = Store::default();
+        let o = s.change(state("c1", "Invited"), 5);
+        assert!(o.fetch.is_empty());
+        assert_eq!(o.waiting, 1);
+        assert_eq!(s.head("c1").customer, "Pat");
+        assert_eq!(s.head("c1").subject, "Order 42");
+        let o = s.change(state("c1", "Chatting"), 6);
         assert_eq!(
-            effects,
+            o.fetch,
             vec![Effect::Fetch {
                 chat_id: "c1".into(),
                 from: 1
             }]
         );
+        assert_eq!(o.waiting, 0);
     }
 
     #[test]
     fn customer_lines_count_as_unread_and_make_the_chat_wait() {
-        let mut d = Desk::default();
-        d.apply(&state("c1", "Chatting"), 0);
-        d.apply_fetched("c1", 1, &[], false);
-        d.apply(
-            &log("c1", &[(1, "Customer", "hi"), (2, "Customer", "anyone?")]),
+        let mut s = Store::default();
+        s.change(state("c1", "Chatting"), 0);
+        s.change(fetched("c1"), 0);
+        let o = s.change(
+            log("c1", &[(1, "Customer", "hi"), (2, "Customer", "anyone?")]),
             1,
         );
-        assert_eq!(d.chats["c1"].unread, 2);
-        assert!(d.chats["c1"].is_waiting());
-        d.apply(&log("c1", &[(3, "Agent", "yes")]), 2);
-        assert!(!d.chats["c1"].is_waiting());
-        d.mark_read("c1");
-        assert_eq!(d.chats["c1"].unread, 0);
+        assert_eq!(s.head("c1").unread, 2);
+        assert_eq!(o.waiting, 1);
+        assert_eq!(
+            o.changed[0].lines.len(),
+            2,
+            "the new lines travel with the change"
+        );
+        let o = s.change(log("c1", &[(3, "Agent", "yes")]), 2);
+        assert_eq!(o.waiting, 0);
+        s.change(
+            DeskChange::MarkRead {
+                chat_id: "c1".into(),
+            },
+            3,
+        );
+        assert_eq!(s.head("c1").unread, 0);
         // Redelivered entries count once.
-        d.apply(&log("c1", &[(2, "Customer", "anyone?")]), 3);
-        assert_eq!(d.chats["c1"].unread, 0);
+        let o = s.change(log("c1", &[(2, "Customer", "anyone?")]), 3);
+        assert_eq!(s.head("c1").unread, 0);
+        assert!(o.changed.is_empty(), "a redelivery stores nothing");
+    }
+
+    #[test]
+    fn a_message_touches_its_chat_and_page_whatever_the_desk_holds() {
+        let mut s = Store::default();
+        for n in 0..50 {
+            let id = format!("c{n}");
+            s.change(state(&id, "Chatting"), n);
+            s.change(fetched(&id), n);
+            let lines: Vec<(i64, &str, &str)> = (1..=300).map(|i| (i, "Customer", "x")).collect();
+            s.change(log(&id, &lines), n);
+        }
+        s.change(log("c7", &[(301, "Customer", "new")]), 100);
+        assert_eq!(s.read, ["chat:c7", "lines:c7:3"]);
+        assert_eq!(
+            s.written,
+            ["chat:c7", "lines:c7:3"],
+            "waiting did not change"
+        );
+        let o = s.change(log("c7", &[(302, "Agent", "answer")]), 101);
+        assert_eq!(s.written, ["chat:c7", "lines:c7:3", "waiting"]);
+        assert!(s.read.len() <= 2, "{:?}", s.read);
+        assert_eq!(o.waiting, 49);
     }
 
     #[test]
     fn a_gap_in_a_live_log_asks_for_a_fetch() {
-        let mut d = Desk::default();
-        d.apply(&state("c1", "Chatting"), 0);
-        d.apply_fetched("c1", 1, &[], false);
-        let effects = d.apply(&log("c1", &[(3, "Customer", "c")]), 1);
+        let mut s = Store::default();
+        s.change(state("c1", "Chatting"), 0);
+        s.change(fetched("c1"), 0);
+        let o = s.change(log("c1", &[(3, "Customer", "c")]), 1);
         assert_eq!(
-            effects,
+            o.fetch,
             vec![Effect::Fetch {
                 chat_id: "c1".into(),
                 from: 1
@@ -468,16 +1002,16 @@ mod tests {
 
     #[test]
     fn the_server_list_after_a_reconnect_is_the_truth() {
-        let mut d = Desk::default();
-        d.apply(&state("gone", "Chatting"), 0);
-        d.apply(&state("kept", "Chatting"), 0);
+        let mut s = Store::default();
+        s.change(state("gone", "Chatting"), 0);
+        s.change(state("kept", "Chatting"), 0);
         let reply: ChatsReply =
             serde_json::from_str(r#"{"statusCode":0,"chats":[{"id":"kept","state":"Chatting"}]}"#)
                 .unwrap();
-        let effects = d.apply_chat_list(&reply, 1);
-        assert_eq!(d.chats["gone"].state, ChatState::Revoked);
+        let o = s.change(DeskChange::ApplyChatList(reply), 1);
+        assert_eq!(s.head("gone").state, ChatState::Revoked);
         assert_eq!(
-            effects,
+            o.fetch,
             vec![Effect::Fetch {
                 chat_id: "kept".into(),
                 from: 1
@@ -487,24 +1021,70 @@ mod tests {
 
     #[test]
     fn the_echo_of_a_sent_message_settles_the_outbox() {
-        let mut d = Desk::default();
-        d.apply(&state("c1", "Chatting"), 0);
-        d.outbox.push("m1", "c1", "hello", 0);
-        d.outbox.take_next(0);
-        d.outbox.sent("m1");
-        d.apply(&log("c1", &[(1, "Agent", "hello")]), 1);
-        assert!(d.outbox.is_empty());
+        let mut s = Store::default();
+        s.change(state("c1", "Chatting"), 0);
+        s.change(
+            DeskChange::QueueMessage {
+                client_id: "m1".into(),
+                chat_id: "c1".into(),
+                text: "hello".into(),
+            },
+            0,
+        );
+        let o = s.change(DeskChange::TakeNextOutgoing, 0);
+        assert_eq!(o.next_outgoing.unwrap().client_id, "m1");
+        s.change(
+            DeskChange::SendSettled {
+                client_id: "m1".into(),
+                result: SendResult::Sent,
+            },
+            0,
+        );
+        let o = s.change(log("c1", &[(1, "Agent", "hello")]), 1);
+        assert_eq!(o.outbox_changed, ["c1"]);
+        assert!(s.get::<Outbox>(&Key::Outbox).unwrap().is_empty());
     }
 
     #[test]
-    fn pruning_keeps_the_newest_finished_chats() {
-        let mut d = Desk::default();
+    fn pruning_drops_the_oldest_finished_chats_with_every_record() {
+        let mut s = Store::default();
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
-            d.apply(&state(id, "Completed"), i as i64);
+            s.change(state(id, "Chatting"), i as i64);
+            s.change(fetched(id), 0);
+            s.change(log(id, &[(1, "Customer", "x")]), 0);
+            s.change(state(id, "Completed"), i as i64);
         }
-        d.apply(&state("live", "Chatting"), 0);
-        d.prune(Retention { finished_chats: 1 });
-        let left: Vec<&str> = d.chats.keys().map(String::as_str).collect();
-        assert_eq!(left, ["c", "live"]);
+        s.change(state("live", "Chatting"), 0);
+        let mut d = Desk {
+            index: s.get(&Key::Index).unwrap(),
+            ..Desk::default()
+        };
+        assert_eq!(d.prunable(Retention { finished_chats: 1 }), ["a", "b"]);
+        for id in ["a", "b"] {
+            d.heads.insert(id.into(), s.head(id));
+        }
+        d.drop_chats(&["a".into(), "b".into()]);
+        let (_, removes) = d.writes();
+        let removed: Vec<String> = removes.iter().map(Key::name).collect();
+        assert_eq!(removed, ["chat:a", "chat:b", "lines:a:0", "lines:b:0"]);
+    }
+
+    #[test]
+    fn long_chats_keep_their_newest_pages() {
+        let mut s = Store::default();
+        s.change(state("c1", "Chatting"), 0);
+        s.change(fetched("c1"), 0);
+        for start in (1..=1200).step_by(100) {
+            let lines: Vec<(i64, &str, &str)> =
+                (start..start + 100).map(|i| (i, "Customer", "x")).collect();
+            s.change(log("c1", &lines), 0);
+        }
+        let head = s.head("c1");
+        assert!(head.transcript.line_count() >= 1000 && head.transcript.line_count() < 1100);
+        assert!(
+            !s.records.contains_key("lines:c1:0"),
+            "the oldest page went"
+        );
+        assert_eq!(head.transcript.resync_from(), 1201);
     }
 }

@@ -6,10 +6,16 @@
 
 pub mod attention;
 pub mod desk;
+pub mod legacy;
 pub mod outbox;
 pub mod transcript;
 pub mod view;
 
-pub use desk::{ChatRecord, Desk, DeskChange, DeskOutcome, Effect, Retention, SendResult};
+pub use view::{sort_summaries, PageModel};
+
+pub use desk::{
+    ChatChanged, ChatHead, ChatIndex, Desk, DeskChange, DeskMeta, DeskOutcome, Effect, Key, Record,
+    Retention, SendResult,
+};
 pub use outbox::{Outbox, OutgoingMessage, OutgoingState};
-pub use transcript::{Applied, Line, LineKind, Role, Transcript};
+pub use transcript::{Applied, CustomerWords, Line, LineKind, Role, Transcript, TranscriptHead};

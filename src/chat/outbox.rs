@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::transcript::{LineKind, Role, Transcript};
+use super::transcript::{Line, LineKind, Role};
 use crate::backoff::Backoff;
 
 /// Attempts before a message is marked failed (the agent can still Retry).
@@ -184,43 +184,48 @@ impl Outbox {
         }
     }
 
-    /// Matches the server's transcript against messages on their way: each agent `Text` entry
-    /// after a message's `after_index` with its text confirms the earliest such message, which
-    /// leaves the outbox (the transcript line replaces it). Returns the confirmed client ids.
-    /// Messages still `Sending` from before a restart and not confirmed go back to `Queued`
-    /// when `after_restart` is set (their send never reached the server).
+    /// Matches entries new in a chat's transcript against messages on their way: each new
+    /// agent `Text` line confirms the earliest message of that chat with its text that was
+    /// written before it; that message leaves the outbox (the line replaces it). Returns the
+    /// confirmed client ids. When `after_restart` is set (the first fetch by a new worker),
+    /// messages still `Sending` from before and not confirmed go back to `Queued`: their send
+    /// never reached the server.
     pub fn reconcile(
         &mut self,
         chat_id: &str,
-        transcript: &Transcript,
+        new_lines: &[Line],
         after_restart: bool,
     ) -> Vec<String> {
-        let mut used = BTreeSet::new();
-        let mut confirmed = Vec::new();
-        for m in self.items.iter_mut().filter(|m| m.chat_id == chat_id) {
-            if matches!(m.state, OutgoingState::Failed(_) | OutgoingState::Queued) {
-                continue;
-            }
-            let echo = transcript.lines().find(|l| {
-                l.index > m.after_index
-                    && l.role == Role::Agent
-                    && l.kind == LineKind::Text
-                    && l.text.as_deref() == Some(m.text.as_str())
-                    && !used.contains(&l.index)
+        let mut confirmed: Vec<String> = Vec::new();
+        for line in new_lines
+            .iter()
+            .filter(|l| l.role == Role::Agent && l.kind == LineKind::Text)
+        {
+            let echo = self.items.iter().find(|m| {
+                m.chat_id == chat_id
+                    && matches!(m.state, OutgoingState::Sending | OutgoingState::Sent)
+                    && m.after_index < line.index
+                    && line.text.as_deref() == Some(m.text.as_str())
+                    && !confirmed.contains(&m.client_id)
             });
-            match echo {
-                Some(line) => {
-                    used.insert(line.index);
-                    confirmed.push(m.client_id.clone());
+            if let Some(m) = echo {
+                confirmed.push(m.client_id.clone());
+            }
+        }
+        if after_restart {
+            for m in self.items.iter_mut().filter(|m| m.chat_id == chat_id) {
+                if m.state == OutgoingState::Sending && !confirmed.contains(&m.client_id) {
+                    m.state = OutgoingState::Queued;
                 }
-                None if after_restart && m.state == OutgoingState::Sending => {
-                    m.state = OutgoingState::Queued
-                }
-                None => {}
             }
         }
         self.items.retain(|m| !confirmed.contains(&m.client_id));
         confirmed
+    }
+
+    /// The chats with messages on their way.
+    pub fn chats(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(|m| m.chat_id.as_str())
     }
 
     /// The chat ended: what was not sent cannot be any more.
@@ -253,8 +258,8 @@ mod tests {
     use super::*;
     use crate::gws::{Message, MessageType, Participant};
 
-    fn agent_text(index: i64, text: &str) -> Message {
-        Message {
+    fn agent_text(index: i64, text: &str) -> Line {
+        Line::from_wire(&Message {
             index,
             kind: MessageType::Text,
             text: Some(text.into()),
@@ -267,7 +272,7 @@ mod tests {
             },
             timestamp: None,
             timestamp_ms: None,
-        }
+        })
     }
 
     #[test]
@@ -277,9 +282,10 @@ mod tests {
         let m = o.take_next(0).unwrap();
         assert_eq!(m.state, OutgoingState::Sending);
         o.sent("c1");
-        let mut t = Transcript::new();
-        t.apply_fetched(1, &[agent_text(4, "hello")]);
-        assert_eq!(o.reconcile("chat", &t, false), vec!["c1".to_string()]);
+        assert_eq!(
+            o.reconcile("chat", &[agent_text(4, "hello")], false),
+            vec!["c1".to_string()]
+        );
         assert!(o.is_empty());
     }
 
@@ -292,10 +298,11 @@ mod tests {
         o.sent("c1");
         o.take_next(0);
         o.sent("c2");
-        let mut t = Transcript::new();
-        t.apply_fetched(1, &[agent_text(1, "ok"), agent_text(2, "ok")]);
         // Index 1 was there before they were written: only index 2 is an echo.
-        assert_eq!(o.reconcile("chat", &t, false), vec!["c1".to_string()]);
+        assert_eq!(
+            o.reconcile("chat", &[agent_text(1, "ok"), agent_text(2, "ok")], false),
+            vec!["c1".to_string()]
+        );
         assert_eq!(o.for_chat("chat").count(), 1);
     }
 
@@ -307,13 +314,11 @@ mod tests {
         o.push("lost", "chat2", "second", 0);
         o.take_next(0);
         o.take_next(0);
-        let mut t = Transcript::new();
-        t.apply_fetched(1, &[agent_text(1, "first")]);
-        assert_eq!(o.reconcile("chat", &t, true), vec!["arrived".to_string()]);
         assert_eq!(
-            o.reconcile("chat2", &Transcript::new(), true),
-            Vec::<String>::new()
+            o.reconcile("chat", &[agent_text(1, "first")], true),
+            vec!["arrived".to_string()]
         );
+        assert_eq!(o.reconcile("chat2", &[], true), Vec::<String>::new());
         let again = o.take_next(0).unwrap();
         assert_eq!((again.client_id.as_str(), again.attempts), ("lost", 2));
     }

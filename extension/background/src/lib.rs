@@ -25,6 +25,7 @@ pub mod session;
 pub mod store;
 pub mod timer;
 
+use cobrowse_agent::chat::Key;
 use cobrowse_agent::protocol::{PopupReply, Refusal, RefusalReason};
 use cobrowse_agent::sender::MessageSender;
 use cobrowse_agent::storage_keys;
@@ -69,25 +70,36 @@ pub async fn on_connect(port: JsValue) {
     pages::connected(Port::from_js(port)).await;
 }
 
-/// `storage.onChanged`: repaint open pages when something they show changed; a changed desk
-/// may also need a notification.
+/// `storage.onChanged`: tell open pages what changed (a chat's change as a delta, the status,
+/// or a fresh snapshot when settings or the sign-in changed); a chat that changed may also need
+/// a notification.
 #[wasm_bindgen(js_name = onStorageChanged)]
 pub async fn on_storage_changed(changes: JsValue, area: String) {
-    let shown = [
-        storage_keys::SETTINGS,
-        storage_keys::DESK,
-        storage_keys::CREDENTIALS,
-        storage_keys::AGENT_STATUS,
-    ];
-    if area != Area::Local.name() && area != Area::Session.name() {
-        return;
-    }
     let changed = webext::storage::changed_keys(&changes);
-    if changed.iter().any(|k| shown.contains(&k.as_str())) {
-        pages::repaint().await;
-    }
-    if changed.iter().any(|k| k == storage_keys::DESK) {
-        notify::refresh(ports::any_open()).await;
+    let has = |key: &str| changed.iter().any(|k| k == key);
+    if area == Area::Local.name() {
+        if has(storage_keys::SETTINGS) || has(&Key::Meta.name()) {
+            pages::repaint().await;
+        }
+        let desk: Vec<String> = changed
+            .iter()
+            .filter(|k| {
+                Key::head_chat(k).is_some()
+                    || Key::page_of_name(k).is_some()
+                    || **k == Key::Outbox.name()
+            })
+            .cloned()
+            .collect();
+        if !desk.is_empty() {
+            pages::chats_changed(&changes, &desk).await;
+            notify::chats_changed(&changes, &desk, ports::any_open()).await;
+        }
+    } else if area == Area::Session.name() {
+        if has(storage_keys::CREDENTIALS) {
+            pages::repaint().await;
+        } else if has(storage_keys::AGENT_STATUS) {
+            pages::status_changed().await;
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! System notifications for what needs the agent while no extension page is open, repeated
-//! until the agent opens the popup. Driven by the stored desk (every change to it, and the
-//! alarm for repeats), never called by the session. What was shown when lives in
+//! until the agent opens the popup. Driven by changes of chats in storage (each change tells
+//! what it is about) and the alarm for repeats, never called by the session. What was shown when lives in
 //! `storage.session`; what is due is core's to say (`chat::attention`).
 
-use cobrowse_agent::chat::attention::attention;
+use cobrowse_agent::chat::attention::{attention, attention_of, Attention};
+use cobrowse_agent::chat::{ChatHead, Key};
+use wasm_bindgen::JsValue;
 use webext::notifications::{self, BasicNotification};
 
 use crate::store;
@@ -21,15 +23,7 @@ fn text(key: &str, subs: &[&str]) -> String {
     webext::i18n::message(key, subs).unwrap_or_else(|| key.to_owned())
 }
 
-/// Shows what is new or due again, unless a page is open (the agent is looking already).
-pub async fn refresh(pages_open: bool) {
-    if pages_open {
-        return;
-    }
-    let settings = store::notify_settings().await;
-    let items = attention(&store::desk().await);
-    let now = webext::now_ms() as i64;
-    let due = store::change_shown(|shown| shown.due(&items, now, settings)).await;
+async fn show(due: Vec<Attention>) {
     for a in due {
         let (title, message) = if a.invitation {
             (
@@ -53,9 +47,49 @@ pub async fn refresh(pages_open: bool) {
     }
 }
 
+/// Shows what is new or due again across every chat (the alarm's repeat), unless a page is
+/// open (the agent is looking already).
+pub async fn refresh(pages_open: bool) {
+    if pages_open {
+        return;
+    }
+    let settings = store::notify_settings().await;
+    let desk = store::desk_heads().await;
+    let items = attention(desk.heads.values());
+    let now = webext::now_ms() as i64;
+    let due = store::change_shown(|shown| shown.due(&items, now, settings)).await;
+    show(due).await;
+}
+
+/// Chats' heads changed in storage: what each needs now, from the change itself.
+pub async fn chats_changed(changes: &JsValue, keys: &[String], pages_open: bool) {
+    let heads: Vec<(String, Option<ChatHead>)> = keys
+        .iter()
+        .filter_map(|k| {
+            Key::head_chat(k).map(|id| (id.to_owned(), webext::storage::change(changes, k).0))
+        })
+        .collect();
+    if heads.is_empty() || pages_open {
+        return;
+    }
+    let settings = store::notify_settings().await;
+    let now = webext::now_ms() as i64;
+    let due = store::change_shown(|shown| {
+        heads
+            .iter()
+            .filter_map(|(id, head)| {
+                let item = head.as_ref().and_then(attention_of);
+                shown.due_for(id, item.as_ref(), now, settings)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    show(due).await;
+}
+
 /// The agent opened the popup: clear what was shown and do not repeat it.
 pub async fn acknowledge() {
-    let items = attention(&store::desk().await);
+    let items = attention(store::desk_heads().await.heads.values());
     let cleared = store::change_shown(|shown| {
         let ids: Vec<String> = shown
             .by_chat

@@ -3,14 +3,18 @@
 //! by asking the session; every answer carries a fresh snapshot.
 
 use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cobrowse_agent::agent::PageCommand;
+use cobrowse_agent::chat::{ChatHead, Key, Line, Outbox};
 use cobrowse_agent::protocol::{
-    decode_request, BackgroundEvent, PopupReply, PopupRequest, Problem, Refusal, RefusalReason,
-    Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
+    decode_request, BackgroundEvent, ChatDelta, PopupReply, PopupRequest, Problem, Refusal,
+    RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
 };
 use cobrowse_agent::sender::{classify_sender, MessageSender, SenderTrust};
+use wasm_bindgen::JsValue;
 use webext::port::Port;
+use webext::storage;
 use webext::WebExtError;
 
 use crate::{notify, ports, session, store};
@@ -40,9 +44,18 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         }
         Err(e) => return Err(storage_refusal(e)),
     };
-    let desk = store::desk().await;
+    let mut desk = store::desk_heads().await;
     let mut agent = store::status().await;
-    agent.channel_state = desk.channel_state;
+    agent.channel_state = desk.meta.channel_state;
+    let chats = desk.summaries(!agent.signed_in);
+    // The popup shows the first chat of the list first: it comes whole.
+    let open = match chats.first() {
+        Some(first) => {
+            store::load_pages(&mut desk, &first.id).await;
+            desk.detail(&first.id)
+        }
+        None => None,
+    };
     Ok(Snapshot {
         protocol: PROTOCOL_VERSION,
         configured: stored.is_some(),
@@ -52,7 +65,8 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         },
         notify: store::notify_settings().await,
         retention: store::retention().await,
-        chats: desk.views(!agent.signed_in),
+        chats,
+        open,
         agent,
     })
 }
@@ -84,6 +98,17 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
                 .await
                 .map_err(storage_refusal)?;
             return Ok(PopupReply::SettingsSaved(load_snapshot().await?));
+        }
+        PopupRequest::OpenChat { chat_id } => {
+            let mut desk = store::desk_heads().await;
+            store::load_pages(&mut desk, &chat_id).await;
+            return desk.detail(&chat_id).map(PopupReply::Chat).ok_or_else(|| {
+                Refusal::new(
+                    RefusalReason::MalformedRequest,
+                    "errorInternal",
+                    "no such chat",
+                )
+            });
         }
         PopupRequest::SignIn(credentials) => PageCommand::SignIn(credentials),
         PopupRequest::SignOut => PageCommand::SignOut,
@@ -160,5 +185,83 @@ pub async fn repaint() {
     match load_snapshot().await {
         Ok(snapshot) => ports::broadcast(&BackgroundEvent::Snapshot(snapshot)),
         Err(r) => webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail)),
+    }
+}
+
+/// The connection's status changed: push it.
+pub async fn status_changed() {
+    if ports::any_open() {
+        ports::broadcast(&BackgroundEvent::Status(store::status().await));
+    }
+}
+
+/// Chats' records changed in storage: push each chat's change, built from the change itself
+/// (the new head, the lines new in its pages, its messages on their way), not from a reload.
+pub async fn chats_changed(changes: &JsValue, keys: &[String]) {
+    if !ports::any_open() {
+        return;
+    }
+    let read_only = store::credentials().await.is_none();
+    let (outbox, old_outbox): (Option<Outbox>, Option<Outbox>) =
+        if keys.iter().any(|k| *k == Key::Outbox.name()) {
+            storage::change(changes, &Key::Outbox.name())
+        } else {
+            (None, None)
+        };
+    let mut deltas: BTreeMap<String, ChatDelta> = BTreeMap::new();
+    let mut removed = Vec::new();
+    for key in keys {
+        if let Some(id) = Key::head_chat(key) {
+            match storage::change::<ChatHead>(changes, key).0 {
+                Some(head) => {
+                    deltas.insert(
+                        id.to_owned(),
+                        ChatDelta {
+                            chat: head.summary(read_only),
+                            lines: Vec::new(),
+                            outgoing: outbox.as_ref().map(|o| o.for_chat(id).cloned().collect()),
+                        },
+                    );
+                }
+                None => removed.push(id.to_owned()),
+            }
+        }
+    }
+    for key in keys {
+        if let Some((id, _)) = Key::page_of_name(key) {
+            let (new, old): (Option<Vec<Line>>, Option<Vec<Line>>) = storage::change(changes, key);
+            let old = old.unwrap_or_default();
+            if let Some(d) = deltas.get_mut(id) {
+                d.lines.extend(
+                    new.unwrap_or_default()
+                        .into_iter()
+                        .filter(|l| l.is_visible())
+                        .filter(|l| old.binary_search_by_key(&l.index, |o| o.index).is_err()),
+                );
+            }
+        }
+    }
+    for d in deltas.values_mut() {
+        d.lines.sort_by_key(|l| l.index);
+    }
+    if let Some(outbox) = &outbox {
+        let before = old_outbox.unwrap_or_default();
+        let chats: BTreeSet<&str> = outbox.chats().chain(before.chats()).collect();
+        for id in chats {
+            let now: Vec<_> = outbox.for_chat(id).cloned().collect();
+            let was: Vec<_> = before.for_chat(id).cloned().collect();
+            if now != was && !deltas.contains_key(id) {
+                ports::broadcast(&BackgroundEvent::OutgoingChanged {
+                    chat_id: id.to_owned(),
+                    outgoing: now,
+                });
+            }
+        }
+    }
+    for d in deltas.into_values() {
+        ports::broadcast(&BackgroundEvent::ChatChanged(d));
+    }
+    if !removed.is_empty() {
+        ports::broadcast(&BackgroundEvent::ChatsRemoved(removed));
     }
 }

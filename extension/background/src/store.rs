@@ -2,8 +2,8 @@
 //! changes to it: each change loads what it changes, applies a core rule and stores it, one at
 //! a time, so two events never overwrite each other's facts.
 //!
-//! `storage.local`: settings, the desk (chats, transcripts, outbox), retention, notification
-//! settings. `storage.session`: credentials, the CSRF token, the connection status, which
+//! `storage.local`: settings, the desk (its records, layout 2: see `chat::desk`), retention,
+//! notification settings. `storage.session`: credentials, the CSRF token, the connection status, which
 //! notifications were shown (secrets and per-browser-session facts).
 
 use std::cell::RefCell;
@@ -11,7 +11,8 @@ use std::future::Future;
 
 use cobrowse_agent::agent::Write;
 use cobrowse_agent::chat::attention::{NotifySettings, Shown};
-use cobrowse_agent::chat::{Desk, DeskChange, DeskOutcome, Retention};
+use cobrowse_agent::chat::legacy::{DeskV1, DESK_V1_KEY};
+use cobrowse_agent::chat::{ChatHead, Desk, DeskChange, DeskOutcome, Key, Line, Record, Retention};
 use cobrowse_agent::gws::CsrfToken;
 use cobrowse_agent::protocol::{AgentStatus, Credentials, StatusChange};
 use cobrowse_agent::settings::Settings;
@@ -115,8 +116,115 @@ pub async fn save_settings(settings: &Settings) -> Result<(), WebExtError> {
     storage::set(Area::Local, keys::SETTINGS, settings).await
 }
 
-pub async fn desk() -> Desk {
-    get_or_default(Area::Local, keys::DESK).await
+// ---- the desk (storage.local, layout 2: one record per key, see `chat::desk`) ----
+
+fn log_unreadable(key: &str, e: WebExtError) {
+    webext::log_error(&format!("[cobrowse-agent] {key} unreadable, dropped: {e}"));
+}
+
+/// Reads these records into `desk` (one storage call); unreadable ones count as absent.
+async fn load(desk: &mut Desk, keys: &[Key]) -> Result<(), WebExtError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = keys.iter().map(Key::name).collect();
+    let items = storage::get_many(Area::Local, &names).await?;
+    for (key, name) in keys.iter().zip(&names) {
+        match key {
+            Key::Head(_) => match storage::item::<ChatHead>(&items, name) {
+                Ok(Some(h)) => desk.insert_head(h),
+                Ok(None) => {}
+                Err(e) => log_unreadable(name, e),
+            },
+            Key::Page(id, p) => match storage::item::<Vec<Line>>(&items, name) {
+                Ok(Some(lines)) => desk.insert_page(id, *p, lines),
+                Ok(None) => {}
+                Err(e) => log_unreadable(name, e),
+            },
+            Key::Meta | Key::Index | Key::Waiting | Key::Outbox => {}
+        }
+    }
+    Ok(())
+}
+
+/// The small records every change reads; an agent's layout-1 desk is migrated the first time.
+async fn load_base() -> Result<Desk, WebExtError> {
+    let names: Vec<String> = Key::BASE.iter().map(Key::name).collect();
+    let items = storage::get_many(Area::Local, &names).await?;
+    // An unreadable record (a hand edit, a bug) counts as absent: the server resyncs it.
+    let meta = storage::item(&items, &Key::Meta.name()).unwrap_or(None);
+    if meta.is_none() {
+        if let Some(migrated) = migrate().await? {
+            return Ok(migrated);
+        }
+    }
+    Ok(Desk::loaded(
+        meta,
+        storage::item(&items, &Key::Index.name()).unwrap_or(None),
+        storage::item(&items, &Key::Waiting.name()).unwrap_or(None),
+        storage::item(&items, &Key::Outbox.name()).unwrap_or(None),
+    ))
+}
+
+/// Layout 1 (one `desk` key) → layout 2, keeping every chat, line and queued message.
+async fn migrate() -> Result<Option<Desk>, WebExtError> {
+    let old: Option<DeskV1> = match storage::get(Area::Local, DESK_V1_KEY).await {
+        Ok(d) => d,
+        Err(e) => {
+            log_unreadable(DESK_V1_KEY, e);
+            None
+        }
+    };
+    let Some(old) = old else {
+        return Ok(None);
+    };
+    let desk = old.into_desk();
+    store(&desk).await?;
+    storage::remove(Area::Local, DESK_V1_KEY).await?;
+    webext::log("[cobrowse-agent] chats moved to storage layout 2");
+    Ok(Some(desk))
+}
+
+/// Stores what a change altered and removes what it dropped.
+async fn store(desk: &Desk) -> Result<(), WebExtError> {
+    let (writes, removes) = desk.writes();
+    let items: Vec<(String, Record<'_>)> = writes.into_iter().map(|(k, r)| (k.name(), r)).collect();
+    storage::set_many(Area::Local, &items).await?;
+    let removes: Vec<String> = removes.iter().map(Key::name).collect();
+    storage::remove_many(Area::Local, &removes).await
+}
+
+/// Every chat's head (for the list, notifications).
+pub async fn desk_heads() -> Desk {
+    let mut desk = match load_base().await {
+        Ok(d) => d,
+        Err(e) => {
+            log_failure("reading chats", Err(e));
+            return Desk::new();
+        }
+    };
+    let heads: Vec<Key> = desk
+        .index
+        .chats
+        .keys()
+        .map(|id| Key::Head(id.clone()))
+        .collect();
+    log_failure("reading chats", load(&mut desk, &heads).await);
+    desk
+}
+
+/// Loads one chat's pages (its head loaded) into `desk`.
+pub async fn load_pages(desk: &mut Desk, chat_id: &str) {
+    let Some(head) = desk.heads.get(chat_id) else {
+        return;
+    };
+    let pages: Vec<Key> = head
+        .transcript
+        .pages
+        .keys()
+        .map(|p| Key::Page(head.id.clone(), *p))
+        .collect();
+    log_failure("reading a transcript", load(desk, &pages).await);
 }
 
 pub async fn retention() -> Retention {
@@ -130,15 +238,28 @@ pub async fn save_retention(r: Retention) -> Result<(), WebExtError> {
     Ok(())
 }
 
-/// Loads the desk, applies `change` (pruning to the retention), stores it: one at a time.
+/// Loads what `change` reads, applies it, prunes to the retention, stores what changed: one
+/// change at a time.
 pub async fn change_desk(change: DeskChange) -> DeskOutcome {
     serialized(async move {
-        let mut desk = desk().await;
-        let outcome = desk.change(change, webext::now_ms() as i64, retention().await);
-        log_failure(
-            "saving chats",
-            storage::set(Area::Local, keys::DESK, &desk).await,
-        );
+        let mut desk = match load_base().await {
+            Ok(d) => d,
+            Err(e) => {
+                log_failure("reading chats", Err(e));
+                return DeskOutcome::default();
+            }
+        };
+        let reads = change.reads(&desk.index);
+        log_failure("reading chats", load(&mut desk, &reads).await);
+        let mut outcome = desk.change(change, webext::now_ms() as i64);
+        let prunable = desk.prunable(retention().await);
+        if !prunable.is_empty() {
+            let heads: Vec<Key> = prunable.iter().map(|id| Key::Head(id.clone())).collect();
+            log_failure("reading chats", load(&mut desk, &heads).await);
+            desk.drop_chats(&prunable);
+            outcome.removed.extend(prunable);
+        }
+        log_failure("saving chats", store(&desk).await);
         outcome
     })
     .await

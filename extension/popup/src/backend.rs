@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use cobrowse_agent::protocol::{
-    BackgroundEvent, PopupReply, PopupRequest, Refusal, RequestEnvelope, Snapshot, EVENTS_PORT_NAME,
+    BackgroundEvent, PopupReply, PopupRequest, Refusal, RequestEnvelope, EVENTS_PORT_NAME,
 };
 use wasm_bindgen::prelude::*;
 use webext::port::Port;
@@ -49,19 +49,19 @@ struct OpenPort {
     _on_disconnect: Listener,
 }
 
-/// Keeps the events port open while it lives; calls `on_snapshot` for each snapshot pushed.
+/// Keeps the events port open while it lives; calls `on_event` for each event pushed.
 pub struct EventsSubscription {
     open: Rc<RefCell<Option<OpenPort>>>,
     closed: Rc<Cell<bool>>,
 }
 
 impl EventsSubscription {
-    pub fn open(on_snapshot: Callback<Snapshot>) -> EventsSubscription {
+    pub fn open(on_event: Callback<BackgroundEvent>) -> EventsSubscription {
         let sub = EventsSubscription {
             open: Rc::default(),
             closed: Rc::default(),
         };
-        connect(sub.open.clone(), sub.closed.clone(), on_snapshot);
+        connect(sub.open.clone(), sub.closed.clone(), on_event);
         sub
     }
 }
@@ -78,7 +78,7 @@ impl Drop for EventsSubscription {
 fn connect(
     open: Rc<RefCell<Option<OpenPort>>>,
     closed: Rc<Cell<bool>>,
-    on_snapshot: Callback<Snapshot>,
+    on_event: Callback<BackgroundEvent>,
 ) {
     if closed.get() {
         return;
@@ -87,18 +87,17 @@ fn connect(
         Ok(port) => port,
         Err(e) => {
             webext::log_error(&format!("[cobrowse-agent] events port: {e}"));
-            return reconnect_later(open, closed, on_snapshot);
+            return reconnect_later(open, closed, on_event);
         }
     };
-    let emit = on_snapshot.clone();
+    let emit = on_event.clone();
     let on_message = port.on_message(move |text| match serde_json::from_str(&text) {
-        Ok(BackgroundEvent::Snapshot(s)) => emit.emit(s),
+        Ok(event) => emit.emit(event),
         Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
     });
     let (open2, closed2) = (open.clone(), closed.clone());
-    let on_disconnect = port.on_disconnect(move || {
-        reconnect_later(open2.clone(), closed2.clone(), on_snapshot.clone())
-    });
+    let on_disconnect = port
+        .on_disconnect(move || reconnect_later(open2.clone(), closed2.clone(), on_event.clone()));
     *open.borrow_mut() = Some(OpenPort {
         port,
         _on_message: on_message,
@@ -109,13 +108,13 @@ fn connect(
 fn reconnect_later(
     open: Rc<RefCell<Option<OpenPort>>>,
     closed: Rc<Cell<bool>>,
-    on_snapshot: Callback<Snapshot>,
+    on_event: Callback<BackgroundEvent>,
 ) {
     let Some(window) = web_sys::window() else {
         return;
     };
     // The old port's listeners are dropped in `connect`, outside the callback that fired.
-    let retry = Closure::once_into_js(move || connect(open, closed, on_snapshot));
+    let retry = Closure::once_into_js(move || connect(open, closed, on_event));
     let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
         retry.unchecked_ref(),
         REOPEN_DELAY_MS,

@@ -8,9 +8,8 @@ mod composer;
 mod sign_in;
 mod transcript;
 
-use cobrowse_agent::chat::transcript::{LineKind, Role};
 use cobrowse_agent::gws::AgentState;
-use cobrowse_agent::protocol::{ChatView, PopupRequest, Snapshot};
+use cobrowse_agent::protocol::{ChatDetail, ChatSummary, PopupRequest, Snapshot};
 use yew::prelude::*;
 
 use crate::backend::act;
@@ -35,25 +34,15 @@ pub(crate) fn clock(ms: i64) -> String {
 
 /// The newest customer text across all chats: a key that changes with every new one, and what
 /// a screen reader should say about it.
-fn newest_customer_text(chats: &[ChatView]) -> Option<(String, String)> {
+fn newest_customer_text(chats: &[ChatSummary]) -> Option<(String, String)> {
     chats
         .iter()
-        .filter_map(|c| {
-            let line = c
-                .lines
-                .iter()
-                .rev()
-                .find(|l| l.role == Role::Customer && l.kind == LineKind::Text)?;
-            Some((c, line))
-        })
-        .max_by_key(|(_, l)| l.at_ms.unwrap_or(0))
-        .map(|(c, l)| {
+        .filter_map(|c| Some((c, c.customer_words.as_ref()?)))
+        .max_by_key(|(_, w)| w.at_ms.unwrap_or(0))
+        .map(|(c, w)| {
             (
-                format!("{}#{}", c.id, l.index),
-                t_with(
-                    "announceCustomerMessage",
-                    &[&c.customer, l.text.as_deref().unwrap_or_default()],
-                ),
+                format!("{}#{}", c.id, w.index),
+                t_with("announceCustomerMessage", &[&c.customer, &w.text]),
             )
         })
 }
@@ -61,6 +50,12 @@ fn newest_customer_text(chats: &[ChatView]) -> Option<(String, String)> {
 #[derive(Properties, PartialEq)]
 pub struct DeskProps {
     pub snapshot: Snapshot,
+    /// The chat loaded whole (its lines), if any.
+    #[prop_or_default]
+    pub open: Option<ChatDetail>,
+    /// Load this chat whole.
+    #[prop_or_default]
+    pub on_open: Callback<String>,
 }
 
 #[function_component(DeskView)]
@@ -91,6 +86,21 @@ pub fn desk_view(props: &DeskProps) -> Html {
         .and_then(|id| s.chats.iter().find(|c| &c.id == id))
         .or_else(|| s.chats.first())
         .cloned();
+    {
+        // The chat on screen comes whole: ask for it when it is not the one loaded.
+        let wanted = current.as_ref().map(|c| c.id.clone());
+        let loaded = props.open.as_ref().map(|o| o.id.clone());
+        let on_open = props.on_open.clone();
+        use_effect_with((wanted, loaded), move |(wanted, loaded)| {
+            if let Some(id) = wanted.as_ref().filter(|w| Some(*w) != loaded.as_ref()) {
+                on_open.emit(id.clone());
+            }
+        });
+    }
+    let detail = props
+        .open
+        .clone()
+        .filter(|o| current.as_ref().is_some_and(|c| c.id == o.id));
     let on_select = {
         let (selected, on_error) = (selected.setter(), on_error.clone());
         Callback::from(move |(id, read_only): (String, bool)| {
@@ -103,7 +113,8 @@ pub fn desk_view(props: &DeskProps) -> Html {
     let list = html! {
         <ChatList chats={s.chats.clone()} current={current.as_ref().map(|c| c.id.clone())} {on_select} />
     };
-    let pane = current.map(|c| html! { <ChatPane chat={c} on_error={on_error.clone()} /> });
+    let pane =
+        current.map(|c| html! { <ChatPane chat={c} {detail} on_error={on_error.clone()} /> });
     if !s.agent.signed_in {
         // Signed out (or the browser restarted: credentials live per browser session): the
         // stored chats still show, read-only, under the sign-in form.

@@ -39,6 +39,7 @@ pub fn options_app() -> Html {
                         snapshot.set(Some(s))
                     }
                     Ok(PopupReply::Refused(r)) | Err(r) => failed.set(Some(t(&r.message_key))),
+                    Ok(PopupReply::Chat(_)) => failed.set(Some(t("errorInternal"))),
                 }
             });
         });
@@ -110,7 +111,9 @@ fn settings_form(props: &SettingsFormProps) -> Html {
                         permission_granted,
                         origin: server.origin(),
                     },
-                    Ok(PopupReply::Snapshot(_)) => SaveStatus::Failed(t("errorInternal")),
+                    Ok(PopupReply::Snapshot(_) | PopupReply::Chat(_)) => {
+                        SaveStatus::Failed(t("errorInternal"))
+                    }
                     Ok(PopupReply::Refused(r)) | Err(r) => SaveStatus::Failed(t(&r.message_key)),
                 };
                 status.set(next);

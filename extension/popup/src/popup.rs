@@ -1,44 +1,95 @@
-//! The toolbar popup: a view of the background's snapshot.
+//! The toolbar popup: a view of the desk, painted from the background's snapshot and kept up
+//! to date by what it pushes (core's `PageModel` merges it); the open chat is loaded whole.
 
-use cobrowse_agent::protocol::{PopupReply, PopupRequest, Snapshot};
+use std::rc::Rc;
+
+use cobrowse_agent::chat::PageModel;
+use cobrowse_agent::protocol::{BackgroundEvent, ChatDetail, PopupReply, PopupRequest, Snapshot};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::backend::{self, EventsSubscription};
 use crate::i18n::{t, t_with};
 
-/// What the popup shows: the latest snapshot, or why there is none.
+/// What the popup shows: the desk as the background pushes it, or why there is none.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum PopupState {
     #[default]
     Loading,
-    Ready(Snapshot),
+    Ready(Box<PageModel>),
     Failed(String),
+}
+
+/// What changes the popup's state.
+pub enum PopupAction {
+    Painted(Snapshot),
+    Pushed(BackgroundEvent),
+    Opened(ChatDetail),
+    Failed(String),
+}
+
+impl Reducible for PopupState {
+    type Action = PopupAction;
+
+    fn reduce(self: Rc<Self>, action: PopupAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match (action, &mut next) {
+            (PopupAction::Painted(s), _) => next = PopupState::Ready(Box::new(PageModel::new(s))),
+            (
+                PopupAction::Pushed(BackgroundEvent::Snapshot(s)),
+                PopupState::Loading | PopupState::Failed(_),
+            ) => next = PopupState::Ready(Box::new(PageModel::new(s))),
+            (PopupAction::Pushed(event), PopupState::Ready(model)) => model.apply(event),
+            (PopupAction::Opened(detail), PopupState::Ready(model)) => model.opened(detail),
+            (PopupAction::Failed(message), PopupState::Loading) => {
+                next = PopupState::Failed(message)
+            }
+            _ => return self,
+        }
+        Rc::new(next)
+    }
+}
+
+/// Loads chat `id` whole into the popup's state.
+fn open_chat(id: String, state: UseReducerDispatcher<PopupState>) {
+    spawn_local(async move {
+        if let Ok(PopupReply::Chat(detail)) =
+            backend::request(PopupRequest::OpenChat { chat_id: id }).await
+        {
+            state.dispatch(PopupAction::Opened(detail));
+        }
+    });
 }
 
 #[function_component(PopupApp)]
 pub fn popup_app() -> Html {
-    let state = use_state(PopupState::default);
+    let state = use_reducer(PopupState::default);
     {
-        let state = state.setter();
+        let dispatch = state.dispatcher();
         use_effect_with((), move |_| {
-            let on_snapshot = {
-                let state = state.clone();
-                Callback::from(move |s| state.set(PopupState::Ready(s)))
+            let on_event = {
+                let dispatch = dispatch.clone();
+                Callback::from(move |e| dispatch.dispatch(PopupAction::Pushed(e)))
             };
-            let subscription = EventsSubscription::open(on_snapshot);
+            let subscription = EventsSubscription::open(on_event);
             spawn_local(async move {
-                let next = match backend::request(PopupRequest::GetSnapshot).await {
+                match backend::request(PopupRequest::GetSnapshot).await {
                     Ok(PopupReply::Snapshot(s) | PopupReply::SettingsSaved(s)) => {
-                        PopupState::Ready(s)
+                        dispatch.dispatch(PopupAction::Painted(s))
                     }
-                    Ok(PopupReply::Refused(r)) | Err(r) => PopupState::Failed(t(&r.message_key)),
-                };
-                state.set(next);
+                    Ok(PopupReply::Refused(r)) | Err(r) => {
+                        dispatch.dispatch(PopupAction::Failed(t(&r.message_key)))
+                    }
+                    Ok(_) => {}
+                }
             });
             move || drop(subscription)
         });
     }
+    let on_open = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |id: String| open_chat(id, dispatch.clone()))
+    };
     html! {
         <main class="popup">
             <h1 id="title">{ t("popupTitle") }</h1>
@@ -46,10 +97,10 @@ pub fn popup_app() -> Html {
                 match &*state {
                     PopupState::Loading => html! { <p id="status" class="muted">{ t("statusLoading") }</p> },
                     PopupState::Failed(message) => html! { <p id="status" class="error" role="alert">{ message.clone() }</p> },
-                    PopupState::Ready(snapshot) => html! {
+                    PopupState::Ready(model) => html! {
                         <>
-                            <crate::desk::DeskView snapshot={snapshot.clone()} />
-                            <SnapshotView snapshot={snapshot.clone()} />
+                            <crate::desk::DeskView snapshot={model.snapshot.clone()} open={model.open.clone()} {on_open} />
+                            <SnapshotView snapshot={model.snapshot.clone()} />
                         </>
                     },
                 }

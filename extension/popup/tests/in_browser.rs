@@ -50,6 +50,7 @@ async fn settings_with_markup_render_as_text() {
         worker: WorkerInfo { started_at_ms: 1 },
         agent: Default::default(),
         chats: Vec::new(),
+        open: None,
         notify: Default::default(),
         retention: Default::default(),
     };
@@ -94,7 +95,7 @@ async fn popup_outside_an_extension_says_the_background_is_unreachable() {
 #[wasm_bindgen_test]
 async fn customer_text_in_a_chat_renders_as_text() {
     use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
-    use cobrowse_agent::protocol::{AgentStatus, ChatView};
+    use cobrowse_agent::protocol::{AgentStatus, ChatDetail, ChatSummary};
     use popup::desk::{DeskProps, DeskView};
 
     let root = fresh_root();
@@ -114,7 +115,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             problem: None,
             transport: None,
         },
-        chats: vec![ChatView {
+        chats: vec![ChatSummary {
             id: "c1".into(),
             state: cobrowse_agent::gws::ChatState::Chatting,
             capabilities: vec![cobrowse_agent::gws::OperationName::SendMessage],
@@ -124,22 +125,32 @@ async fn customer_text_in_a_chat_renders_as_text() {
             unread: 1,
             waiting: true,
             since_ms: 0,
-            lines: vec![Line {
-                index: 1,
-                kind: LineKind::Text,
-                role: Role::Customer,
-                nickname: "Pat".into(),
-                text: Some(hostile.into()),
-                at_ms: None,
-                internal: false,
-            }],
-            outgoing: Vec::new(),
             typing: None,
+            customer_words: None,
         }],
+        open: None,
         notify: Default::default(),
         retention: Default::default(),
     };
-    yew::Renderer::<DeskView>::with_root_and_props(root.clone(), DeskProps { snapshot }).render();
+    let open = Some(ChatDetail {
+        id: "c1".into(),
+        lines: vec![Line {
+            index: 1,
+            kind: LineKind::Text,
+            role: Role::Customer,
+            nickname: "Pat".into(),
+            text: Some(hostile.into()),
+            at_ms: None,
+            internal: false,
+        }],
+        outgoing: Vec::new(),
+    });
+    let props = DeskProps {
+        snapshot,
+        open,
+        on_open: Default::default(),
+    };
+    yew::Renderer::<DeskView>::with_root_and_props(root.clone(), props).render();
     let line = wait_for(&root, |r| text_of(r, "#transcript li[data-index='1']")).await;
     assert_eq!(line, hostile);
     assert_eq!(text_of(&root, "#chat-customer").as_deref(), Some(hostile));

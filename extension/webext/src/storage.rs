@@ -89,6 +89,67 @@ pub async fn remove(area: Area, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads several keys in one call; the items come back as one object (absent keys missing).
+pub async fn get_many(area: Area, keys: &[String]) -> Result<JsValue> {
+    let list = js_sys::Array::new();
+    for k in keys {
+        list.push(&JsValue::from_str(k));
+    }
+    await_promise("storage.get", area.handle()?.get(&list)).await
+}
+
+/// One item of what [`get_many`] returned; `None` when it is absent.
+pub fn item<T: DeserializeOwned>(items: &JsValue, key: &str) -> Result<Option<T>> {
+    let value = js_sys::Reflect::get(items, &JsValue::from_str(key))
+        .map_err(|e| WebExtError::from_js("storage.get", e))?;
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    json::from_js(&value).map(Some)
+}
+
+/// Writes several keys in one call (one `storage.onChanged` event for all of them).
+pub async fn set_many<T: Serialize>(area: Area, items: &[(String, T)]) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let object = js_sys::Object::new();
+    for (k, v) in items {
+        js_sys::Reflect::set(&object, &JsValue::from_str(k), &json::to_js(v)?)
+            .map_err(|e| WebExtError::from_js("storage.set", e))?;
+    }
+    await_promise("storage.set", area.handle()?.set(&object)).await?;
+    Ok(())
+}
+
+/// Deletes several keys in one call.
+pub async fn remove_many(area: Area, keys: &[String]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let list = js_sys::Array::new();
+    for k in keys {
+        list.push(&JsValue::from_str(k));
+    }
+    await_promise("storage.remove", area.handle()?.remove(&list)).await?;
+    Ok(())
+}
+
+/// A key's new and old value in a `storage.onChanged` `changes` object (`None`: absent, e.g.
+/// a removed key has no new value).
+pub fn change<T: DeserializeOwned>(changes: &JsValue, key: &str) -> (Option<T>, Option<T>) {
+    let Ok(change) = js_sys::Reflect::get(changes, &JsValue::from_str(key)) else {
+        return (None, None);
+    };
+    let value = |name: &str| {
+        js_sys::Reflect::get(&change, &JsValue::from_str(name))
+            .ok()
+            .filter(|v| !v.is_undefined())
+            .and_then(|v| json::from_js(&v).ok())
+    };
+    (value("newValue"), value("oldValue"))
+}
+
 /// The keys named in a `storage.onChanged` `changes` object.
 pub fn changed_keys(changes: &JsValue) -> Vec<String> {
     js_sys::Object::keys(changes.unchecked_ref::<js_sys::Object>())

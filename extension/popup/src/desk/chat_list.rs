@@ -1,7 +1,7 @@
 //! The chat list: one entry per chat (waiting first, as the background sorts them), arrow keys
 //! move between them. The same list, read-only, while signed out.
 
-use cobrowse_agent::protocol::ChatView;
+use cobrowse_agent::protocol::ChatSummary;
 use yew::prelude::*;
 
 use super::clock;
@@ -9,7 +9,7 @@ use crate::i18n::t;
 
 #[derive(Properties, PartialEq)]
 pub struct ChatListProps {
-    pub chats: Vec<ChatView>,
+    pub chats: Vec<ChatSummary>,
     /// The chat on screen.
     pub current: Option<String>,
     /// A chat was chosen: its id, and whether it is read-only.

@@ -1,9 +1,9 @@
-//! One chat: its head, the invitation (Accept/Reject), the transcript, the typing indicator,
+//! One chat: its head, the invitation (Accept/Reject), the transcript (once loaded), the typing indicator,
 //! the composer, and Leave/Complete, each shown only when the chat's capabilities allow it.
 
 use cobrowse_agent::chat::transcript::Role;
 use cobrowse_agent::gws::OperationName;
-use cobrowse_agent::protocol::{ChatAction, ChatView, PopupRequest};
+use cobrowse_agent::protocol::{ChatAction, ChatDetail, ChatSummary, PopupRequest};
 use yew::prelude::*;
 
 use super::composer::Composer;
@@ -13,7 +13,9 @@ use crate::i18n::t;
 
 #[derive(Properties, PartialEq)]
 pub struct ChatPaneProps {
-    pub chat: ChatView,
+    pub chat: ChatSummary,
+    /// Its lines and messages on their way (`None` while they load).
+    pub detail: Option<ChatDetail>,
     pub on_error: Callback<Option<String>>,
 }
 
@@ -59,7 +61,11 @@ pub fn chat_pane(props: &ChatPaneProps) -> Html {
                     <button id="reject" type="button" class="secondary" onclick={action(ChatAction::Reject)}>{ t("buttonReject") }</button>
                 </div>
             }
-            <Transcript lines={c.lines.clone()} outgoing={c.outgoing.clone()} on_error={props.on_error.clone()} />
+            if let Some(d) = props.detail.clone() {
+                <Transcript lines={d.lines} outgoing={d.outgoing} on_error={props.on_error.clone()} />
+            } else {
+                <ol id="transcript" class="transcript" aria-busy="true"></ol>
+            }
             if c.typing == Some(Role::Customer) {
                 <p id="typing" class="muted">{ t("customerTyping") }</p>
             }
