@@ -397,12 +397,26 @@ impl Session {
     }
 
     /// Polls `probe` until it returns `Some`, or fails with `what` and the page source.
-    pub async fn wait_for<T, F, Fut>(&self, what: &str, mut probe: F) -> Result<T, String>
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, probe: F) -> Result<T, String>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + UI_TIMEOUT;
+        self.wait_for_within(what, UI_TIMEOUT, probe).await
+    }
+
+    /// [`Session::wait_for`] with a deadline of its own (for work that takes long by design).
+    pub async fn wait_for_within<T, F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut probe: F,
+    ) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(v) = probe().await {
                 return Ok(v);

@@ -8,6 +8,7 @@
 
 pub mod agent_desk;
 pub mod agent_desk_actions;
+pub mod desk_load;
 pub mod scenarios;
 
 pub use serde_json::{json, Value};
@@ -42,6 +43,8 @@ macro_rules! shared_scenarios {
             badge_typing_retry_and_leave,
             chat_with_csrf_protection_across_a_server_restart,
             sign_in_is_refused_while_the_browser_holds_another_agents_session,
+            ten_chatty_customers_are_kept_up_with,
+            an_upgraded_desk_keeps_its_chats_and_outbox,
         );
 
         #[tokio::test]

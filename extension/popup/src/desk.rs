@@ -146,11 +146,12 @@ pub fn desk_view(props: &DeskProps) -> Html {
         Callback::from(move |_: MouseEvent| act(PopupRequest::SignOut, on_error.clone()))
     };
     let transport = s.agent.transport.map(|t| t.as_str()).unwrap_or_default();
+    let problem = s.agent.problem.map(|p| p.message_key()).unwrap_or_default();
     html! {
         <section id="desk" class="desk">
             <header class="desk-bar">
                 <span id="connection" class={classes!("connection", live.then_some("live"))} data-live={live.to_string()}
-                    data-transport={transport}>{ connection }</span>
+                    data-transport={transport} data-problem={problem}>{ connection }</span>
                 <button id="ready-toggle" type="button" aria-pressed={ready.to_string()} onclick={on_ready}>
                     { if ready { t("stateReady") } else { t("stateNotReady") } }
                 </button>

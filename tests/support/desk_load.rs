@@ -1,0 +1,192 @@
+//! The desk under load and across an upgrade: ten customers writing at the server's per-chat
+//! limit at once are all kept up with, and a desk stored by the previous layout comes back
+//! whole.
+
+use std::time::Duration;
+
+use super::agent_desk::{accept, customer_lines, open_chat, sign_in};
+use super::*;
+
+/// How many customers write at once, and how many lines each.
+const CHATTY_CUSTOMERS: usize = 10;
+const LINES_EACH: usize = 45;
+/// Each customer's pace: 30 writes per 10 s is the server's per-chat limit; a line every
+/// 345 ms stays under it (29 in any 10 s), ~29 lines/s across the ten.
+const PACE: Duration = Duration::from_millis(345);
+/// How long the desk may take to show every line once the customers stop (a busy machine).
+const CATCH_UP: Duration = Duration::from_secs(90);
+
+/// Counts, in the popup page, every moment its connection badge stops saying connected (not
+/// live, or a problem shown), from now on.
+const WATCH_CONNECTION: &str = "
+    window.__notConnected = [];
+    const note = () => {
+      const c = document.getElementById('connection');
+      if (c && (c.dataset.live !== 'true' || c.dataset.problem)) {
+        window.__notConnected.push(c.textContent);
+      }
+    };
+    new MutationObserver(note).observe(document.body, {
+      subtree: true, childList: true, attributes: true,
+      attributeFilter: ['data-live', 'data-problem'],
+    });
+    note();";
+
+/// Ten customers at the per-chat limit at once (~29 lines/s): every line reaches the popup, in
+/// its chat, in order, and the connection never stops saying connected.
+pub async fn ten_chatty_customers_are_kept_up_with(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&["--max-chats", "10"]);
+    sign_in(s, &server).await?;
+    let mut customers = Vec::new();
+    for n in 0..CHATTY_CUSTOMERS {
+        customers.push(Customer::request(&server, &format!("Customer{n}")).await);
+    }
+    for c in &customers {
+        accept(s, c).await?;
+    }
+    s.client
+        .execute(WATCH_CONNECTION, vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let writers = customers.iter().enumerate().map(|(n, c)| async move {
+        for line in 1..=LINES_EACH {
+            c.send(&format!("c{n} line {line}")).await;
+            tokio::time::sleep(PACE).await;
+        }
+    });
+    futures_util::future::join_all(writers).await;
+
+    // The chat shown during the intake took its lines as deltas; the others load when opened.
+    for (n, c) in customers.iter().enumerate() {
+        open_chat(s, &c.chat_id).await?;
+        let want: Vec<String> = (1..=LINES_EACH).map(|l| format!("c{n} line {l}")).collect();
+        s.wait_for_within(
+            &format!("every line of chat {n}, in order"),
+            CATCH_UP,
+            || async { (customer_lines(s).await == want).then_some(()) },
+        )
+        .await?;
+    }
+    let not_connected = s
+        .client
+        .execute("return window.__notConnected;", vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    if not_connected != json!([]) {
+        return Err(format!(
+            "the popup stopped saying connected during the intake: {not_connected}"
+        ));
+    }
+    Ok(())
+}
+
+/// What the previous build (storage layout 1) kept: one `desk` key with every chat.
+fn layout_1_desk() -> Value {
+    let line = |index: i64, role: &str, text: &str| {
+        json!({"index": index, "kind": "text", "role": role, "nickname": role,
+               "text": text, "at_ms": 1_764_000_000_000i64 + index, "internal": false})
+    };
+    let mut lines = serde_json::Map::new();
+    for i in 1..=150 {
+        let role = if i % 2 == 1 { "customer" } else { "agent" };
+        lines.insert(i.to_string(), line(i, role, &format!("old line {i}")));
+    }
+    json!({
+        "chats": {
+            "C-old": {
+                "id": "C-old", "state": "Chatting", "capabilities": ["SendMessage", "Complete"],
+                "customer": "Olga", "subject": "Upgrade", "unread": 2, "since_ms": 1_764_000_000_000i64,
+                "transcript": {"lines": lines, "complete_through": 150}
+            },
+            "C-done": {
+                "id": "C-done", "state": "Completed", "capabilities": [],
+                "customer": "Dan", "subject": "", "unread": 0, "since_ms": 1_763_000_000_000i64,
+                "transcript": {"lines": {"1": line(1, "customer", "thanks")}, "complete_through": 1}
+            }
+        },
+        "outbox": {"items": [{
+            "client_id": "m-old", "chat_id": "C-old", "text": "queued before the upgrade",
+            "state": {"state": "queued"}, "attempts": 0, "after_index": 150, "not_before_ms": 0
+        }]},
+        "channel_state": "Ready"
+    })
+}
+
+/// Runs `script` (its last argument is the callback) in the extension page shown.
+async fn in_extension_page(s: &Session, script: &str, args: Vec<Value>) -> Result<Value, String> {
+    s.client
+        .execute_async(script, args)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// An agent upgrading from layout 1 keeps every chat, line and queued message: the popup shows
+/// them, and storage holds the new layout's records instead of the old key.
+pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<(), String> {
+    s.goto("options.html").await?;
+    let seeded = in_extension_page(
+        s,
+        "const done = arguments[arguments.length - 1];
+         (globalThis.browser ?? globalThis.chrome).storage.local.set({desk: arguments[0]})
+           .then(() => done('ok'), (e) => done('error: ' + e));",
+        vec![layout_1_desk()],
+    )
+    .await?;
+    if seeded != json!("ok") {
+        return Err(format!("seeding layout 1: {seeded}"));
+    }
+
+    s.goto("popup.html").await?;
+    open_chat(s, "C-old").await?;
+    let want: Vec<String> = (1..=150)
+        .step_by(2)
+        .map(|i| format!("old line {i}"))
+        .collect();
+    s.wait_for("the old chat's customer lines", || async {
+        (customer_lines(s).await == want).then_some(())
+    })
+    .await?;
+    s.wait_for("the message queued before the upgrade", || async {
+        s.attr("li.outgoing[data-client-id='m-old']", "data-state")
+            .await
+    })
+    .await?;
+    if s.text("#chat-customer").await.as_deref() != Some("Olga") {
+        return Err("the old chat's customer is not shown".into());
+    }
+    s.wait_for("the finished chat", || async {
+        s.attr(".chat-item[data-chat='C-done']", "data-state")
+            .await
+            .filter(|v| v == "Completed")
+    })
+    .await?;
+
+    let keys = in_extension_page(
+        s,
+        "const done = arguments[arguments.length - 1];
+         (globalThis.browser ?? globalThis.chrome).storage.local.get(null)
+           .then((all) => done(Object.keys(all).sort()), (e) => done(['error: ' + e]));",
+        vec![],
+    )
+    .await?;
+    let keys: Vec<String> = serde_json::from_value(keys).map_err(|e| e.to_string())?;
+    for want in [
+        "desk_meta",
+        "chat_index",
+        "outbox",
+        "chat:C-old",
+        "lines:C-old:0",
+        "lines:C-old:1",
+        "chat:C-done",
+        "lines:C-done:0",
+    ] {
+        if !keys.iter().any(|k| k == want) {
+            return Err(format!("storage lacks {want} after the upgrade: {keys:?}"));
+        }
+    }
+    if keys.iter().any(|k| k == "desk") {
+        return Err(format!("the layout 1 key is still stored: {keys:?}"));
+    }
+    Ok(())
+}
