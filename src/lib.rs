@@ -10,6 +10,7 @@ pub mod agent;
 pub mod backoff;
 pub mod bayeux;
 pub mod chat;
+pub mod cobrowse;
 pub mod gws;
 pub mod protocol;
 pub mod sender;

@@ -20,7 +20,7 @@ use crate::gws::{AgentState, ChatState, OperationName};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -86,6 +86,21 @@ pub enum PopupRequest {
     SaveNotifySettings(NotifySettings),
     /// How many finished chats to keep (options page).
     SaveRetention(Retention),
+    /// Join the chat's verified co-browse (opens the agent view); `end_other` ends another
+    /// chat's active co-browse first.
+    JoinCobrowse {
+        chat_id: String,
+        end_other: bool,
+    },
+    /// End the chat's co-browse.
+    EndCobrowse {
+        chat_id: String,
+    },
+    /// A co-browse code the agent entered on the chat (verified like any other).
+    EnterCobrowseCode {
+        chat_id: String,
+        code: String,
+    },
 }
 
 /// What the agent types to sign in. Lives in `storage.session` only.
@@ -149,6 +164,24 @@ pub enum BackgroundEvent {
     },
     /// The connection's status changed.
     Status(AgentStatus),
+    /// The co-browses on the desk changed: every one, as now (few; no token).
+    Cobrowse(Vec<CobrowseView>),
+}
+
+/// A chat's co-browse as a page shows it: never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CobrowseView {
+    pub chat_id: String,
+    /// The verified session's state, if one is attached.
+    pub state: Option<crate::gws::cobrowse::SessionState>,
+    /// When an idle session ends unless the agent joins (epoch ms).
+    pub expires_at_ms: Option<i64>,
+    /// Why it ended, as the server said (`chat-ended`, `stopped`, …).
+    pub end_reason: Option<String>,
+    /// A candidate is being verified.
+    pub checking: bool,
+    /// The last candidate was not verified for this chat (shown as text, never a link).
+    pub not_verified: bool,
 }
 
 /// What a page paints. Built from storage on every request: the background keeps no state.
@@ -164,6 +197,12 @@ pub struct Snapshot {
     pub chats: Vec<ChatSummary>,
     /// The first chat of the list, whole (what the popup shows first).
     pub open: Option<ChatDetail>,
+    /// The chats' co-browses.
+    #[serde(default)]
+    pub cobrowse: Vec<CobrowseView>,
+    /// What the admin set (the options page shows a locked server).
+    #[serde(default)]
+    pub policy: crate::settings::Policy,
     pub notify: NotifySettings,
     pub retention: Retention,
 }
@@ -232,10 +271,18 @@ pub enum Problem {
     MessageInvalid,
     /// The browser's storage failed.
     Storage,
+    /// The server said too many requests; later.
+    TooManyRequests,
+    /// No live co-browse of this chat for this agent (ended, or never verified).
+    CobrowseGone,
+    /// Another chat's co-browse is active: one at a time.
+    CobrowseBusy,
+    /// What the agent entered is not a co-browse code.
+    CobrowseCodeInvalid,
 }
 
 impl Problem {
-    pub const ALL: [Problem; 7] = [
+    pub const ALL: [Problem; 11] = [
         Problem::ServerUnreachable,
         Problem::BadCredentials,
         Problem::ServerRefused,
@@ -243,6 +290,10 @@ impl Problem {
         Problem::NotSignedIn,
         Problem::MessageInvalid,
         Problem::Storage,
+        Problem::TooManyRequests,
+        Problem::CobrowseGone,
+        Problem::CobrowseBusy,
+        Problem::CobrowseCodeInvalid,
     ];
 
     /// The `_locales` message that explains it to a person.
@@ -255,6 +306,10 @@ impl Problem {
             Problem::NotSignedIn => "errorNotSignedIn",
             Problem::MessageInvalid => "errorMessageInvalid",
             Problem::Storage => "errorStorage",
+            Problem::TooManyRequests => "errorTooManyRequests",
+            Problem::CobrowseGone => "errorCobrowseGone",
+            Problem::CobrowseBusy => "errorCobrowseBusy",
+            Problem::CobrowseCodeInvalid => "errorCobrowseCode",
         }
     }
 
@@ -264,9 +319,14 @@ impl Problem {
             Problem::ServerUnreachable
             | Problem::BadCredentials
             | Problem::ServerRefused
-            | Problem::OtherAgentSession => RefusalReason::ServerFailed,
+            | Problem::OtherAgentSession
+            | Problem::TooManyRequests
+            | Problem::CobrowseGone => RefusalReason::ServerFailed,
             Problem::NotSignedIn => RefusalReason::NotSignedIn,
-            Problem::MessageInvalid => RefusalReason::MalformedRequest,
+            Problem::CobrowseBusy => RefusalReason::CobrowseBusy,
+            Problem::MessageInvalid | Problem::CobrowseCodeInvalid => {
+                RefusalReason::MalformedRequest
+            }
             Problem::Storage => RefusalReason::StorageFailed,
         }
     }
@@ -375,6 +435,8 @@ pub enum RefusalReason {
     ServerFailed,
     /// The request needs a signed-in agent.
     NotSignedIn,
+    /// Another chat's co-browse is active; joining this one ends it only when asked to.
+    CobrowseBusy,
 }
 
 impl Refusal {

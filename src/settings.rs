@@ -49,6 +49,8 @@ pub enum SettingsError {
     AgentNameTooLong,
     #[error("the agent name contains control characters")]
     AgentNameControlChars,
+    #[error("your administrator set the server URL; it cannot be changed here")]
+    ServerUrlLocked,
 }
 
 impl SettingsError {
@@ -61,6 +63,7 @@ impl SettingsError {
             | SettingsError::Malformed(_)
             | SettingsError::UrlTooLong => "errorUrlInvalid",
             SettingsError::EmptyAgentName => "errorAgentNameEmpty",
+            SettingsError::ServerUrlLocked => "errorServerUrlLocked",
             SettingsError::AgentNameTooLong | SettingsError::AgentNameControlChars => {
                 "errorAgentNameInvalid"
             }
@@ -291,5 +294,118 @@ mod tests {
         ] {
             assert!(e.message_key().starts_with("error"));
         }
+    }
+}
+
+/// What an IT admin set for every desk in managed storage (`storage.managed`: Chrome's
+/// `managed_schema`, Firefox's enterprise policies). The agent cannot change it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Policy {
+    /// The chat server every agent uses.
+    #[serde(rename = "serverUrl", default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// Agents may not use another server than `server_url`.
+    #[serde(rename = "serverUrlLocked", default)]
+    pub server_url_locked: bool,
+    /// Open the co-browse view by itself as soon as a co-browse is verified for a chat.
+    #[serde(rename = "cobrowseAutoOpen", default)]
+    pub cobrowse_auto_open: bool,
+}
+
+impl Policy {
+    /// The policy in managed storage's values; a value of the wrong type, or a server URL that
+    /// is not valid, is left out (and named in the returned warnings) rather than failing it all.
+    pub fn from_managed(
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> (Policy, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut flag = |key: &str| match values.get(key) {
+            None => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(other) => {
+                warnings.push(format!("managed {key} is not true or false: {other}"));
+                false
+            }
+        };
+        let server_url_locked = flag("serverUrlLocked");
+        let cobrowse_auto_open = flag("cobrowseAutoOpen");
+        let server_url = match values.get("serverUrl") {
+            None => None,
+            Some(serde_json::Value::String(url)) => match ServerUrl::parse(url) {
+                Ok(u) => Some(u.normalized()),
+                Err(e) => {
+                    warnings.push(format!("managed serverUrl ignored: {e}"));
+                    None
+                }
+            },
+            Some(other) => {
+                warnings.push(format!("managed serverUrl is not a string: {other}"));
+                None
+            }
+        };
+        let policy = Policy {
+            server_url_locked: server_url_locked && server_url.is_some(),
+            server_url,
+            cobrowse_auto_open,
+        };
+        (policy, warnings)
+    }
+
+    /// The settings a fresh install starts from: the admin's server, if any.
+    pub fn default_settings(&self) -> Settings {
+        Settings {
+            server_url: self
+                .server_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned()),
+            agent_name: String::new(),
+        }
+    }
+
+    /// `settings`, validated, if this policy allows them.
+    pub fn allows(&self, settings: &Settings) -> Result<Settings, SettingsError> {
+        let settings = settings.validated()?;
+        match (&self.server_url, self.server_url_locked) {
+            (Some(url), true) if *url != settings.server_url => Err(SettingsError::ServerUrlLocked),
+            _ => Ok(settings),
+        }
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn a_managed_policy_is_read_leniently_and_locks_the_server() {
+        let values = serde_json::json!({
+            "serverUrl": "HTTPS://chat.example.com/", "serverUrlLocked": true,
+            "cobrowseAutoOpen": "yes"
+        });
+        let (p, warnings) = Policy::from_managed(values.as_object().unwrap());
+        assert_eq!(p.server_url.as_deref(), Some("https://chat.example.com"));
+        assert!(p.server_url_locked && !p.cobrowse_auto_open);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let other = Settings {
+            server_url: "https://elsewhere.example".into(),
+            agent_name: "ann".into(),
+        };
+        assert_eq!(p.allows(&other), Err(SettingsError::ServerUrlLocked));
+        let same = Settings {
+            server_url: "https://chat.example.com".into(),
+            ..other
+        };
+        assert!(p.allows(&same).is_ok());
+        assert_eq!(p.default_settings().server_url, "https://chat.example.com");
+
+        let (p, warnings) = Policy::from_managed(
+            serde_json::json!({"serverUrl": "ftp://x", "serverUrlLocked": true})
+                .as_object()
+                .unwrap(),
+        );
+        assert_eq!(
+            (p.server_url, p.server_url_locked, warnings.len()),
+            (None, false, 1)
+        );
     }
 }

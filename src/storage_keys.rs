@@ -29,3 +29,7 @@ pub const RETENTION: &str = "retention";
 /// `storage.session`: the HTTP session's [`crate::gws::CsrfToken`], when the server uses CSRF
 /// protection (a secret: never local).
 pub const CSRF_TOKEN: &str = "csrf_token";
+
+/// `storage.session`: the co-browses attached to chats and the candidates being verified
+/// ([`crate::cobrowse::Attachments`]; holds live tokens: never local).
+pub const COBROWSE: &str = "cobrowse";

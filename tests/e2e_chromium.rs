@@ -5,6 +5,7 @@
 mod support;
 
 use support::agent_desk::{accept, customer_lines, open_chat, sign_in};
+use support::cobrowse::wait_for_card;
 use support::{
     in_browser, json, open_options, popup_worker_started_ms, save_settings, Browser, Customer,
     ReferenceServer, Session, Value,
@@ -191,6 +192,56 @@ async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
             .receives(&["written just before the stop", "and this one after"])
             .await?;
         Ok(())
+    })
+    .await;
+}
+
+/// The service worker stopped while a co-browse is attached: a new worker shows the card as
+/// it was, and after a stop during which the co-browse ended, shows it ended.
+#[tokio::test]
+async fn chromium_worker_stopped_with_a_cobrowse_brings_its_card_back_right() {
+    in_browser(Browser::Chromium, async |s: &Session| {
+        let server = ReferenceServer::start_from_env(&[]);
+        sign_in(s, &server).await?;
+        let customer = Customer::request(&server, "Pat").await;
+        accept(s, &customer).await?;
+        let token = customer.start_cobrowse().await;
+        customer
+            .custom_notice(&format!("cobrowse-token:{token}"))
+            .await;
+        wait_for_card(s, &customer.chat_id, "idle").await?;
+        let first = popup_worker_started_ms(s)
+            .await
+            .ok_or("no worker start time")?;
+
+        s.client
+            .goto("about:blank")
+            .await
+            .map_err(|e| e.to_string())?;
+        stop_service_worker(s).await?;
+        s.goto("popup.html").await?;
+        wait_for_card(s, &customer.chat_id, "idle").await?;
+        let second = popup_worker_started_ms(s)
+            .await
+            .filter(|t| *t > first)
+            .ok_or("the card did not come from a new worker")?;
+
+        // Stopped again; meanwhile the customer leaves, which ends the chat and its co-browse.
+        s.client
+            .goto("about:blank")
+            .await
+            .map_err(|e| e.to_string())?;
+        stop_service_worker(s).await?;
+        let (status, reply) = customer.call("disconnect", &[]).await;
+        if status != 200 {
+            return Err(format!("disconnect: {status} {reply}"));
+        }
+        s.goto("popup.html").await?;
+        s.wait_for("a newer worker", || async {
+            popup_worker_started_ms(s).await.filter(|t| *t > second)
+        })
+        .await?;
+        wait_for_card(s, &customer.chat_id, "ended").await
     })
     .await;
 }

@@ -10,7 +10,7 @@ use cobrowse_agent::chat::transcript::{CustomerWords, Line, LineKind, Role};
 use cobrowse_agent::chat::{OutgoingMessage, OutgoingState};
 use cobrowse_agent::gws::{AgentState, ChatState, Operation, OperationName};
 use cobrowse_agent::protocol::*;
-use cobrowse_agent::settings::Settings;
+use cobrowse_agent::settings::{Policy, Settings};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -100,6 +100,17 @@ fn detail() -> ChatDetail {
     }
 }
 
+fn cobrowse_view() -> CobrowseView {
+    CobrowseView {
+        chat_id: "0000Na9B26EF002X".into(),
+        state: Some(cobrowse_agent::gws::cobrowse::SessionState::Idle),
+        expires_at_ms: Some(1_764_000_300_000),
+        end_reason: None,
+        checking: false,
+        not_verified: true,
+    }
+}
+
 fn snapshot() -> Snapshot {
     Snapshot {
         protocol: PROTOCOL_VERSION,
@@ -120,6 +131,12 @@ fn snapshot() -> Snapshot {
         },
         chats: vec![summary()],
         open: Some(detail()),
+        cobrowse: vec![cobrowse_view()],
+        policy: Policy {
+            server_url: Some("https://chat.example.com".into()),
+            server_url_locked: true,
+            cobrowse_auto_open: false,
+        },
         notify: cobrowse_agent::chat::attention::NotifySettings {
             enabled: true,
             repeat_seconds: 60,
@@ -213,6 +230,26 @@ fn agent_requests_match_fixtures() {
             chat_id: "0000Na9B26EF002X".into(),
         }),
     );
+    check(
+        "request_join_cobrowse",
+        &RequestEnvelope::new(PopupRequest::JoinCobrowse {
+            chat_id: "0000Na9B26EF002X".into(),
+            end_other: true,
+        }),
+    );
+    check(
+        "request_end_cobrowse",
+        &RequestEnvelope::new(PopupRequest::EndCobrowse {
+            chat_id: "0000Na9B26EF002X".into(),
+        }),
+    );
+    check(
+        "request_enter_cobrowse_code",
+        &RequestEnvelope::new(PopupRequest::EnterCobrowseCode {
+            chat_id: "0000Na9B26EF002X".into(),
+            code: "535 176 834".into(),
+        }),
+    );
 }
 
 #[test]
@@ -256,6 +293,10 @@ fn events_match_fixtures() {
         },
     );
     check("event_status", &BackgroundEvent::Status(snapshot().agent));
+    check(
+        "event_cobrowse",
+        &BackgroundEvent::Cobrowse(vec![cobrowse_view()]),
+    );
 }
 
 #[test]
@@ -274,6 +315,9 @@ fn fixtures_decode_through_the_background_entry_point() {
         "request_typing",
         "request_save_notify_settings",
         "request_save_retention",
+        "request_join_cobrowse",
+        "request_end_cobrowse",
+        "request_enter_cobrowse_code",
     ] {
         let text = std::fs::read_to_string(fixture_path(name)).unwrap();
         decode_request(&text).unwrap_or_else(|r| panic!("{name}: {r:?}"));
@@ -324,6 +368,16 @@ fn gws_request_bodies_match_fixtures() {
     for (name, op) in gws_operations() {
         check_at(fixtures("gws").join(format!("{name}.json")), name, &op);
     }
+    let token = cobrowse_agent::cobrowse::Token::parse("535176834").unwrap();
+    let verification = cobrowse_agent::gws::Request::verification("0000Na9B26EF002X", &token);
+    let Some(cobrowse_agent::gws::Body::Verification(body)) = verification.body else {
+        panic!("a verification carries its body");
+    };
+    check_at(
+        fixtures("gws").join("cobrowse_verification.json"),
+        "cobrowse_verification",
+        &body,
+    );
 }
 
 fn fixture_names(dir: &str) -> Vec<String> {
@@ -340,6 +394,7 @@ fn every_fixture_file_is_checked() {
     let mut gws: Vec<String> = gws_operations()
         .into_iter()
         .map(|(n, _)| format!("{n}.json"))
+        .chain(["cobrowse_verification.json".to_owned()])
         .collect();
     gws.sort();
     assert_eq!(fixture_names("gws"), gws, "a GWS fixture without a check");
@@ -349,6 +404,7 @@ fn every_fixture_file_is_checked() {
         [
             "event_chat_changed.json",
             "event_chats_removed.json",
+            "event_cobrowse.json",
             "event_outgoing_changed.json",
             "event_snapshot.json",
             "event_status.json",
@@ -357,7 +413,10 @@ fn every_fixture_file_is_checked() {
             "reply_settings_saved.json",
             "reply_snapshot.json",
             "request_chat_action.json",
+            "request_end_cobrowse.json",
+            "request_enter_cobrowse_code.json",
             "request_get_snapshot.json",
+            "request_join_cobrowse.json",
             "request_mark_read.json",
             "request_open_chat.json",
             "request_retry_message.json",

@@ -190,6 +190,9 @@ async fn rest_and_cometd_shapes_match_their_fixtures() {
     );
     check("cobrowse_health", get(&server, "/cobrowse/health").await.1);
     let (_, verified) = verify(&agent, &customer.chat_id, &token).await;
+    // The extension's parser (core `gws::cobrowse`) reads it.
+    serde_json::from_value::<cobrowse_agent::gws::cobrowse::VerificationReply>(verified.clone())
+        .expect("core reads the verification");
     check("cobrowse_verification", verified.clone());
     let (_, no) = verify(&agent, &customer.chat_id, "000000000").await;
     check("cobrowse_verification_no_match", no);
@@ -236,6 +239,25 @@ async fn rest_and_cometd_shapes_match_their_fixtures() {
         })
         .await;
     check("cobrowse_agent_notification_associated", properties);
+    let session_changed = |state: &'static str| {
+        move |d: &Value| {
+            (d["messageType"] == "CobrowseSessionChanged" && d["cobrowse"]["state"] == state).then(
+                || {
+                    serde_json::from_value::<cobrowse_agent::gws::cobrowse::SessionChangedMessage>(
+                        d.clone(),
+                    )
+                    .expect("core reads it");
+                    d.clone()
+                },
+            )
+        }
+    };
+    check(
+        "cobrowse_agent_notification_active",
+        agent
+            .notification("the co-browse is active", session_changed("Active"))
+            .await,
+    );
 
     // The controller stops it (REST): deactivated to everyone; history.
     check(
@@ -250,6 +272,12 @@ async fn rest_and_cometd_shapes_match_their_fixtures() {
     check(
         "cobrowse_cometd_deactivated",
         message_on(&mut cust, "/service/session/deactivated").await,
+    );
+    check(
+        "cobrowse_agent_notification_ended",
+        agent
+            .notification("the co-browse ended", session_changed("Ended"))
+            .await,
     );
     let id = verified["cobrowse"]["sessionHistoryId"].as_str().unwrap();
     check(

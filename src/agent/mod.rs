@@ -30,11 +30,12 @@
 //! refused handshakes in a row, whether it has resynced) plus a copy of the secrets it was
 //! given from `storage.session`; everything a page shows lives in storage.
 
+mod cobrowse;
 mod requests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Map;
 
@@ -43,6 +44,8 @@ use crate::bayeux::client::{ClientConfig, Event};
 use crate::bayeux::message::BayeuxError;
 use crate::bayeux::{LONG_POLLING, WEBSOCKET};
 use crate::chat::{DeskChange, DeskOutcome, Effect, SendResult};
+use crate::cobrowse::{CobrowseChange, CobrowseOutcome};
+use crate::gws::cobrowse::{SessionChangedMessage, COBROWSE_TOPIC};
 use crate::gws::{
     basic_authorization, notifications_token_ext, paths, ChatsReply, Cookies, CsrfToken, HttpReply,
     MeReply, MessagesReply, Notification, Operation, Outcome, Request, MAX_TEXT_BYTES,
@@ -51,8 +54,10 @@ use crate::gws::{
 use crate::protocol::{
     ChatAction, Credentials, Problem, Refusal, RefusalReason, StatusChange, Transport,
 };
-use crate::settings::Settings;
+use crate::settings::{Policy, Settings};
 
+use cobrowse::Controller;
+pub use cobrowse::{CobrowseAfter, CONTROLLER_GIVE_UP_MS};
 pub use requests::RequestId;
 use requests::{Pending, Purpose};
 
@@ -77,6 +82,10 @@ pub enum Timer {
     Reconnect,
     /// The outbox's next retry is due.
     OutboxRetry,
+    /// The pause of co-browse verifications (after a 429, or no answer) is over.
+    CobrowseResume,
+    /// The controller stopping a co-browse has taken too long: give up.
+    ControllerGiveUp,
 }
 
 /// What a page asked the background to do for the agent.
@@ -103,6 +112,21 @@ pub enum PageCommand {
     },
     MarkRead {
         chat_id: String,
+    },
+    /// Join the chat's verified co-browse (ending another chat's active one first if
+    /// `end_other`): opens the agent view.
+    JoinCobrowse {
+        chat_id: String,
+        end_other: bool,
+    },
+    /// Stop the chat's co-browse, as its controller.
+    EndCobrowse {
+        chat_id: String,
+    },
+    /// A co-browse code the agent entered on the chat: verified like any other.
+    EnterCobrowseCode {
+        chat_id: String,
+        code: String,
     },
 }
 
@@ -131,6 +155,8 @@ pub enum Input {
     Restored {
         credentials: Option<Credentials>,
         csrf: Option<CsrfToken>,
+        /// What the admin set in managed storage.
+        policy: Policy,
     },
     /// The worker woke up (start, browser start, the alarm, a page opening): connect if signed
     /// in and not connected, and send what is due.
@@ -154,6 +180,11 @@ pub enum Input {
     DeskChanged {
         after: After,
         outcome: DeskOutcome,
+    },
+    /// What [`Command::ChangeCobrowse`] left.
+    CobrowseChanged {
+        after: CobrowseAfter,
+        outcome: CobrowseOutcome,
     },
 }
 
@@ -209,9 +240,25 @@ pub enum Command {
         change: DeskChange,
         after: After,
     },
+    /// Apply the change to the stored co-browse attachments (`storage.session`), one at a
+    /// time, and feed its outcome back.
+    ChangeCobrowse {
+        change: CobrowseChange,
+        after: CobrowseAfter,
+    },
+    /// Open this URL (the co-browse agent view, with its single-use ticket) in a tab.
+    OpenTab {
+        url: String,
+    },
+    /// Publish on a link (the co-browse controller's service channels).
+    Publish {
+        link: LinkId,
+        channel: String,
+        data: serde_json::Value,
+    },
     Save(Write),
     UpdateStatus(StatusChange),
-    /// The toolbar badge: chats waiting for the agent.
+    /// The toolbar badge: chats and co-browses waiting for the agent.
     SetBadge(usize),
     Reply {
         ticket: Ticket,
@@ -251,6 +298,15 @@ pub struct Session {
     pump: PumpState,
     next_request: u64,
     pending: BTreeMap<RequestId, Pending>,
+    policy: Policy,
+    /// The badge's two parts, as the last desk and co-browse changes said.
+    desk_waiting: BTreeSet<String>,
+    cobrowse_waiting: BTreeSet<String>,
+    /// The one co-browse being stopped as controller, if any.
+    controller: Option<Controller>,
+    /// Views to open once their chat's co-browse is attached (the admin's auto-open): the
+    /// join URL of the verification that attached it, used at once.
+    open_on_attach: BTreeMap<String, String>,
     out: Vec<Command>,
 }
 
@@ -264,7 +320,9 @@ fn problem_of(outcome: &Outcome) -> Problem {
     match outcome {
         Outcome::Unreachable(_) => Problem::ServerUnreachable,
         Outcome::BadCredentials => Problem::BadCredentials,
-        Outcome::Ok(_) | Outcome::CsrfRefused | Outcome::Refused(_) => Problem::ServerRefused,
+        Outcome::Ok(_) | Outcome::CsrfRefused | Outcome::Refused(_) | Outcome::Throttled(_) => {
+            Problem::ServerRefused
+        }
     }
 }
 
@@ -286,6 +344,11 @@ impl Session {
             pump: PumpState::Idle,
             next_request: 0,
             pending: BTreeMap::new(),
+            policy: Policy::default(),
+            desk_waiting: BTreeSet::new(),
+            cobrowse_waiting: BTreeSet::new(),
+            controller: None,
+            open_on_attach: BTreeMap::new(),
             out: Vec::new(),
         }
     }
@@ -297,9 +360,14 @@ impl Session {
     /// Handles one input at `now_ms` (epoch ms); returns what to do, in order.
     pub fn handle(&mut self, now_ms: i64, input: Input) -> Vec<Command> {
         match input {
-            Input::Restored { credentials, csrf } => {
+            Input::Restored {
+                credentials,
+                csrf,
+                policy,
+            } => {
                 self.credentials = credentials;
                 self.csrf = csrf;
+                self.policy = policy;
             }
             Input::WokeUp => {
                 self.connect();
@@ -310,7 +378,14 @@ impl Session {
             Input::Link { link, event } => self.on_link(now_ms, link, event),
             Input::TimerFired(Timer::Reconnect) => self.connect(),
             Input::TimerFired(Timer::OutboxRetry) => self.pump_outbox(),
+            Input::TimerFired(Timer::CobrowseResume) => {
+                self.change_cobrowse(CobrowseChange::Resume, CobrowseAfter::Nothing)
+            }
+            Input::TimerFired(Timer::ControllerGiveUp) => self.controller_gave_up(),
             Input::DeskChanged { after, outcome } => self.on_desk_changed(now_ms, after, outcome),
+            Input::CobrowseChanged { after, outcome } => {
+                self.on_cobrowse_changed(now_ms, after, outcome)
+            }
         }
         std::mem::take(&mut self.out)
     }
@@ -387,6 +462,15 @@ impl Session {
                 self.change_desk(DeskChange::MarkRead { chat_id }, After::Nothing);
                 self.reply(ticket, Ok(()));
             }
+            PageCommand::JoinCobrowse { chat_id, end_other } => {
+                self.page_cobrowse(ticket, CobrowseChange::Join { chat_id, end_other })
+            }
+            PageCommand::EndCobrowse { chat_id } => {
+                self.page_cobrowse(ticket, CobrowseChange::End { chat_id })
+            }
+            PageCommand::EnterCobrowseCode { chat_id, code } => {
+                self.enter_code(ticket, chat_id, &code)
+            }
         }
     }
 
@@ -400,11 +484,10 @@ impl Session {
     }
 
     fn sign_in(&mut self, ticket: Ticket, typed: Credentials) {
-        let settings = Settings {
+        let settings = self.policy.allows(&Settings {
             server_url: typed.server_url.clone(),
             agent_name: typed.agent_name.clone(),
-        }
-        .validated();
+        });
         let settings = match settings {
             Ok(s) => s,
             Err(e) => {
@@ -437,6 +520,8 @@ impl Session {
         self.resynced = false;
         self.out.push(Command::Save(Write::ForgetSecrets));
         self.change_desk(DeskChange::Clear, After::Nothing);
+        self.open_on_attach.clear();
+        self.change_cobrowse(CobrowseChange::Clear, CobrowseAfter::Nothing);
         self.reply(ticket, Ok(()));
     }
 
@@ -621,6 +706,7 @@ impl Session {
                     }
                 }
             }
+            Purpose::Verify { found, join } => self.verified(found, join, &outcome),
             Purpose::SendMessage { client_id } => {
                 let result = match &outcome {
                     Outcome::Ok(_) => SendResult::Sent,
@@ -690,13 +776,20 @@ impl Session {
             },
             // CometD requests are POSTs: writes of the HTTP session.
             headers: self.headers(&c, true),
-            topics: vec![paths::CHATS_TOPIC.into(), paths::CHANNELS_TOPIC.into()],
+            topics: vec![
+                paths::CHATS_TOPIC.into(),
+                paths::CHANNELS_TOPIC.into(),
+                COBROWSE_TOPIC.into(),
+            ],
         };
         self.link = LinkState::Up(link);
         self.out.push(Command::OpenLink { link, plan });
     }
 
     fn on_link(&mut self, now_ms: i64, link: LinkId, event: Event) {
+        if self.controller.as_ref().is_some_and(|c| c.link == link) {
+            return self.on_controller_event(event);
+        }
         if self.current_link() != Some(link) {
             return; // a late event of a link that was closed
         }
@@ -718,6 +811,15 @@ impl Session {
                 self.out
                     .push(Command::UpdateStatus(StatusChange::Heard { at_ms }));
                 let Some(data) = m.data else { return };
+                if m.channel == COBROWSE_TOPIC {
+                    return match serde_json::from_value::<SessionChangedMessage>(data) {
+                        Ok(n) => self.change_cobrowse(
+                            CobrowseChange::Notified(n.cobrowse),
+                            CobrowseAfter::Nothing,
+                        ),
+                        Err(e) => self.log(format!("unreadable co-browse notification: {e}")),
+                    };
+                }
                 match serde_json::from_value::<Notification>(data) {
                     Ok(n) => {
                         self.change_desk(DeskChange::ApplyNotification(n), After::Notification)
@@ -792,6 +894,7 @@ impl Session {
         };
         self.resyncs += 1;
         let resync = self.resyncs;
+        self.change_cobrowse(CobrowseChange::Resync, CobrowseAfter::Nothing);
         self.send(&c, Request::get(paths::CHATS), Purpose::ChatList { resync });
     }
 
@@ -835,7 +938,11 @@ impl Session {
     }
 
     fn on_desk_changed(&mut self, now_ms: i64, after: After, outcome: DeskOutcome) {
-        self.out.push(Command::SetBadge(outcome.waiting));
+        if outcome.waiting != self.desk_waiting {
+            self.desk_waiting = outcome.waiting.clone();
+        }
+        self.set_badge();
+        self.follow_desk(&outcome);
         match after {
             After::Nothing => {}
             After::Notification => {

@@ -1,6 +1,7 @@
 //! The session's requests in flight: what each one is for, so its reply continues the right
 //! flow.
 
+use crate::cobrowse::Found;
 use crate::gws::Request;
 use crate::protocol::Credentials;
 use crate::settings::Settings;
@@ -68,6 +69,12 @@ pub(super) enum Purpose {
     },
     SendMessage {
         client_id: String,
+    },
+    /// A co-browse verification of `found`; for the page `join` waits on, its join URL opens
+    /// the agent view.
+    Verify {
+        found: Found,
+        join: Option<Ticket>,
     },
     /// A GET for the session's current CSRF token; then `retry` goes once more.
     RefreshCsrf {

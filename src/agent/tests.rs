@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::bayeux::message::Message;
 use crate::chat::{Desk, OutgoingState};
+use crate::cobrowse::Attachments;
 use crate::gws::{Cookies, Method};
 
 const SERVER: &str = "http://127.0.0.1:8700";
@@ -45,6 +46,11 @@ struct Background {
     session: Session,
     now: i64,
     desk: Desk,
+    cobrowse: Attachments,
+    /// Tabs opened, published messages (link, channel, data), the badge's last count.
+    tabs: Vec<String>,
+    published: Vec<(LinkId, String, Value)>,
+    badge: usize,
     /// Requests sent and not answered yet, oldest first.
     requests: VecDeque<(RequestId, Outgoing)>,
     /// Every request sent, in order.
@@ -65,6 +71,10 @@ impl Background {
             session: Session::new(),
             now: 1_000_000,
             desk: Desk::default(),
+            cobrowse: Attachments::default(),
+            tabs: Vec::new(),
+            published: Vec::new(),
+            badge: 0,
             requests: VecDeque::new(),
             sent: Vec::new(),
             links: Vec::new(),
@@ -84,6 +94,7 @@ impl Background {
         b.input(Input::Restored {
             credentials,
             csrf: None,
+            policy: Policy::default(),
         });
         b
     }
@@ -108,7 +119,17 @@ impl Background {
                     }
                     Command::Save(w) => self.writes.push(w),
                     Command::UpdateStatus(s) => self.status.push(s),
-                    Command::SetBadge(_) => {}
+                    Command::SetBadge(n) => self.badge = n,
+                    Command::ChangeCobrowse { change, after } => {
+                        let outcome = self.cobrowse.change(change, self.now);
+                        queue.push_back(Input::CobrowseChanged { after, outcome });
+                    }
+                    Command::OpenTab { url } => self.tabs.push(url),
+                    Command::Publish {
+                        link,
+                        channel,
+                        data,
+                    } => self.published.push((link, channel, data)),
                     Command::Reply { ticket, result } => {
                         self.replies.insert(ticket, result);
                     }
@@ -255,7 +276,10 @@ fn sign_in_checks_the_password_alone_then_the_session_then_starts_it() {
         ),
     );
     let start = &b.sent[2];
-    assert_eq!(start.request.body, Some(Operation::start_chat_session()));
+    assert_eq!(
+        start.request.operation().cloned(),
+        Some(Operation::start_chat_session())
+    );
     assert!(
         start
             .headers
@@ -340,7 +364,10 @@ fn the_transport_plan_follows_the_notifications_token_answer() {
         Some("tok-1")
     );
     assert_eq!(plan.url, "http://127.0.0.1:8700/api/v2/notifications");
-    assert_eq!(plan.topics, [paths::CHATS_TOPIC, paths::CHANNELS_TOPIC]);
+    assert_eq!(
+        plan.topics,
+        [paths::CHATS_TOPIC, paths::CHANNELS_TOPIC, COBROWSE_TOPIC]
+    );
     assert_eq!(plan.config.backoff_max_ms, LINK_BACKOFF_MAX_MS);
 
     // No token (a real GWS): long-polling with Basic.
@@ -485,7 +512,7 @@ fn a_write_refused_for_its_csrf_token_fetches_a_new_one_and_goes_once_more() {
         ),
     );
     let resent = b.sent.last().unwrap();
-    assert_eq!(resent.request.body, Some(Operation::Ready));
+    assert_eq!(resent.request.operation().cloned(), Some(Operation::Ready));
     assert!(resent
         .headers
         .contains(&("X-CSRF-TOKEN".into(), "fresh".into())));
@@ -567,7 +594,7 @@ fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
     let texts: Vec<_> = b
         .requests
         .iter()
-        .filter_map(|(_, o)| match &o.request.body {
+        .filter_map(|(_, o)| match o.request.operation() {
             Some(Operation::SendMessage { text }) => Some(text.clone()),
             _ => None,
         })
@@ -586,7 +613,7 @@ fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
     let sent: Vec<_> = b
         .sent
         .iter()
-        .filter_map(|o| match &o.request.body {
+        .filter_map(|o| match o.request.operation() {
             Some(Operation::SendMessage { text }) => Some(text.clone()),
             _ => None,
         })
@@ -698,7 +725,7 @@ fn page_commands_need_a_signed_in_agent_and_a_sane_message() {
     });
     let accept = b.sent.last().unwrap();
     assert_eq!(
-        accept.request.body,
+        accept.request.operation().cloned(),
         Some(Operation::Accept {
             nickname: Some("agent1".into())
         })
@@ -723,7 +750,7 @@ fn signing_out_ends_the_session_then_forgets_secrets_and_chats() {
     let t = b.page(PageCommand::SignOut);
     assert!(!b.replies.contains_key(&t));
     assert_eq!(
-        b.sent.last().unwrap().request.body,
+        b.sent.last().unwrap().request.operation().cloned(),
         Some(Operation::EndContactCenterSession)
     );
     // The server is gone: the secrets go anyway.
@@ -734,4 +761,259 @@ fn signing_out_ends_the_session_then_forgets_secrets_and_chats() {
     assert_eq!(b.closed, [b.last_link()]);
     b.input(Input::WokeUp);
     assert!(b.requests.is_empty(), "no connection without credentials");
+}
+
+// ---- co-browse ----
+
+fn customer_notice(chat: &str, index: i64, text: &str) -> Value {
+    json!({"messageType": "MessageLogUpdated", "notificationType": "NewMessages", "chatId": chat,
+           "messages": [{"index": index, "type": "CustomNotice", "text": text,
+                         "from": {"type": "Customer", "nickname": "Pat"}}]})
+}
+
+fn verification(chat: &str, state: &str) -> Result<HttpReply, String> {
+    ok(json!({"statusCode": 0, "cobrowse": {
+        "sessionToken": "535176834", "chatId": chat, "state": state,
+        "expiresAt": 1_300_000, "sessionHistoryId": format!("h-{chat}"),
+        "joinTicket": "t", "joinTicketExpiresAt": 1_060_000,
+        "joinUrl": format!("{SERVER}/cobrowse/agent.html?ticket=t-{chat}")}}))
+}
+
+fn no_match() -> Result<HttpReply, String> {
+    reply(
+        404,
+        json!({"statusCode": 6, "statusMessage": "no live co-browse session for this chat"})
+            .to_string(),
+        &[],
+    )
+}
+
+const VERIFY: &str = crate::gws::cobrowse::VERIFICATIONS_PATH;
+
+/// Signed in, connected, with a live chat `C1`.
+fn chatting() -> Background {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([]))]);
+    b
+}
+
+#[test]
+fn a_customer_notice_is_verified_for_its_chat_then_attached_and_joined_with_a_fresh_ticket() {
+    let mut b = chatting();
+    b.notification(customer_notice("C1", 1, "cobrowse-token:535176834"));
+    let asked = b.sent.last().unwrap();
+    assert_eq!(asked.request.path, VERIFY);
+    assert_eq!(
+        serde_json::from_str::<Value>(&asked.request.body_json().unwrap()).unwrap(),
+        json!({"chatId": "C1", "sessionToken": "535176834"})
+    );
+    b.answer(Method::Post, VERIFY, verification("C1", "Idle"));
+    let session = b.cobrowse.chats["C1"].session.clone().unwrap();
+    assert_eq!(session.history_id, "h-C1");
+    assert_eq!(b.badge, 1, "a co-browse waits for the agent");
+    assert!(b.tabs.is_empty(), "the agent clicks to join");
+    assert!(
+        b.logs.iter().all(|l| !l.contains("535176834")),
+        "{:?}",
+        b.logs
+    );
+
+    let join = b.page(PageCommand::JoinCobrowse {
+        chat_id: "C1".into(),
+        end_other: false,
+    });
+    assert_eq!(b.in_flight(Method::Post, VERIFY), 1, "a fresh ticket");
+    b.answer(Method::Post, VERIFY, verification("C1", "Idle"));
+    assert_eq!(b.replies[&join], Ok(()));
+    assert_eq!(
+        b.tabs,
+        [format!("{SERVER}/cobrowse/agent.html?ticket=t-C1")]
+    );
+
+    // The server says it is active, then ended: the token goes.
+    let changed = |state: &str| {
+        Event::Message(Box::new(Message {
+            channel: COBROWSE_TOPIC.into(),
+            data: Some(
+                json!({"messageType": "CobrowseSessionChanged", "cobrowse": {
+                "chatId": "C1", "sessionHistoryId": "h-C1", "state": state}}),
+            ),
+            ..Message::default()
+        }))
+    };
+    b.link_event(changed("Active"));
+    assert!(b.cobrowse.waiting().is_empty(), "joined: waits no more");
+    assert_eq!(
+        b.badge, 1,
+        "the chat itself still waits (the customer spoke last)"
+    );
+    b.link_event(changed("Ended"));
+    assert_eq!(b.cobrowse.chats["C1"].session.as_ref().unwrap().token, None);
+}
+
+#[test]
+fn a_refused_token_is_asked_once_and_a_throttled_one_waits() {
+    let mut b = chatting();
+    b.notification(customer_notice("C1", 1, "cobrowse-token:111111111"));
+    b.answer(Method::Post, VERIFY, no_match());
+    assert!(b.cobrowse.chats["C1"].session.is_none());
+    assert!(b.cobrowse.chats["C1"].not_verified_at_ms.is_some());
+    b.notification(customer_notice("C1", 2, "cobrowse-token:111111111"));
+    assert_eq!(b.in_flight(Method::Post, VERIFY), 0, "asked once");
+
+    b.notification(customer_notice("C1", 3, "cobrowse-token:222222222"));
+    b.answer(
+        Method::Post,
+        VERIFY,
+        reply(429, json!({"statusCode": 4}).to_string(), &[]),
+    );
+    assert_eq!(
+        b.timers.get(&Timer::CobrowseResume),
+        Some(&(crate::cobrowse::attach::THROTTLED_PAUSE_MS as u64))
+    );
+    assert_eq!(b.in_flight(Method::Post, VERIFY), 0, "no hammering");
+    b.now += crate::cobrowse::attach::THROTTLED_PAUSE_MS;
+    b.input(Input::TimerFired(Timer::CobrowseResume));
+    assert_eq!(
+        b.in_flight(Method::Post, VERIFY),
+        1,
+        "asked again after the pause"
+    );
+}
+
+#[test]
+fn the_admins_auto_open_opens_the_view_on_attach() {
+    let mut b = Background::new();
+    b.input(Input::Restored {
+        credentials: Some(creds("agent1")),
+        csrf: None,
+        policy: Policy {
+            cobrowse_auto_open: true,
+            ..Policy::default()
+        },
+    });
+    b.input(Input::WokeUp);
+    b.answer(
+        Method::Get,
+        paths::ME,
+        reply(
+            200,
+            me("agent1").to_string(),
+            &[(NOTIFICATIONS_TOKEN_HEADER, "t")],
+        ),
+    );
+    b.connected_with(&[("C1", json!([]))]);
+    b.notification(customer_notice("C1", 1, "cobrowse-token:535176834"));
+    b.answer(Method::Post, VERIFY, verification("C1", "Idle"));
+    assert_eq!(b.tabs.len(), 1);
+}
+
+#[test]
+fn joining_a_second_co_browse_ends_the_first_as_controller_when_asked() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([])), ("C2", json!([]))]);
+    b.notification(customer_notice("C1", 1, "cobrowse-token:111111111"));
+    b.answer(Method::Post, VERIFY, verification("C1", "Active"));
+    b.notification(customer_notice("C2", 1, "cobrowse-token:222222222"));
+    b.answer(Method::Post, VERIFY, verification("C2", "Idle"));
+
+    let busy = b.page(PageCommand::JoinCobrowse {
+        chat_id: "C2".into(),
+        end_other: false,
+    });
+    let refused = b.replies[&busy].clone().unwrap_err();
+    assert_eq!(refused.message_key, Problem::CobrowseBusy.message_key());
+    assert_eq!(refused.detail, "C1");
+
+    let join = b.page(PageCommand::JoinCobrowse {
+        chat_id: "C2".into(),
+        end_other: true,
+    });
+    let (controller, plan) = b.links.last().cloned().unwrap();
+    assert_eq!(plan.url, format!("{SERVER}/cobrowse/cometd"));
+    assert!(plan.topics.is_empty());
+    let event = |b: &mut Background, event| {
+        b.input(Input::Link {
+            link: controller,
+            event,
+        })
+    };
+    event(
+        &mut b,
+        Event::Handshaken {
+            client_id: "x".into(),
+            transport: LONG_POLLING.into(),
+            ack: false,
+        },
+    );
+    assert_eq!(
+        b.published.last().unwrap(),
+        &(
+            controller,
+            "/service/session/join".to_owned(),
+            json!({"sessionToken": "111111111", "role": 3})
+        )
+    );
+    let answer = |channel: &str, data: Value| {
+        Event::Message(Box::new(Message {
+            channel: channel.into(),
+            data: Some(data),
+            ..Message::default()
+        }))
+    };
+    event(
+        &mut b,
+        answer(
+            "/service/session/join",
+            json!({"userToken": "u-1", "userId": 3}),
+        ),
+    );
+    assert_eq!(
+        b.published.last().unwrap().1,
+        "/service/session/stop",
+        "then stops it"
+    );
+    assert_eq!(b.published.last().unwrap().2, json!({"userToken": "u-1"}));
+    assert!(!b.replies.contains_key(&join));
+    event(&mut b, answer("/service/session/stop", json!({})));
+    assert!(b.closed.contains(&controller));
+    assert!(!b.cobrowse.chats["C1"].session.as_ref().unwrap().is_live());
+    b.answer(Method::Post, VERIFY, verification("C2", "Idle"));
+    assert_eq!(b.replies[&join], Ok(()));
+    assert_eq!(
+        b.tabs,
+        [format!("{SERVER}/cobrowse/agent.html?ticket=t-C2")]
+    );
+}
+
+#[test]
+fn a_reconnect_re_verifies_and_a_chat_that_ends_ends_its_co_browse() {
+    let mut b = chatting();
+    b.notification(customer_notice("C1", 1, "cobrowse-token:535176834"));
+    b.answer(Method::Post, VERIFY, verification("C1", "Idle"));
+    b.link_event(Event::Connected);
+    assert_eq!(
+        b.in_flight(Method::Post, VERIFY),
+        1,
+        "re-verified on reconnect"
+    );
+    b.answer(Method::Post, VERIFY, no_match());
+    assert!(!b.cobrowse.chats["C1"].session.as_ref().unwrap().is_live());
+    assert!(b.cobrowse.waiting().is_empty());
+    // The stale lookups of the reconnect are still in flight: answer them.
+    b.answer(
+        Method::Get,
+        paths::CHATS,
+        ok(json!({"statusCode": 0, "chats": [{"id": "C1", "state": "Chatting"}]})),
+    );
+
+    let mut b = chatting();
+    b.notification(customer_notice("C1", 1, "cobrowse-token:535176834"));
+    b.answer(Method::Post, VERIFY, verification("C1", "Idle"));
+    b.notification(
+        json!({"messageType": "ChatStateChangeMessage", "notificationType": "StatusChange",
+        "chat": {"id": "C1", "state": "Completed"}}),
+    );
+    let s = b.cobrowse.chats["C1"].session.clone().unwrap();
+    assert_eq!((s.is_live(), s.token), (false, None));
 }

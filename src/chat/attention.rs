@@ -1,5 +1,6 @@
 //! What deserves a system notification while no page of the extension is open: a new
-//! invitation, or a customer message the agent has not read. Notifications repeat at an
+//! invitation, a customer message the agent has not read, or a verified co-browse no agent has
+//! joined yet. Notifications repeat at an
 //! interval until the agent acknowledges them (opens the popup); the bookkeeping of what was
 //! shown when is pure data here, stored by the background in `storage.session`.
 
@@ -40,11 +41,22 @@ impl Default for NotifySettings {
     }
 }
 
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionKind {
+    Invitation,
+    Message,
+    /// A verified co-browse waits for the agent to join.
+    Cobrowse,
+}
+
 /// One thing to tell the agent about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attention {
+    /// What the bookkeeping of what was shown is keyed by: the chat, or its co-browse.
+    pub key: String,
     pub chat_id: String,
-    pub invitation: bool,
+    pub kind: AttentionKind,
     pub customer: String,
     /// The customer's last words (plain text), for a message.
     pub text: Option<String>,
@@ -65,8 +77,9 @@ pub struct Shown {
 pub fn attention_of(c: &ChatHead) -> Option<Attention> {
     if c.state == ChatState::Invited {
         return Some(Attention {
+            key: c.id.clone(),
             chat_id: c.id.clone(),
-            invitation: true,
+            kind: AttentionKind::Invitation,
             customer: c.customer.clone(),
             text: None,
             mark: 0,
@@ -77,12 +90,35 @@ pub fn attention_of(c: &ChatHead) -> Option<Attention> {
     }
     let words = c.transcript.last_customer_text.clone()?;
     Some(Attention {
+        key: c.id.clone(),
         chat_id: c.id.clone(),
-        invitation: false,
+        kind: AttentionKind::Message,
         customer: c.customer.clone(),
         text: Some(words.text),
         mark: words.index,
     })
+}
+
+/// The key a chat's co-browse is shown under.
+pub fn cobrowse_key(chat_id: &str) -> String {
+    format!("cobrowse:{chat_id}")
+}
+
+/// A verified co-browse no agent joined yet, named by the chat's customer (`customer`); the
+/// notification never carries the token.
+pub fn cobrowse_attention(chat_id: &str, history_id: &str, customer: &str) -> Attention {
+    // The session's history id marks it: a newer session is a new thing to tell.
+    let mark = history_id
+        .bytes()
+        .fold(0i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b)));
+    Attention {
+        key: cobrowse_key(chat_id),
+        chat_id: chat_id.to_owned(),
+        kind: AttentionKind::Cobrowse,
+        customer: customer.to_owned(),
+        text: None,
+        mark,
+    }
 }
 
 /// Everything that currently needs the agent, of these chats.
@@ -104,54 +140,54 @@ impl Shown {
         let repeat_ms = i64::from(settings.repeat_seconds) * 1000;
         let mut out = Vec::new();
         for a in items {
-            if self.acknowledged.get(&a.chat_id) == Some(&a.mark) {
+            if self.acknowledged.get(&a.key) == Some(&a.mark) {
                 continue;
             }
-            let show = match self.by_chat.get(&a.chat_id) {
+            let show = match self.by_chat.get(&a.key) {
                 None => true,
                 Some((mark, _)) if *mark != a.mark => true,
                 Some((_, at)) => repeat_ms > 0 && now_ms - at >= repeat_ms,
             };
             if show {
-                self.by_chat.insert(a.chat_id.clone(), (a.mark, now_ms));
+                self.by_chat.insert(a.key.clone(), (a.mark, now_ms));
                 out.push(a.clone());
             }
         }
         // Forget chats that no longer need attention.
         self.by_chat
-            .retain(|id, _| items.iter().any(|a| &a.chat_id == id));
+            .retain(|key, _| items.iter().any(|a| &a.key == key));
         out
     }
 
-    /// [`Shown::due`] for one chat that changed: `item` is what it needs now (`None`: nothing
-    /// any more, so it is forgotten).
+    /// [`Shown::due`] for one thing that changed (a chat, or a chat's co-browse, by its key):
+    /// `item` is what it needs now (`None`: nothing any more, so it is forgotten).
     pub fn due_for(
         &mut self,
-        chat_id: &str,
+        key: &str,
         item: Option<&Attention>,
         now_ms: i64,
         settings: NotifySettings,
     ) -> Option<Attention> {
         let Some(a) = item else {
-            self.by_chat.remove(chat_id);
+            self.by_chat.remove(key);
             return None;
         };
-        if !settings.enabled || self.acknowledged.get(chat_id) == Some(&a.mark) {
+        if !settings.enabled || self.acknowledged.get(key) == Some(&a.mark) {
             return None;
         }
         let new = self
             .by_chat
-            .get(chat_id)
+            .get(key)
             .is_none_or(|(mark, _)| *mark != a.mark);
         new.then(|| {
-            self.by_chat.insert(chat_id.to_owned(), (a.mark, now_ms));
+            self.by_chat.insert(key.to_owned(), (a.mark, now_ms));
             a.clone()
         })
     }
 
     /// The agent looked (opened the popup): nothing shown so far is repeated.
     pub fn acknowledge(&mut self, items: &[Attention]) {
-        self.acknowledged = items.iter().map(|a| (a.chat_id.clone(), a.mark)).collect();
+        self.acknowledged = items.iter().map(|a| (a.key.clone(), a.mark)).collect();
         self.by_chat.clear();
     }
 }
@@ -174,8 +210,13 @@ mod tests {
 
     fn item(id: &str, mark: i64) -> Attention {
         Attention {
+            key: id.into(),
             chat_id: id.into(),
-            invitation: mark == 0,
+            kind: if mark == 0 {
+                AttentionKind::Invitation
+            } else {
+                AttentionKind::Message
+            },
             customer: "Pat".into(),
             text: None,
             mark,
@@ -231,5 +272,25 @@ mod tests {
         assert_eq!(shown.due_for("b", None, 6, s), None);
         assert!(!shown.by_chat.contains_key("b"), "b needs nothing any more");
         assert!(shown.by_chat.contains_key("a"), "a was not touched by b");
+    }
+
+    #[test]
+    fn a_co_browse_is_told_apart_from_its_chat_and_once_per_session() {
+        let mut shown = Shown::default();
+        let s = NotifySettings::default();
+        let chat = item("a", 3);
+        let cb = cobrowse_attention("a", "h-1", "Pat");
+        assert_eq!(shown.due(&[chat.clone(), cb.clone()], 0, s).len(), 2);
+        assert_eq!(
+            shown.due_for(&cb.key, Some(&cb), 1, s),
+            None,
+            "shown already"
+        );
+        let next = cobrowse_attention("a", "h-2", "Pat");
+        assert_eq!(shown.due_for(&next.key, Some(&next), 2, s), Some(next));
+        assert!(
+            shown.by_chat.contains_key("a"),
+            "the chat's own is untouched"
+        );
     }
 }

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::outbox::{Outbox, OutgoingMessage};
 use super::transcript::{page_of, Line, LineKind, Pages, Role, Transcript, TranscriptHead};
+use crate::cobrowse::detect::{self, Carrier, Found};
+use crate::cobrowse::Token;
 use crate::gws::{AgentState, Chat, ChatState, ChatsReply, Message, Notification};
 
 /// The storage layout these records make up (bumped with an incompatible change; a migration
@@ -208,6 +210,12 @@ pub enum DeskChange {
     Clear,
     /// Nothing but the pruning every change gets (the retention changed).
     Prune,
+    /// A co-browse token the customer typed was verified: its digits leave the stored line.
+    MaskToken {
+        chat_id: String,
+        index: i64,
+        token: Token,
+    },
 }
 
 fn page_keys<'a>(chat_id: &'a str, messages: &[Message]) -> impl Iterator<Item = Key> + 'a {
@@ -259,6 +267,9 @@ impl DeskChange {
             DeskChange::QueueMessage { chat_id, .. } | DeskChange::MarkRead { chat_id } => {
                 vec![head(chat_id)]
             }
+            DeskChange::MaskToken { chat_id, index, .. } => {
+                vec![head(chat_id), Key::Page(chat_id.clone(), page_of(*index))]
+            }
             DeskChange::Clear => index.chats.keys().map(|id| head(id)).collect(),
             DeskChange::TakeNextOutgoing
             | DeskChange::SendSettled { .. }
@@ -299,13 +310,16 @@ pub struct DeskOutcome {
     /// When the earliest message waiting for a retry is due.
     pub next_attempt_at: Option<i64>,
     /// Chats waiting for the agent (the toolbar badge).
-    pub waiting: usize,
+    pub waiting: BTreeSet<String>,
     /// Chats whose head or lines changed.
     pub changed: Vec<ChatChanged>,
     /// Chats whose messages on their way changed (the outbox), besides those in `changed`.
     pub outbox_changed: Vec<String>,
     /// Chats that are gone (pruned, or signed out).
     pub removed: Vec<String>,
+    /// Co-browse tokens the customers of live chats sent with this change (candidates: the
+    /// server verifies them).
+    pub found: Vec<Found>,
 }
 
 /// The desk's records as loaded for a change; what the change alters is marked to be stored.
@@ -323,6 +337,10 @@ pub struct Desk {
     removed: BTreeSet<Key>,
     /// Lines added per chat during this change.
     added: BTreeMap<String, Vec<i64>>,
+    /// Lines changed in place per chat during this change (a token masked).
+    rewritten: BTreeMap<String, Vec<i64>>,
+    /// Co-browse candidates found during this change.
+    found: Vec<Found>,
 }
 
 /// A record to store, by type.
@@ -484,6 +502,11 @@ impl Desk {
                 outcome.removed = ids;
             }
             DeskChange::Prune => {}
+            DeskChange::MaskToken {
+                chat_id,
+                index,
+                token,
+            } => self.mask_token(&chat_id, index, &token),
         }
         if self.outbox != outbox_before {
             self.touch(Key::Outbox);
@@ -497,7 +520,7 @@ impl Desk {
         }
         self.update_waiting();
         outcome.next_attempt_at = self.outbox.next_attempt_at();
-        outcome.waiting = self.waiting.len();
+        outcome.waiting = self.waiting.clone();
         outcome.changed = self
             .dirty
             .iter()
@@ -511,14 +534,74 @@ impl Desk {
             })
             .collect();
         outcome.removed.sort();
+        outcome.found = std::mem::take(&mut self.found);
         outcome
     }
 
+    fn mask_token(&mut self, chat_id: &str, index: i64, token: &Token) {
+        let Some(mut t) = self.transcript(chat_id) else {
+            return;
+        };
+        let Some(line) = t.get_mut(index) else {
+            return;
+        };
+        let Some(masked) = line
+            .text
+            .as_deref()
+            .map(|text| detect::mask_typed(text, token))
+        else {
+            return;
+        };
+        if line.text.as_deref() == Some(masked.as_str()) {
+            return;
+        }
+        line.text = Some(masked.clone());
+        if let Some(words) = t
+            .head
+            .last_customer_text
+            .as_mut()
+            .filter(|w| w.index == index)
+        {
+            words.text = masked;
+        }
+        self.touch(Key::Head(chat_id.to_owned()));
+        self.touch(Key::Page(chat_id.to_owned(), page_of(index)));
+        self.rewritten
+            .entry(chat_id.to_owned())
+            .or_default()
+            .push(index);
+    }
+
+    /// A live chat's user data may carry a co-browse token.
+    fn detect_in_user_data(&mut self, chat: &Chat) {
+        if chat.state != ChatState::Chatting {
+            return;
+        }
+        if let Some(token) = detect::in_user_data(&chat.user_data) {
+            self.found.push(Found {
+                chat_id: chat.id.clone(),
+                token,
+                carrier: Carrier::UserData,
+                index: None,
+            });
+        }
+    }
+
     fn added_lines(&self, chat_id: &str) -> Vec<Line> {
-        let (Some(added), Some(pages)) = (self.added.get(chat_id), self.pages.get(chat_id)) else {
+        let Some(pages) = self.pages.get(chat_id) else {
             return Vec::new();
         };
-        added
+        let mut indexes: Vec<i64> = self
+            .added
+            .get(chat_id)
+            .into_iter()
+            .chain(self.rewritten.get(chat_id))
+            .flatten()
+            .copied()
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes
             .iter()
             .filter_map(|i| {
                 let page = pages.get(&page_of(*i))?;
@@ -613,6 +696,7 @@ impl Desk {
     fn apply(&mut self, n: &Notification, now_ms: i64) -> Vec<Effect> {
         match n {
             Notification::ChatStateChangeMessage(c) => {
+                self.detect_in_user_data(&c.chat);
                 let head = self.upsert(&c.chat, now_ms);
                 // Accepting: the transcript so far comes with (or right after) this; fetch it
                 // so nothing before the first live entry is missed.
@@ -666,8 +750,23 @@ impl Desk {
         after_restart: bool,
     ) -> Option<i64> {
         let before = self.heads.get(chat_id)?.clone();
+        let live = before.state == ChatState::Chatting;
         let mut t = self.transcript(chat_id)?;
         let applied = f(&mut t);
+        // The customer's co-browse tokens: candidates if the chat is live; a marker notice
+        // never keeps its token in the transcript.
+        let mut found = Vec::new();
+        for i in &applied.added {
+            let Some(line) = t.get_mut(*i) else { continue };
+            let here = detect::in_line(chat_id, line);
+            if here.iter().any(|f| f.carrier == Carrier::Notice) {
+                line.kind = LineKind::Cobrowse;
+                line.text = None;
+            }
+            if live {
+                found.extend(here);
+            }
+        }
         let new_lines: Vec<Line> = applied
             .added
             .iter()
@@ -679,7 +778,10 @@ impl Desk {
                 l.role == Role::Customer
                     && matches!(
                         l.kind,
-                        LineKind::Text | LineKind::CustomNotice | LineKind::PushUrl
+                        LineKind::Text
+                            | LineKind::CustomNotice
+                            | LineKind::PushUrl
+                            | LineKind::Cobrowse
                     )
             })
             .count() as u32;
@@ -702,6 +804,7 @@ impl Desk {
             .or_default()
             .extend(applied.added.iter().copied());
         self.outbox.reconcile(chat_id, &new_lines, after_restart);
+        self.found.extend(found);
         self.truncate(chat_id);
         applied.resync_from
     }
@@ -742,6 +845,7 @@ impl Desk {
         }
         let mut effects = Vec::new();
         for chat in &reply.chats {
+            self.detect_in_user_data(chat);
             let head = self.upsert(chat, now_ms);
             if head.state == ChatState::Chatting {
                 effects.push(Effect::Fetch {
@@ -917,7 +1021,7 @@ mod tests {
         let mut s = Store::default();
         let o = s.change(state("c1", "Invited"), 5);
         assert!(o.fetch.is_empty());
-        assert_eq!(o.waiting, 1);
+        assert_eq!(o.waiting.len(), 1);
         assert_eq!(s.head("c1").customer, "Pat");
         assert_eq!(s.head("c1").subject, "Order 42");
         let o = s.change(state("c1", "Chatting"), 6);
@@ -928,7 +1032,7 @@ mod tests {
                 from: 1
             }]
         );
-        assert_eq!(o.waiting, 0);
+        assert_eq!(o.waiting.len(), 0);
     }
 
     #[test]
@@ -941,14 +1045,14 @@ mod tests {
             1,
         );
         assert_eq!(s.head("c1").unread, 2);
-        assert_eq!(o.waiting, 1);
+        assert_eq!(o.waiting.len(), 1);
         assert_eq!(
             o.changed[0].lines.len(),
             2,
             "the new lines travel with the change"
         );
         let o = s.change(log("c1", &[(3, "Agent", "yes")]), 2);
-        assert_eq!(o.waiting, 0);
+        assert_eq!(o.waiting.len(), 0);
         s.change(
             DeskChange::MarkRead {
                 chat_id: "c1".into(),
@@ -982,7 +1086,7 @@ mod tests {
         let o = s.change(log("c7", &[(302, "Agent", "answer")]), 101);
         assert_eq!(s.written, ["chat:c7", "lines:c7:3", "waiting"]);
         assert!(s.read.len() <= 2, "{:?}", s.read);
-        assert_eq!(o.waiting, 49);
+        assert_eq!(o.waiting.len(), 49);
     }
 
     #[test]
@@ -1086,5 +1190,76 @@ mod tests {
             "the oldest page went"
         );
         assert_eq!(head.transcript.resync_from(), 1201);
+    }
+
+    fn notice(id: &str, index: i64, who: &str, text: &str) -> DeskChange {
+        DeskChange::ApplyNotification(
+            serde_json::from_str(&format!(
+                r#"{{"messageType":"MessageLogUpdated","notificationType":"NewMessages","chatId":"{id}",
+                    "messages":[{{"index":{index},"type":"CustomNotice","text":"{text}","from":{{"type":"{who}","nickname":"x"}}}}]}}"#
+            ))
+            .unwrap(),
+        )
+    }
+
+    fn live_chat(s: &mut Store) {
+        s.change(state("C", "Chatting"), 0);
+        s.change(fetched("C"), 0);
+    }
+
+    #[test]
+    fn the_customers_tokens_are_candidates_and_a_marker_notice_keeps_no_digits() {
+        let mut s = Store::default();
+        live_chat(&mut s);
+        let out = s.change(notice("C", 2, "Customer", "cobrowse-token:535176834"), 1);
+        assert_eq!(out.found.len(), 1);
+        assert_eq!(out.found[0].carrier, Carrier::Notice);
+        let page = serde_json::to_string(&s.records["lines:C:0"]).unwrap();
+        assert!(!page.contains("535176834"), "{page}");
+        assert!(page.contains(r#""kind":"cobrowse""#), "{page}");
+
+        let out = s.change(log("C", &[(3, "Customer", "it is 111 222 333")]), 2);
+        assert_eq!(out.found[0].token.expose(), "111222333");
+        assert_eq!(out.found[0].index, Some(3));
+        let out = s.change(log("C", &[(4, "Agent", "try 444555666")]), 3);
+        assert!(out.found.is_empty(), "the agent's digits never count");
+        let out = s.change(notice("C", 5, "Agent", "cobrowse-token:777888999"), 4);
+        assert!(out.found.is_empty());
+
+        let out = s.change(
+            DeskChange::MaskToken {
+                chat_id: "C".into(),
+                index: 3,
+                token: Token::parse("111222333").unwrap(),
+            },
+            5,
+        );
+        assert_eq!(
+            out.changed[0].lines[0].text.as_deref(),
+            Some("it is ••• ••• •••")
+        );
+        let stored = serde_json::to_string(&s.records).unwrap();
+        assert!(
+            !stored.contains("111222333") && !stored.contains("111 222 333"),
+            "{stored}"
+        );
+    }
+
+    #[test]
+    fn user_data_of_a_live_chat_carries_a_candidate_and_finished_chats_none() {
+        let with_data = |id: &str, state: &str| {
+            DeskChange::ApplyNotification(
+                serde_json::from_str(&format!(
+                    r#"{{"messageType":"ChatStateChangeMessage","notificationType":"PropertiesUpdated",
+                        "chat":{{"id":"{id}","state":"{state}","userData":{{"cobrowse-token":"246813579"}}}}}}"#
+                ))
+                .unwrap(),
+            )
+        };
+        let mut s = Store::default();
+        live_chat(&mut s);
+        let out = s.change(with_data("C", "Chatting"), 1);
+        assert_eq!(out.found[0].carrier, Carrier::UserData);
+        assert!(s.change(with_data("C", "Completed"), 2).found.is_empty());
     }
 }

@@ -45,6 +45,9 @@ pub enum LineKind {
     PushUrl,
     TypingStarted,
     TypingStopped,
+    /// The customer's page handed over a co-browse (our adapter's marker notice); the token it
+    /// carried is not kept in the transcript.
+    Cobrowse,
     /// A type this version does not know (kept, shown as a notice if it has text).
     Other(String),
 }
@@ -286,6 +289,13 @@ impl Transcript<'_> {
         page.insert(at, line);
         *self.head.pages.entry(p).or_default() += 1;
         true
+    }
+
+    pub fn get_mut(&mut self, index: i64) -> Option<&mut Line> {
+        let page = self.pages.get_mut(&page_of(index))?;
+        page.binary_search_by_key(&index, |l| l.index)
+            .ok()
+            .map(|i| &mut page[i])
     }
 
     pub fn get(&self, index: i64) -> Option<&Line> {

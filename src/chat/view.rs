@@ -165,6 +165,7 @@ impl PageModel {
                     open.outgoing = outgoing;
                 }
             }
+            BackgroundEvent::Cobrowse(views) => self.snapshot.cobrowse = views,
             BackgroundEvent::Status(status) => {
                 // The channel's state comes with the desk's snapshots, not the status record.
                 let channel_state = self.snapshot.agent.channel_state;

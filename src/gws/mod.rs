@@ -4,10 +4,12 @@
 //!
 //! Submodules: `auth` (Basic, the CSRF token), `operation` (operation names, request bodies,
 //! paths, a request as data), `outcome` (what a reply means), `additions` (what the reference
-//! server adds to these shapes, shared with it).
+//! server adds to these shapes, shared with it), `cobrowse` (the agent's co-browse additions:
+//! verification, state notifications).
 
 pub mod additions;
 pub mod auth;
+pub mod cobrowse;
 pub mod operation;
 pub mod outcome;
 
@@ -18,7 +20,7 @@ pub use additions::{
     notifications_token_ext, notifications_token_in, MAX_TEXT_BYTES, NOTIFICATIONS_TOKEN_HEADER,
 };
 pub use auth::{basic_authorization, CsrfToken, CSRF_HEADER_NAME};
-pub use operation::{paths, Cookies, Method, Operation, OperationName, Request};
+pub use operation::{paths, Body, Cookies, Method, Operation, OperationName, Request};
 pub use outcome::{HttpReply, Outcome};
 
 /// The `data` of a message on `/v2/me/chats` or `/v2/me/channels`.

@@ -187,8 +187,16 @@ pub enum Cookies {
 pub struct Request {
     pub method: Method,
     pub path: String,
-    pub body: Option<Operation>,
+    pub body: Option<Body>,
     pub cookies: Cookies,
+}
+
+/// A request's JSON body: an operation, or the co-browse verification (our addition).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    Operation(Operation),
+    Verification(super::cobrowse::VerificationRequest),
 }
 
 impl Request {
@@ -205,8 +213,29 @@ impl Request {
         Request {
             method: Method::Post,
             path: path.into(),
-            body: Some(operation),
+            body: Some(Body::Operation(operation)),
             cookies: Cookies::Include,
+        }
+    }
+
+    /// `POST /api/v2/me/cobrowse/verifications` for this chat and token.
+    pub fn verification(chat_id: &str, token: &crate::cobrowse::Token) -> Request {
+        Request {
+            method: Method::Post,
+            path: super::cobrowse::VERIFICATIONS_PATH.into(),
+            body: Some(Body::Verification(super::cobrowse::VerificationRequest {
+                chat_id: chat_id.to_owned(),
+                session_token: token.expose().to_owned(),
+            })),
+            cookies: Cookies::Include,
+        }
+    }
+
+    /// The operation this request carries, if it is one.
+    pub fn operation(&self) -> Option<&Operation> {
+        match &self.body {
+            Some(Body::Operation(op)) => Some(op),
+            _ => None,
         }
     }
 
@@ -226,7 +255,7 @@ impl Request {
     pub fn body_json(&self) -> Option<String> {
         self.body
             .as_ref()
-            .map(|op| serde_json::to_string(op).expect("operations serialize"))
+            .map(|body| serde_json::to_string(body).expect("bodies serialize"))
     }
 }
 

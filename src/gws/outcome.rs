@@ -38,6 +38,8 @@ pub enum Outcome {
     /// HTTP 403 `Missing or invalid Csrf token`: the write went without the session's current
     /// token (it expired, or the server restarted).
     CsrfRefused,
+    /// HTTP 429: too many requests; try again later.
+    Throttled(String),
     /// The server answered no: its `statusMessage`, or the HTTP status.
     Refused(String),
     /// No answer (network down, timeout, the server is gone).
@@ -64,10 +66,16 @@ impl Outcome {
                     status_code: 20, ..
                 }),
             ) => Outcome::BadCredentials,
-            (code, s) => Outcome::Refused(
-                s.and_then(|s| s.status_message)
-                    .unwrap_or_else(|| format!("HTTP {code}")),
-            ),
+            (code, s) => {
+                let message = s
+                    .and_then(|s| s.status_message)
+                    .unwrap_or_else(|| format!("HTTP {code}"));
+                if code == 429 {
+                    Outcome::Throttled(message)
+                } else {
+                    Outcome::Refused(message)
+                }
+            }
         }
     }
 
@@ -82,7 +90,7 @@ impl Outcome {
             Outcome::Ok(_) => "ok".into(),
             Outcome::BadCredentials => "the user name or password was refused".into(),
             Outcome::CsrfRefused => "missing or invalid CSRF token".into(),
-            Outcome::Refused(m) => m.clone(),
+            Outcome::Refused(m) | Outcome::Throttled(m) => m.clone(),
             Outcome::Unreachable(m) => format!("no answer: {m}"),
         }
     }

@@ -105,6 +105,32 @@ impl Customer {
         post_form(&self.http, &url, &params).await
     }
 
+    /// Starts a co-browse bound to this chat, as the demo shop's Co-browse button does; its
+    /// live token.
+    pub async fn start_cobrowse(&self) -> String {
+        let body =
+            json!({"chatId": self.chat_id, "userId": self.user_id, "secureKey": self.secure_key});
+        let r = self
+            .http
+            .post(format!("{}/cobrowse/rest/live/sessions", self.base))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("POST /cobrowse/rest/live/sessions");
+        let status = r.status().as_u16();
+        let v: Value =
+            serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or_default();
+        assert_eq!(status, 200, "co-browse create: {v}");
+        v["sessionToken"].as_str().expect("a token").to_owned()
+    }
+
+    /// Sends a custom notice (what the demo adapter's `sendCbSessionToken` does).
+    pub async fn custom_notice(&self, text: &str) {
+        let (s, r) = self.call("customNotice", &[("message", text)]).await;
+        assert_eq!((s, &r["statusCode"]), (200, &json!(0)), "customNotice: {r}");
+    }
+
     pub async fn send(&self, text: &str) {
         let (s, r) = self.call("send", &[("message", text)]).await;
         assert_eq!((s, &r["statusCode"]), (200, &json!(0)), "send: {r}");

@@ -16,7 +16,8 @@ pub struct RestAgent {
     /// The `Authorization` header value.
     pub auth: String,
     pub cometd: Option<NativeClient>,
-    /// Notifications seen so far (data of `/v2/me/chats` and `/v2/me/channels` messages).
+    /// Notifications seen so far (data of `/v2/me/chats`, `/v2/me/channels` and
+    /// `/v2/me/cobrowse` messages).
     pub seen: Vec<Value>,
 }
 
@@ -95,7 +96,8 @@ impl RestAgent {
     }
 
     /// Connects CometD over `transport` (Basic on every request, like a GWS client), subscribes
-    /// to the chat and channel topics, starts a contact-center session and goes Ready.
+    /// to the chat, channel and co-browse topics, starts a contact-center session and goes
+    /// Ready.
     pub async fn sign_in(&mut self, transport: &str) {
         let config = ClientConfig {
             transports: vec![transport.into()],
@@ -109,8 +111,9 @@ impl RestAgent {
         );
         c.subscribe(paths::CHATS_TOPIC);
         c.subscribe(paths::CHANNELS_TOPIC);
+        c.subscribe(cobrowse_agent::gws::cobrowse::COBROWSE_TOPIC);
         let mut subscribed = 0;
-        while subscribed < 2 {
+        while subscribed < 3 {
             match tokio::time::timeout(WAIT, c.next_event())
                 .await
                 .expect("CometD answers")

@@ -8,6 +8,7 @@
 
 pub mod agent_desk;
 pub mod agent_desk_actions;
+pub mod cobrowse;
 pub mod desk_load;
 pub mod scenarios;
 
@@ -45,6 +46,8 @@ macro_rules! shared_scenarios {
             sign_in_is_refused_while_the_browser_holds_another_agents_session,
             ten_chatty_customers_are_kept_up_with,
             an_upgraded_desk_keeps_its_chats_and_outbox,
+            cobrowse_from_the_demo_shop_is_verified_joined_and_ended,
+            spoofed_and_foreign_tokens_are_never_attached,
         );
 
         #[tokio::test]

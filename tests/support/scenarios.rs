@@ -12,6 +12,10 @@ pub use super::agent_desk_actions::{
     badge_typing_retry_and_leave, chat_with_csrf_protection_across_a_server_restart,
     sign_in_is_refused_while_the_browser_holds_another_agents_session,
 };
+pub use super::cobrowse::{
+    cobrowse_from_the_demo_shop_is_verified_joined_and_ended,
+    spoofed_and_foreign_tokens_are_never_attached,
+};
 pub use super::desk_load::{
     an_upgraded_desk_keeps_its_chats_and_outbox, ten_chatty_customers_are_kept_up_with,
 };

@@ -9,6 +9,8 @@
 //! * `cobrowse` — the live view (`server/examples/cobrowse_bench.rs`): change → agent view
 //!   latency, late join, full snapshot, typical traffic with and without permessage-deflate,
 //!   relay throughput with 50 sessions; ours next to a minimal Node `ws` relay.
+//! * `desk` — the extension in headless Chromium and Firefox (`examples/desk_bench.rs`): a
+//!   customer message → the popup's DOM, and a co-browse hand-over → the verified card.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,48 +30,81 @@ pub fn run(paths: &Paths, what: &str) -> Result<(), String> {
         "size" => size(paths, &tools),
         "bayeux" => bayeux(paths),
         "cobrowse" => cobrowse(paths, &tools),
+        "desk" => desk(paths, &tools),
         "all" => size(paths, &tools)
             .and_then(|_| bayeux(paths))
-            .and_then(|_| cobrowse(paths, &tools)),
+            .and_then(|_| cobrowse(paths, &tools))
+            .and_then(|_| desk(paths, &tools)),
         other => Err(format!(
-            "unknown benchmark {other:?} (size, bayeux, cobrowse, all)"
+            "unknown benchmark {other:?} (size, bayeux, cobrowse, desk, all)"
         )),
     }
 }
 
-/// The co-browse figures: a release build of the server and the bench program, in headless
-/// Chromium; the figures also go to `<target>/bench/cobrowse.json`.
-fn cobrowse(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+/// `cargo build --release` with these arguments, into our target directory.
+fn cargo_release(paths: &Paths, args: &[&str]) -> Result<(), String> {
     run_cmd(
         Command::new("cargo")
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "cobrowse-server",
-                "--bin",
-                "cobrowse-server",
-                "--example",
-                "cobrowse_bench",
-            ])
+            .args(["build", "--release"])
+            .args(args)
             .current_dir(&paths.root)
             .env("CARGO_TARGET_DIR", &paths.target),
-    )?;
+    )
+}
+
+/// Runs the release bench program `example` against the release server, with the browsers,
+/// its figures saved to `<target>/bench/<example's figures>.json`.
+fn run_bench_program(
+    paths: &Paths,
+    tools: &crate::setup::Tools,
+    example: &str,
+    figures: &str,
+) -> Result<(), String> {
     let out = paths.target.join("bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     run_cmd(
-        Command::new(paths.target.join("release/examples/cobrowse_bench"))
+        Command::new(paths.target.join("release/examples").join(example))
             .current_dir(&paths.root)
             .env(
                 "COBROWSE_SERVER",
                 paths.target.join("release/cobrowse-server"),
             )
-            .env("COBROWSE_BENCH_JSON", out.join("cobrowse.json"))
+            .env("COBROWSE_DIST", &paths.dist)
+            .env("COBROWSE_BENCH_JSON", out.join(format!("{figures}.json")))
             .env("CHROMEDRIVER", &tools.chromedriver)
             .env("CHROMIUM", &tools.chromium)
             .env("GECKODRIVER", &tools.geckodriver)
             .env("FIREFOX", &tools.firefox),
     )
+}
+
+/// The co-browse figures: a release build of the server and the bench program, in headless
+/// Chromium; the figures also go to `<target>/bench/cobrowse.json`.
+fn cobrowse(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+    cargo_release(
+        paths,
+        &[
+            "-p",
+            "cobrowse-server",
+            "--bin",
+            "cobrowse-server",
+            "--example",
+            "cobrowse_bench",
+        ],
+    )?;
+    run_bench_program(paths, tools, "cobrowse_bench", "cobrowse")
+}
+
+/// The desk's figures: the built extension, a release server, both browsers; the figures also
+/// go to `<target>/bench/desk.json`.
+fn desk(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+    dist::build(paths, tools)?;
+    cargo_release(
+        paths,
+        &["-p", "cobrowse-server", "--bin", "cobrowse-server"],
+    )?;
+    cargo_release(paths, &["--example", "desk_bench"])?;
+    run_bench_program(paths, tools, "desk_bench", "desk")
 }
 
 fn gzip_len(path: &Path) -> Option<u64> {

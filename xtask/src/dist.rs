@@ -54,7 +54,9 @@ pub fn workspace_version(paths: &Paths) -> Result<String, String> {
 }
 
 /// Renders the one manifest template for `browser`: Chrome gets `service_worker` and no
-/// `browser_specific_settings`; Firefox gets `scripts` (an event page) and no Chrome-only keys.
+/// `browser_specific_settings`; Firefox gets `scripts` (an event page) and no Chrome-only keys
+/// (`minimum_chrome_version`, `storage.managed_schema`: Firefox takes its managed storage from
+/// enterprise policies).
 pub fn render_manifest(template: &Value, browser: Browser, version: &str) -> Result<Value, String> {
     let mut m = template.clone();
     let obj = m.as_object_mut().ok_or("manifest.json is not an object")?;
@@ -71,6 +73,7 @@ pub fn render_manifest(template: &Value, browser: Browser, version: &str) -> Res
         Browser::Firefox => {
             background.remove("service_worker");
             obj.remove("minimum_chrome_version");
+            obj.remove("storage");
         }
     }
     Ok(m)
@@ -157,6 +160,9 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
         copy_dir(&paths.root.join("assets/_locales"), &out.join("_locales"))?;
         copy_dir(&paths.root.join("assets/icons"), &out.join("icons"))?;
         copy_dir(&paths.root.join("assets/css"), &out)?;
+        if browser == Browser::Chrome {
+            copy_file(&paths.root.join("assets/managed_schema.json"), &out)?;
+        }
         // wasm-bindgen writes a .gitignore into its output dir; it has no place in a package.
         let _ = std::fs::remove_file(out.join("pkg/.gitignore"));
         let manifest = render_manifest(&template, browser, &version)?;
@@ -271,6 +277,7 @@ mod tests {
         assert!(m["background"].get("scripts").is_none());
         assert!(m.get("browser_specific_settings").is_none());
         assert!(m.get("minimum_chrome_version").is_some());
+        assert_eq!(m["storage"]["managed_schema"], "managed_schema.json");
     }
 
     #[test]
@@ -280,6 +287,10 @@ mod tests {
         assert!(m["background"].get("service_worker").is_none());
         assert!(m["browser_specific_settings"]["gecko"]["id"].is_string());
         assert!(m.get("minimum_chrome_version").is_none());
+        assert!(
+            m.get("storage").is_none(),
+            "Firefox reads policies, not a schema"
+        );
     }
 
     #[test]

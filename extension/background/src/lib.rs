@@ -94,11 +94,18 @@ pub async fn on_storage_changed(changes: JsValue, area: String) {
             pages::chats_changed(&changes, &desk).await;
             notify::chats_changed(&changes, &desk, ports::any_open()).await;
         }
+    } else if area == Area::Managed.name() {
+        // The admin's policy changed: pages show it (the session reads it at its next start).
+        pages::repaint().await;
     } else if area == Area::Session.name() {
         if has(storage_keys::CREDENTIALS) {
             pages::repaint().await;
         } else if has(storage_keys::AGENT_STATUS) {
             pages::status_changed().await;
+        }
+        if has(storage_keys::COBROWSE) {
+            pages::cobrowse_changed(&changes).await;
+            notify::cobrowse_changed(&changes, ports::any_open()).await;
         }
     }
 }

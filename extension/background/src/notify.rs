@@ -1,22 +1,35 @@
 //! System notifications for what needs the agent while no extension page is open, repeated
-//! until the agent opens the popup. Driven by changes of chats in storage (each change tells
-//! what it is about) and the alarm for repeats, never called by the session. What was shown when lives in
-//! `storage.session`; what is due is core's to say (`chat::attention`).
+//! until the agent opens the popup. Driven by changes of chats and co-browses in storage (each
+//! change tells what it is about) and the alarm for repeats, never called by the session. What
+//! was shown when lives in `storage.session`; what is due is core's to say (`chat::attention`).
+//! A notification never carries a co-browse token.
 
-use cobrowse_agent::chat::attention::{attention, attention_of, Attention};
+use std::collections::BTreeSet;
+
+use cobrowse_agent::chat::attention::{
+    attention, attention_of, cobrowse_attention, cobrowse_key, Attention, AttentionKind,
+};
 use cobrowse_agent::chat::{ChatHead, Key};
+use cobrowse_agent::cobrowse::Attachments;
+use cobrowse_agent::gws::cobrowse::SessionState;
+use cobrowse_agent::storage_keys;
 use wasm_bindgen::JsValue;
 use webext::notifications::{self, BasicNotification};
 
 use crate::store;
 
-fn notification_id(chat_id: &str) -> String {
-    format!("chat-{chat_id}")
+fn notification_id(a: &Attention) -> String {
+    match a.kind {
+        AttentionKind::Cobrowse => format!("cobrowse-{}", a.chat_id),
+        AttentionKind::Invitation | AttentionKind::Message => format!("chat-{}", a.chat_id),
+    }
 }
 
 /// The chat a notification id names.
 pub fn chat_of(notification_id: &str) -> Option<&str> {
-    notification_id.strip_prefix("chat-")
+    notification_id
+        .strip_prefix("chat-")
+        .or_else(|| notification_id.strip_prefix("cobrowse-"))
 }
 
 fn text(key: &str, subs: &[&str]) -> String {
@@ -25,23 +38,26 @@ fn text(key: &str, subs: &[&str]) -> String {
 
 async fn show(due: Vec<Attention>) {
     for a in due {
-        let (title, message) = if a.invitation {
-            (
+        let (title, message) = match a.kind {
+            AttentionKind::Invitation => (
                 text("notifyInvitationTitle", &[&a.customer]),
                 text("notifyInvitationBody", &[]),
-            )
-        } else {
-            (
+            ),
+            AttentionKind::Message => (
                 text("notifyMessageTitle", &[&a.customer]),
                 a.text.clone().unwrap_or_default(),
-            )
+            ),
+            AttentionKind::Cobrowse => (
+                text("notifyCobrowseTitle", &[&a.customer]),
+                text("notifyCobrowseBody", &[]),
+            ),
         };
         let n = BasicNotification {
             title: &title,
             message: &message,
             icon_path: "icons/icon-128.png",
         };
-        if let Err(e) = notifications::show(&notification_id(&a.chat_id), &n).await {
+        if let Err(e) = notifications::show(&notification_id(&a), &n).await {
             webext::log_error(&format!("[cobrowse-agent] notification: {e}"));
         }
     }
@@ -54,8 +70,7 @@ pub async fn refresh(pages_open: bool) {
         return;
     }
     let settings = store::notify_settings().await;
-    let desk = store::desk_heads().await;
-    let items = attention(desk.heads.values());
+    let items = everything().await;
     let now = webext::now_ms() as i64;
     let due = store::change_shown(|shown| shown.due(&items, now, settings)).await;
     show(due).await;
@@ -87,22 +102,93 @@ pub async fn chats_changed(changes: &JsValue, keys: &[String], pages_open: bool)
     show(due).await;
 }
 
-/// The agent opened the popup: clear what was shown and do not repeat it.
-pub async fn acknowledge() {
-    let items = attention(store::desk_heads().await.heads.values());
-    let cleared = store::change_shown(|shown| {
-        let ids: Vec<String> = shown
-            .by_chat
-            .keys()
-            .cloned()
-            .chain(items.iter().map(|a| a.chat_id.clone()))
-            .collect();
-        shown.acknowledge(&items);
-        ids
+/// The co-browses waiting for the agent, named by their chats' customers.
+fn cobrowse_items(attachments: &Attachments, customer: impl Fn(&str) -> String) -> Vec<Attention> {
+    attachments
+        .chats
+        .iter()
+        .filter_map(|(id, c)| {
+            let s = c
+                .session
+                .as_ref()
+                .filter(|s| s.state == SessionState::Idle)?;
+            Some(cobrowse_attention(id, &s.history_id, &customer(id)))
+        })
+        .collect()
+}
+
+/// Everything that needs the agent now: chats and co-browses.
+async fn everything() -> Vec<Attention> {
+    let desk = store::desk_heads().await;
+    let customer = |id: &str| {
+        desk.heads
+            .get(id)
+            .map(|h| h.customer.clone())
+            .unwrap_or_default()
+    };
+    let mut items = attention(desk.heads.values());
+    items.extend(cobrowse_items(&store::attachments().await, customer));
+    items
+}
+
+/// The co-browses changed in storage: a newly verified one no agent joined is told.
+pub async fn cobrowse_changed(changes: &JsValue, pages_open: bool) {
+    if pages_open {
+        return;
+    }
+    let (now, before): (Option<Attachments>, Option<Attachments>) =
+        webext::storage::change(changes, storage_keys::COBROWSE);
+    let (now, before) = (now.unwrap_or_default(), before.unwrap_or_default());
+    let chats: BTreeSet<String> = now.waiting().union(&before.waiting()).cloned().collect();
+    if chats.is_empty() {
+        return;
+    }
+    let mut desk = cobrowse_agent::chat::Desk::new();
+    store::load_heads(&mut desk, chats.iter().cloned()).await;
+    let items = cobrowse_items(&now, |id| {
+        desk.heads
+            .get(id)
+            .map(|h| h.customer.clone())
+            .unwrap_or_default()
+    });
+    let settings = store::notify_settings().await;
+    let at = webext::now_ms() as i64;
+    let due = store::change_shown(|shown| {
+        chats
+            .iter()
+            .filter_map(|id| {
+                let item = items.iter().find(|a| &a.chat_id == id);
+                shown.due_for(&cobrowse_key(id), item, at, settings)
+            })
+            .collect::<Vec<_>>()
     })
     .await;
-    for id in cleared {
-        let _ = notifications::clear(&notification_id(&id)).await;
+    show(due).await;
+}
+
+/// The agent opened the popup: clear what was shown and do not repeat it.
+pub async fn acknowledge() {
+    let items = everything().await;
+    let shown_keys = store::change_shown(|shown| {
+        let keys: Vec<String> = shown.by_chat.keys().cloned().collect();
+        shown.acknowledge(&items);
+        keys
+    })
+    .await;
+    let ids: BTreeSet<String> = items
+        .iter()
+        .map(notification_id)
+        .chain(
+            shown_keys
+                .iter()
+                .map(|key| match key.strip_prefix("cobrowse:") {
+                    Some(chat) => format!("cobrowse-{chat}"),
+                    None => format!("chat-{key}"),
+                }),
+        )
+        .collect();
+    for id in ids {
+        let _ = notifications::clear(&id).await;
     }
 }
 

@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cobrowse_agent::agent::PageCommand;
 use cobrowse_agent::chat::{ChatHead, Key, Line, Outbox};
+use cobrowse_agent::cobrowse::Attachments;
 use cobrowse_agent::protocol::{
     decode_request, BackgroundEvent, ChatDelta, PopupReply, PopupRequest, Problem, Refusal,
     RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
 };
 use cobrowse_agent::sender::{classify_sender, MessageSender, SenderTrust};
+use cobrowse_agent::storage_keys;
 use wasm_bindgen::JsValue;
 use webext::port::Port;
 use webext::storage;
@@ -44,6 +46,7 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         }
         Err(e) => return Err(storage_refusal(e)),
     };
+    let policy = store::policy().await;
     let mut desk = store::desk_heads().await;
     let mut agent = store::status().await;
     agent.channel_state = desk.meta.channel_state;
@@ -59,7 +62,9 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
     Ok(Snapshot {
         protocol: PROTOCOL_VERSION,
         configured: stored.is_some(),
-        settings: stored.unwrap_or_default(),
+        settings: stored.unwrap_or_else(|| policy.default_settings()),
+        cobrowse: store::attachments().await.views(),
+        policy,
         worker: WorkerInfo {
             started_at_ms: STARTED_AT_MS.with(Cell::get),
         },
@@ -75,7 +80,7 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
     let command = match request {
         PopupRequest::GetSnapshot => return Ok(PopupReply::Snapshot(load_snapshot().await?)),
         PopupRequest::SaveSettings(settings) => {
-            let settings = settings.validated().map_err(|e| {
+            let settings = store::policy().await.allows(&settings).map_err(|e| {
                 Refusal::new(
                     RefusalReason::InvalidSettings,
                     e.message_key(),
@@ -126,6 +131,13 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
         PopupRequest::RetryMessage { client_id } => PageCommand::RetryMessage { client_id },
         PopupRequest::MarkRead { chat_id } => PageCommand::MarkRead { chat_id },
         PopupRequest::Typing { chat_id, typing } => PageCommand::Typing { chat_id, typing },
+        PopupRequest::JoinCobrowse { chat_id, end_other } => {
+            PageCommand::JoinCobrowse { chat_id, end_other }
+        }
+        PopupRequest::EndCobrowse { chat_id } => PageCommand::EndCobrowse { chat_id },
+        PopupRequest::EnterCobrowseCode { chat_id, code } => {
+            PageCommand::EnterCobrowseCode { chat_id, code }
+        }
     };
     session::ask(command).await?;
     Ok(PopupReply::Snapshot(load_snapshot().await?))
@@ -188,6 +200,16 @@ pub async fn repaint() {
     }
 }
 
+/// The co-browses changed in `storage.session`: push what pages show of them (never a token).
+pub async fn cobrowse_changed(changes: &JsValue) {
+    if !ports::any_open() {
+        return;
+    }
+    let (now, _): (Option<Attachments>, Option<Attachments>) =
+        storage::change(changes, storage_keys::COBROWSE);
+    ports::broadcast(&BackgroundEvent::Cobrowse(now.unwrap_or_default().views()));
+}
+
 /// The connection's status changed: push it.
 pub async fn status_changed() {
     if ports::any_open() {
@@ -236,7 +258,11 @@ pub async fn chats_changed(changes: &JsValue, keys: &[String]) {
                     new.unwrap_or_default()
                         .into_iter()
                         .filter(|l| l.is_visible())
-                        .filter(|l| old.binary_search_by_key(&l.index, |o| o.index).is_err()),
+                        // New lines, and lines changed in place (a token masked).
+                        .filter(|l| {
+                            old.binary_search_by_key(&l.index, |o| o.index)
+                                .map_or(true, |at| old[at] != *l)
+                        }),
                 );
             }
         }

@@ -45,6 +45,7 @@ async fn restored() {
     let input = Input::Restored {
         credentials: store::credentials().await,
         csrf: store::csrf_token().await,
+        policy: store::policy().await,
     };
     execute(handle(input)).await;
     if let Some(r) = resolve {
@@ -125,6 +126,25 @@ async fn execute(commands: Vec<Command>) {
             Command::ChangeDesk { change, after } => {
                 let outcome = store::change_desk(change).await;
                 spawn_local(feed(Input::DeskChanged { after, outcome }));
+            }
+            Command::ChangeCobrowse { change, after } => {
+                let outcome = store::change_cobrowse(change).await;
+                spawn_local(feed(Input::CobrowseChanged { after, outcome }));
+            }
+            Command::OpenTab { url } => {
+                if let Err(e) = webext::tabs::open(&url).await {
+                    webext::log_error(&format!("[cobrowse-agent] opening the co-browse view: {e}"));
+                }
+            }
+            Command::Publish {
+                link,
+                channel,
+                data,
+            } => {
+                let connection = LINKS.with(|l| l.borrow().get(&link).cloned());
+                if let Some(Err(e)) = connection.map(|c| c.publish(&channel, data)) {
+                    webext::log_error(&format!("[cobrowse-agent] publish {channel}: {e}"));
+                }
             }
             Command::Save(write) => store::save(write).await,
             Command::UpdateStatus(change) => store::update_status(change).await,

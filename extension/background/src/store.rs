@@ -4,7 +4,8 @@
 //!
 //! `storage.local`: settings, the desk (its records, layout 2: see `chat::desk`), retention,
 //! notification settings. `storage.session`: credentials, the CSRF token, the connection status, which
-//! notifications were shown (secrets and per-browser-session facts).
+//! notifications were shown, the co-browses attached to chats (secrets and per-browser-session
+//! facts). `storage.managed`: the administrator's policy (read only).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -13,9 +14,10 @@ use cobrowse_agent::agent::Write;
 use cobrowse_agent::chat::attention::{NotifySettings, Shown};
 use cobrowse_agent::chat::legacy::{DeskV1, DESK_V1_KEY};
 use cobrowse_agent::chat::{ChatHead, Desk, DeskChange, DeskOutcome, Key, Line, Record, Retention};
+use cobrowse_agent::cobrowse::{Attachments, CobrowseChange, CobrowseOutcome};
 use cobrowse_agent::gws::CsrfToken;
 use cobrowse_agent::protocol::{AgentStatus, Credentials, StatusChange};
-use cobrowse_agent::settings::Settings;
+use cobrowse_agent::settings::{Policy, Settings};
 use cobrowse_agent::storage_keys as keys;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -213,6 +215,12 @@ pub async fn desk_heads() -> Desk {
     desk
 }
 
+/// Loads these chats' heads into `desk`.
+pub async fn load_heads(desk: &mut Desk, ids: impl Iterator<Item = String>) {
+    let heads: Vec<Key> = ids.map(Key::Head).collect();
+    log_failure("reading chats", load(desk, &heads).await);
+}
+
 /// Loads one chat's pages (its head loaded) into `desk`.
 pub async fn load_pages(desk: &mut Desk, chat_id: &str) {
     let Some(head) = desk.heads.get(chat_id) else {
@@ -263,6 +271,52 @@ pub async fn change_desk(change: DeskChange) -> DeskOutcome {
         outcome
     })
     .await
+}
+
+// ---- co-browse (storage.session) ----
+
+pub async fn attachments() -> Attachments {
+    match storage::get(Area::Session, keys::COBROWSE).await {
+        Ok(a) => a.unwrap_or_default(),
+        Err(e) => {
+            log_unreadable(keys::COBROWSE, e);
+            Attachments::default()
+        }
+    }
+}
+
+/// Loads the attachments, applies `change`, stores them if it altered them: one at a time.
+pub async fn change_cobrowse(change: CobrowseChange) -> CobrowseOutcome {
+    serialized(async move {
+        let mut a = attachments().await;
+        let outcome = a.change(change, webext::now_ms() as i64);
+        if outcome.changed {
+            log_failure(
+                "saving co-browses",
+                storage::set(Area::Session, keys::COBROWSE, &a).await,
+            );
+        }
+        outcome
+    })
+    .await
+}
+
+// ---- the administrator's policy (storage.managed) ----
+
+pub async fn policy() -> Policy {
+    match storage::managed_values().await {
+        Ok(values) => {
+            let (policy, warnings) = Policy::from_managed(&values);
+            for w in warnings {
+                webext::log_error(&format!("[cobrowse-agent] {w}"));
+            }
+            policy
+        }
+        Err(e) => {
+            log_failure("reading the managed policy", Err(e));
+            Policy::default()
+        }
+    }
 }
 
 // ---- notifications ----

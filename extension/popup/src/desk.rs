@@ -1,13 +1,15 @@
 //! The agent's desk in the popup: sign-in, the chat list, one chat. Everything shown comes from
 //! the background's snapshot; every action is a request. Components live in `desk/`:
-//! `sign_in`, `chat_list`, `chat_pane` (with `transcript` and `composer`).
+//! `sign_in`, `chat_list`, `chat_pane` (with `transcript`, `composer` and `cobrowse_card`).
 
 mod chat_list;
 mod chat_pane;
+mod cobrowse_card;
 mod composer;
 mod sign_in;
 mod transcript;
 
+use cobrowse_agent::gws::cobrowse::SessionState;
 use cobrowse_agent::gws::AgentState;
 use cobrowse_agent::protocol::{ChatDetail, ChatSummary, PopupRequest, Snapshot};
 use yew::prelude::*;
@@ -111,10 +113,28 @@ pub fn desk_view(props: &DeskProps) -> Html {
         })
     };
     let list = html! {
-        <ChatList chats={s.chats.clone()} current={current.as_ref().map(|c| c.id.clone())} {on_select} />
+        <ChatList chats={s.chats.clone()} cobrowse={s.cobrowse.clone()}
+            current={current.as_ref().map(|c| c.id.clone())} {on_select} />
     };
-    let pane =
-        current.map(|c| html! { <ChatPane chat={c} {detail} on_error={on_error.clone()} /> });
+    let pane = current.map(|c| {
+        let cobrowse = s.cobrowse.iter().find(|v| v.chat_id == c.id).cloned();
+        // Another chat's active co-browse: joining this one would end it.
+        let busy_with = s
+            .cobrowse
+            .iter()
+            .find(|v| v.chat_id != c.id && v.state == Some(SessionState::Active))
+            .map(|v| {
+                s.chats
+                    .iter()
+                    .find(|o| o.id == v.chat_id)
+                    .map(|o| o.customer.clone())
+                    .unwrap_or_default()
+            });
+        html! {
+            <ChatPane chat={c} {detail} {cobrowse} cobrowse_busy_with={busy_with}
+                on_error={on_error.clone()} />
+        }
+    });
     if !s.agent.signed_in {
         // Signed out (or the browser restarted: credentials live per browser session): the
         // stored chats still show, read-only, under the sign-in form.

@@ -6,7 +6,7 @@
 use cobrowse_agent::chat::attention::NotifySettings;
 use cobrowse_agent::chat::Retention;
 use cobrowse_agent::protocol::{PopupReply, PopupRequest, Snapshot};
-use cobrowse_agent::settings::{ServerUrl, Settings};
+use cobrowse_agent::settings::{Policy, ServerUrl, Settings};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -48,7 +48,7 @@ pub fn options_app() -> Html {
         <main class="options">
             <h1>{ t("optionsTitle") }</h1>
             if let Some(s) = (*snapshot).clone() {
-                <SettingsForm settings={s.settings} />
+                <SettingsForm settings={s.settings} policy={s.policy} />
                 <NotifyForm initial={s.notify} />
                 <RetentionForm initial={s.retention} />
             } else if let Some(message) = (*failed).clone() {
@@ -63,6 +63,8 @@ pub fn options_app() -> Html {
 #[derive(Properties, PartialEq)]
 struct SettingsFormProps {
     settings: Settings,
+    /// The admin's policy (a locked server cannot be changed here).
+    policy: Policy,
 }
 
 /// Server URL and agent name.
@@ -77,7 +79,9 @@ fn settings_form(props: &SettingsFormProps) -> Html {
             field.set(input.value());
         })
     };
+    let locked = props.policy.server_url_locked;
     let on_submit = {
+        let policy = props.policy.clone();
         let (server_url, agent_name, status) =
             (server_url.clone(), agent_name.clone(), status.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -86,7 +90,7 @@ fn settings_form(props: &SettingsFormProps) -> Html {
                 server_url: (*server_url).clone(),
                 agent_name: (*agent_name).clone(),
             };
-            let valid = match typed.validated() {
+            let valid = match policy.allows(&typed) {
                 Ok(v) => v,
                 Err(err) => return status.set(SaveStatus::Failed(t(err.message_key()))),
             };
@@ -147,8 +151,11 @@ fn settings_form(props: &SettingsFormProps) -> Html {
         <>
             <form id="settings-form" onsubmit={on_submit} data-loaded="true">
                 <label for="server-url">{ t("labelServerUrl") }</label>
-                <input id="server-url" type="url" required=true autocomplete="url"
+                <input id="server-url" type="url" required=true autocomplete="url" readonly={locked}
                     value={ (*server_url).clone() } oninput={ on_input(server_url.clone()) } />
+                if locked {
+                    <p id="server-url-locked" class="muted">{ t("serverUrlLockedNote") }</p>
+                }
                 <label for="agent-name">{ t("labelAgentName") }</label>
                 <input id="agent-name" type="text" required=true autocomplete="username"
                     value={ (*agent_name).clone() } oninput={ on_input(agent_name.clone()) } />

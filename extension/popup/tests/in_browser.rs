@@ -51,6 +51,8 @@ async fn settings_with_markup_render_as_text() {
         agent: Default::default(),
         chats: Vec::new(),
         open: None,
+        cobrowse: Vec::new(),
+        policy: Default::default(),
         notify: Default::default(),
         retention: Default::default(),
     };
@@ -129,6 +131,8 @@ async fn customer_text_in_a_chat_renders_as_text() {
             customer_words: None,
         }],
         open: None,
+        cobrowse: Vec::new(),
+        policy: Default::default(),
         notify: Default::default(),
         retention: Default::default(),
     };

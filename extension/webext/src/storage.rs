@@ -15,6 +15,8 @@ extern "C" {
     fn local(this: &Storage) -> Option<StorageArea>;
     #[wasm_bindgen(method, getter)]
     fn session(this: &Storage) -> Option<StorageArea>;
+    #[wasm_bindgen(method, getter)]
+    fn managed(this: &Storage) -> Option<StorageArea>;
 
     type StorageArea;
     #[wasm_bindgen(method, catch)]
@@ -32,6 +34,8 @@ pub enum Area {
     Local,
     /// Kept in memory, cleared when the browser quits; for secrets.
     Session,
+    /// Read-only, set by an administrator's policy.
+    Managed,
 }
 
 impl Area {
@@ -40,6 +44,7 @@ impl Area {
         match self {
             Area::Local => "local",
             Area::Session => "session",
+            Area::Managed => "managed",
         }
     }
 
@@ -48,6 +53,7 @@ impl Area {
         match self {
             Area::Local => storage.local(),
             Area::Session => storage.session(),
+            Area::Managed => storage.managed(),
         }
         .ok_or_else(|| WebExtError::new("storage", format!("no storage.{}", self.name())))
     }
@@ -156,4 +162,16 @@ pub fn changed_keys(changes: &JsValue) -> Vec<String> {
         .iter()
         .filter_map(|k| k.as_string())
         .collect()
+}
+
+/// Everything managed storage holds (the administrator's policy). Without a policy Chrome
+/// answers nothing and Firefox refuses ("Managed storage manifest not found"): both are no
+/// policy, so only an unreadable answer is an error.
+pub async fn managed_values() -> Result<serde_json::Map<String, serde_json::Value>> {
+    let area = Area::Managed.handle()?;
+    let items = match await_promise("storage.managed.get", area.get(&JsValue::NULL)).await {
+        Ok(items) => items,
+        Err(_) => return Ok(serde_json::Map::new()),
+    };
+    json::from_js(&items)
 }

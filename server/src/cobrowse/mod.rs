@@ -438,7 +438,41 @@ impl Cobrowse {
         if let Some(chat_id) = &s.chat_id {
             self.report_joined(chat_id, &s, now);
         }
+        self.tell_agents(&s);
         Ok(s)
+    }
+
+    /// Tells the agent holding the session's chat (and the agent in it, if another) its new
+    /// state on `/v2/me/cobrowse` (our addition; never the token). Unbound sessions have no
+    /// agent to tell until one joins.
+    fn tell_agents(&self, s: &CobrowseRow) {
+        use cobrowse_agent::gws::cobrowse::{
+            SessionChanged, SessionChangedMessage, SessionState, COBROWSE_TOPIC, SESSION_CHANGED,
+        };
+        let Some(chat_id) = &s.chat_id else {
+            return;
+        };
+        let holder = self.hub.store().chat(chat_id).ok().and_then(|c| c.agent_id);
+        let mut agents: Vec<String> = holder.into_iter().chain(s.agent_id.clone()).collect();
+        agents.dedup();
+        let message = SessionChangedMessage {
+            message_type: SESSION_CHANGED.into(),
+            cobrowse: SessionChanged {
+                chat_id: chat_id.clone(),
+                session_history_id: s.id.clone(),
+                state: match s.state {
+                    CobrowseState::Idle => SessionState::Idle,
+                    CobrowseState::Active => SessionState::Active,
+                    CobrowseState::Ended => SessionState::Ended,
+                },
+                expires_at: (s.state == CobrowseState::Idle).then_some(s.idle_deadline_ms),
+                end_reason: s.end_reason.clone(),
+            },
+        };
+        let data = serde_json::to_value(message).expect("notifications serialize");
+        for agent in agents {
+            self.hub.notify_agent(&agent, COBROWSE_TOPIC, data.clone());
+        }
     }
 
     /// The Genesys reporting keys when an agent joins a co-browse of this chat.
@@ -513,6 +547,7 @@ impl Cobrowse {
         if let (true, Some(chat_id)) = (was_active, &s.chat_id) {
             self.report_ended(chat_id, &s);
         }
+        self.tell_agents(&s);
         Ok(Some(s))
     }
 

@@ -241,6 +241,11 @@ impl Hub {
         self.fanout.deliver(agent_id, channel, data);
     }
 
+    /// Delivers `data` on `channel` to one agent (co-browse tells agents through this).
+    pub fn notify_agent(&self, agent_id: &str, channel: &str, data: Value) {
+        self.notify(agent_id, channel, data);
+    }
+
     fn notify_state(
         &self,
         agent_id: &str,

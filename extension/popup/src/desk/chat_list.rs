@@ -1,7 +1,8 @@
 //! The chat list: one entry per chat (waiting first, as the background sorts them), arrow keys
 //! move between them. The same list, read-only, while signed out.
 
-use cobrowse_agent::protocol::ChatSummary;
+use cobrowse_agent::gws::cobrowse::SessionState;
+use cobrowse_agent::protocol::{ChatSummary, CobrowseView};
 use yew::prelude::*;
 
 use super::clock;
@@ -10,6 +11,9 @@ use crate::i18n::t;
 #[derive(Properties, PartialEq)]
 pub struct ChatListProps {
     pub chats: Vec<ChatSummary>,
+    /// The chats' co-browses (a chat with a live one is marked).
+    #[prop_or_default]
+    pub cobrowse: Vec<CobrowseView>,
     /// The chat on screen.
     pub current: Option<String>,
     /// A chat was chosen: its id, and whether it is read-only.
@@ -47,9 +51,20 @@ pub fn chat_list(props: &ChatListProps) -> Html {
                     Callback::from(move |_: MouseEvent| on_select.emit(chat.clone()))
                 };
                 let is_current = props.current.as_deref() == Some(c.id.as_str());
+                let cobrowse = props
+                    .cobrowse
+                    .iter()
+                    .find(|v| v.chat_id == c.id)
+                    .and_then(|v| v.state)
+                    .and_then(|s| match s {
+                        SessionState::Idle => Some(("idle", t("cobrowseMarkWaiting"))),
+                        SessionState::Active => Some(("active", t("cobrowseMarkActive"))),
+                        SessionState::Ended => None,
+                    });
                 html! {
                     <li key={c.id.clone()} role="option" aria-selected={is_current.to_string()} data-chat={c.id.clone()}
-                        data-state={c.state.as_str().to_owned()} class={classes!("chat-item", c.waiting.then_some("waiting"))}>
+                        data-state={c.state.as_str().to_owned()} data-cobrowse={cobrowse.as_ref().map(|(s, _)| *s)}
+                        class={classes!("chat-item", c.waiting.then_some("waiting"))}>
                         <button type="button" {onclick}>
                             <span class="customer">{ c.customer.clone() }</span>
                             <span class="state">{ t(c.state.message_key()) }</span>
@@ -57,6 +72,9 @@ pub fn chat_list(props: &ChatListProps) -> Html {
                                 <time class="since" title={t("waitingSinceLabel")}>{ clock(c.since_ms) }</time>
                             }
                             if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
+                            if let Some((state, label)) = cobrowse {
+                                <span class={classes!("cobrowse-mark", state)} title={label.clone()} aria-label={label}>{ "⧉" }</span>
+                            }
                         </button>
                     </li>
                 }

@@ -1,11 +1,14 @@
-//! One chat: its head, the invitation (Accept/Reject), the transcript (once loaded), the typing indicator,
-//! the composer, and Leave/Complete, each shown only when the chat's capabilities allow it.
+//! One chat: its head, the invitation (Accept/Reject), its co-browse card, the transcript (once
+//! loaded), the typing indicator, the composer, and Leave/Complete, each shown only when the
+//! chat's capabilities allow it.
 
 use cobrowse_agent::chat::transcript::Role;
+use cobrowse_agent::gws::ChatState;
 use cobrowse_agent::gws::OperationName;
-use cobrowse_agent::protocol::{ChatAction, ChatDetail, ChatSummary, PopupRequest};
+use cobrowse_agent::protocol::{ChatAction, ChatDetail, ChatSummary, CobrowseView, PopupRequest};
 use yew::prelude::*;
 
+use super::cobrowse_card::CobrowseCard;
 use super::composer::Composer;
 use super::transcript::Transcript;
 use crate::backend::act;
@@ -16,6 +19,12 @@ pub struct ChatPaneProps {
     pub chat: ChatSummary,
     /// Its lines and messages on their way (`None` while they load).
     pub detail: Option<ChatDetail>,
+    /// Its co-browse, if any.
+    #[prop_or_default]
+    pub cobrowse: Option<CobrowseView>,
+    /// The customer of another chat whose co-browse is active.
+    #[prop_or_default]
+    pub cobrowse_busy_with: Option<String>,
     pub on_error: Callback<Option<String>>,
 }
 
@@ -60,6 +69,12 @@ pub fn chat_pane(props: &ChatPaneProps) -> Html {
                     <button id="accept" type="button" onclick={action(ChatAction::Accept)}>{ t("buttonAccept") }</button>
                     <button id="reject" type="button" class="secondary" onclick={action(ChatAction::Reject)}>{ t("buttonReject") }</button>
                 </div>
+            }
+            if c.state == ChatState::Chatting || props.cobrowse.is_some() {
+                <CobrowseCard chat_id={c.id.clone()} view={props.cobrowse.clone()}
+                    busy_with={props.cobrowse_busy_with.clone()}
+                    live={c.state == ChatState::Chatting && !c.read_only}
+                    on_error={props.on_error.clone()} />
             }
             if let Some(d) = props.detail.clone() {
                 <Transcript lines={d.lines} outgoing={d.outgoing} on_error={props.on_error.clone()} />

@@ -57,7 +57,8 @@ pub fn sign_in_view(props: &SignInProps) -> Html {
         <form id="sign-in" class="sign-in" onsubmit={on_submit}>
             <h2>{ t("signInTitle") }</h2>
             <label for="signin-server">{ t("labelServerUrl") }</label>
-            <input id="signin-server" type="url" required=true value={(*server).clone()} oninput={field(server.clone())} />
+            <input id="signin-server" type="url" required=true readonly={props.snapshot.policy.server_url_locked}
+                value={(*server).clone()} oninput={field(server.clone())} />
             <label for="signin-agent">{ t("labelAgentName") }</label>
             <input id="signin-agent" type="text" required=true autocomplete="username" value={(*agent).clone()} oninput={field(agent.clone())} />
             <label for="signin-password">{ t("labelPassword") }</label>

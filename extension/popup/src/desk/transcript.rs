@@ -22,9 +22,13 @@ fn line(l: &Line) -> Html {
     let body = match &l.kind {
         LineKind::Joined => format!("{} {}", l.nickname, t("joinedSuffix")),
         LineKind::Left => format!("{} {}", l.nickname, t("leftSuffix")),
+        LineKind::Cobrowse => t("lineCobrowseStarted"),
         _ => l.text.clone().unwrap_or_default(),
     };
-    let system = matches!(l.kind, LineKind::Joined | LineKind::Left | LineKind::Notice);
+    let system = matches!(
+        l.kind,
+        LineKind::Joined | LineKind::Left | LineKind::Notice | LineKind::Cobrowse
+    );
     let link = l.kind == LineKind::PushUrl
         && (body.starts_with("https://") || body.starts_with("http://"));
     html! {
