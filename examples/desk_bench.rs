@@ -81,6 +81,13 @@ async fn sign_in(s: &Session, server: &ReferenceServer) {
     s.fill("#signin-password", "agent1").await.unwrap();
     s.click("#signin-submit").await.unwrap();
     s.wait_for("the desk", || async {
+        s.attr("#connection", "data-live")
+            .await
+            .filter(|v| v == "true")
+    })
+    .await
+    .unwrap();
+    s.wait_for("the channel state", || async {
         s.attr("#ready-toggle", "aria-pressed").await
     })
     .await
@@ -88,6 +95,13 @@ async fn sign_in(s: &Session, server: &ReferenceServer) {
     if s.attr("#ready-toggle", "aria-pressed").await.as_deref() != Some("true") {
         s.click("#ready-toggle").await.unwrap();
     }
+    s.wait_for("Ready", || async {
+        s.attr("#ready-toggle", "aria-pressed")
+            .await
+            .filter(|v| v == "true")
+    })
+    .await
+    .unwrap();
 }
 
 async fn accept(s: &Session, c: &Customer) {

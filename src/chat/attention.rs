@@ -94,7 +94,8 @@ pub fn attention_of(c: &ChatHead) -> Option<Attention> {
         chat_id: c.id.clone(),
         kind: AttentionKind::Message,
         customer: c.customer.clone(),
-        text: Some(words.text),
+        // A system notification shows it outside the extension: never a token's digits.
+        text: Some(crate::cobrowse::detect::mask_all_typed(&words.text)),
         mark: words.index,
     })
 }

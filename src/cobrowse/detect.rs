@@ -145,6 +145,14 @@ pub fn mask_typed(text: &str, token: &Token) -> String {
     out
 }
 
+/// `text` with every nine digits that could be a token masked (for what leaves the extension's
+/// pages, such as a system notification's text).
+pub fn mask_all_typed(text: &str) -> String {
+    typed(text)
+        .iter()
+        .fold(text.to_owned(), |t, token| mask_typed(&t, token))
+}
+
 /// A code the agent entered: nine digits, with any spaces or dashes.
 pub fn entered(code: &str) -> Option<Token> {
     let digits: String = code.chars().filter(|c| !is_separator(*c)).collect();
@@ -232,6 +240,10 @@ mod tests {
         let t = Token::parse("535176834").unwrap();
         assert_eq!(mask_typed("code 535-176-834 ok", &t), "code •••-•••-••• ok");
         assert_eq!(mask_typed("no 111111111", &t), "no 111111111");
+        assert_eq!(
+            mask_all_typed("111111111 or 222 222 222, not 1234"),
+            "••••••••• or ••• ••• •••, not 1234"
+        );
     }
 
     #[test]
