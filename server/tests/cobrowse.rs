@@ -727,3 +727,34 @@ async fn an_agent_joins_and_exits_over_cometd_as_genesys_documents() {
         "the agent's exit ended it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_leaves_the_new_owner_able_to_verify_and_the_old_one_not() {
+    let server = server(&[]);
+    let (customer, mut agent1) = chat_with_agent1(&server).await;
+    let (token, _) = created(&server, Some(identity(&customer))).await;
+    let mut agent2 = Agent::new(&server, "agent2");
+    let (_, me) = agent2.get("/api/v2/me").await;
+    let agent2_uri = me["user"]["uri"].as_str().unwrap().to_owned();
+    agent2.sign_in("websocket").await;
+    let (s, r) = agent1
+        .op(
+            &customer.chat_id,
+            json!({"operationName": "Transfer", "targetUri": agent2_uri}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    agent1
+        .notification("the chat is done for agent1", |d| {
+            (d["chat"]["state"] == "Completed").then_some(())
+        })
+        .await;
+    assert_eq!(agent2.invitation().await, customer.chat_id);
+    let (s, r) = agent2
+        .op(&customer.chat_id, json!({"operationName": "Accept"}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(verify(&agent1, &customer.chat_id, &token).await.0, 404);
+    let (s, r) = verify(&agent2, &customer.chat_id, &token).await;
+    assert_eq!(s, 200, "{r}");
+}
