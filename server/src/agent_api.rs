@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use cobrowse_agent::gws::{OperationName as Op, MAX_TEXT_BYTES, NOTIFICATIONS_TOKEN_HEADER};
 
 use crate::auth::Agent;
+use crate::customer_api::MAX_NICKNAME_CHARS;
 use crate::hub::{AgentOp, ApiError, ApiResult};
 use crate::model::{gws_chat, gws_message, AgentChatState};
 use crate::AppState;
@@ -278,10 +279,16 @@ async fn post_chat(
         let body = parse_body(&body)?;
         let op = match operation(&body)? {
             Ok(Op::Accept) => AgentOp::Accept {
-                nickname: body
-                    .get("nickname")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                nickname: match body.get("nickname").and_then(Value::as_str) {
+                    Some(n) if n.trim().is_empty() || n.chars().count() > MAX_NICKNAME_CHARS => {
+                        return Err(ApiError::new(
+                            400,
+                            10,
+                            format!("a nickname is 1 to {MAX_NICKNAME_CHARS} characters"),
+                        ))
+                    }
+                    n => n.map(|n| n.trim().to_owned()),
+                },
             },
             Ok(Op::Reject) => AgentOp::Reject,
             Ok(Op::SendMessage) => AgentOp::SendMessage {

@@ -13,7 +13,7 @@ use axum::{Form, Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::hub::{now_ms, ApiError, ApiResult, CustomerInput, Hub};
-use crate::model::{gms_message, ChatRow};
+use crate::model::{gms_message, ChatRow, ChatStatus};
 use crate::AppState;
 
 type Params = Vec<(String, String)>;
@@ -22,6 +22,8 @@ type Params = Vec<(String, String)>;
 pub const CHAT_REQUESTS_PER_IP_PER_MINUTE: u32 = 20;
 /// Writes (messages, typing, notices…) one chat may make per 10 s.
 pub const WRITES_PER_CHAT_PER_10_S: u32 = 30;
+/// The longest customer nickname, at a chat request and on `updateNickname`.
+pub const MAX_NICKNAME_CHARS: usize = 128;
 
 /// Fixed-window counters, per key.
 #[derive(Debug, Default)]
@@ -165,7 +167,7 @@ async fn request_chat(
             }
             _ => return Err(ApiError::missing("nickname")),
         };
-        if nickname.chars().count() > 128 {
+        if nickname.chars().count() > MAX_NICKNAME_CHARS {
             return Err(ApiError::new(400, 2, "nickname is too long"));
         }
         let subject: String = param(&p, "subject")
@@ -244,7 +246,18 @@ async fn chat_operation(
             }
             "updateNickname" => {
                 let nickname = bounded(&p, "nickname")?;
-                hub.customer_update_nickname(&chat, nickname.trim())?
+                let nickname = nickname.trim();
+                if nickname.is_empty() || nickname.chars().count() > MAX_NICKNAME_CHARS {
+                    return Err(ApiError::new(
+                        400,
+                        2,
+                        format!("a nickname is 1 to {MAX_NICKNAME_CHARS} characters"),
+                    ));
+                }
+                if chat.status == ChatStatus::Ended {
+                    return Err(ApiError::new(400, 2, "the chat has ended"));
+                }
+                hub.customer_update_nickname(&chat, nickname)?
             }
             "updateData" => hub.customer_update_data(&chat, user_data(&p))?,
             other => return Err(ApiError::new(404, 2, format!("unknown operation {other}"))),

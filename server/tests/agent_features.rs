@@ -401,3 +401,68 @@ async fn customers_are_rate_limited_per_chat_and_per_address() {
     }
     assert_eq!(last, 429);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_data_and_nicknames_are_bounded_and_closed_with_the_chat() {
+    let server = server(&[]);
+    let mut ann = Agent::new(&server, "agent1");
+    ann.sign_in("long-polling").await;
+    let (customer, _) = Customer::request_replied(&server, "Pat").await;
+    let chat = ann.invitation().await;
+    let (s, r) = ann
+        .op(
+            &chat,
+            json!({"operationName": "Accept", "nickname": "A".repeat(60_000)}),
+        )
+        .await;
+    assert_eq!(s, 400, "a 60 KB agent nickname: {r}");
+    ann.op(&chat, json!({"operationName": "Accept", "nickname": "Ann"}))
+        .await;
+
+    // A customer growing the chat's user data: refused beyond its bounds, and nothing of the
+    // refused write is kept.
+    let big = "x".repeat(4000);
+    let mut refused = None;
+    for n in 0..8 {
+        let key = format!("userData[k{n}]");
+        let (s, r) = customer.call("updateData", &[(&key, &big)]).await;
+        if s != 200 {
+            refused = Some((n, s, r));
+            break;
+        }
+    }
+    let (n, status, reply) = refused.expect("a 32 KB user data was accepted");
+    assert_eq!(status, 413, "{reply}");
+    assert!(n >= 3, "refused too early, at write {n}");
+    let (_, chats) = ann.get("/api/v2/me/chats").await;
+    let data = &chats["chats"][0]["userData"];
+    assert!(data.get(format!("k{n}")).is_none(), "{data}");
+    assert!(
+        data.to_string().len() <= 16 * 1024 + 512,
+        "{}",
+        data.to_string().len()
+    );
+    // The agent is held to the same bounds.
+    let (s, r) = ann
+        .op(
+            &chat,
+            json!({"operationName": "UpdateUserData", "userData": {"huge": "y".repeat(20_000)}}),
+        )
+        .await;
+    assert_eq!(s, 413, "{r}");
+
+    // Nicknames: 1 to 128 characters; nothing after the chat ended.
+    for bad in ["   ", &"n".repeat(129)] {
+        let (s, r) = customer.call("updateNickname", &[("nickname", bad)]).await;
+        assert_eq!(s, 400, "{bad:?}: {r}");
+    }
+    ann.op(&chat, json!({"operationName": "Complete"})).await;
+    let (s, _) = customer
+        .call("updateNickname", &[("nickname", "Later")])
+        .await;
+    assert_eq!(s, 400, "renamed after the end");
+    let (s, _) = customer
+        .call("updateData", &[("userData[late]", "1")])
+        .await;
+    assert_eq!(s, 400, "user data after the end");
+}

@@ -9,7 +9,7 @@
 //! * `cobrowse` — the live view (`server/examples/cobrowse_bench.rs`): change → agent view
 //!   latency, late join, full snapshot, typical traffic with and without permessage-deflate,
 //!   relay throughput with 50 sessions; ours next to a minimal Node `ws` relay.
-//! * `desk` — the extension in headless Chromium and Firefox (`examples/desk_bench.rs`): a
+//! * `desk` — the extension in headless Chromium and Firefox (`examples/desk_bench/`): a
 //!   customer message → the popup's DOM, and a co-browse hand-over → the verified card.
 
 use std::path::{Path, PathBuf};
@@ -137,6 +137,37 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         println!("{f:34} {raw:>10} {gz:>10}");
     }
     println!("{:34} {:>10} {:>10}", "total", total.0, total.1);
+    let twiggy = crate::setup::ensure_twiggy()?;
+    for module in ["background", "popup"] {
+        // The linked module before wasm-bindgen and wasm-opt still has its function names.
+        let wasm = paths.target.join(format!(
+            "{}/release/{module}.wasm",
+            crate::setup::WASM_TARGET
+        ));
+        let out = Command::new(&twiggy)
+            .args(["top", "-f", "csv"])
+            .arg(&wasm)
+            .output()
+            .map_err(|e| format!("twiggy: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "twiggy {}: {}",
+                wasm.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let rows = by_crate(&String::from_utf8_lossy(&out.stdout));
+        let code: u64 = rows.iter().map(|(_, b)| b).sum();
+        println!(
+            "\n== {module}: code by crate (linked, before wasm-bindgen and wasm-opt: {code} bytes) =="
+        );
+        for (name, bytes) in rows.iter().take(16) {
+            println!(
+                "{name:34} {bytes:>10} {:>9.1} %",
+                *bytes as f64 * 100.0 / code.max(1) as f64
+            );
+        }
+    }
     for zip in std::fs::read_dir(&paths.dist)
         .map_err(|e| e.to_string())?
         .flatten()
@@ -150,6 +181,61 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// twiggy's `top` rows (CSV) summed by what they belong to: the crate of a function, serde's
+/// generated code apart (derives for our types, the rest of serde), `BTreeMap` code apart (the
+/// monomorphisations of `alloc::collections::btree`); custom sections and the describe
+/// functions wasm-bindgen removes are left out. Largest first.
+pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
+    let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        // `Name,ShallowSize,…`; a name may be quoted and hold commas.
+        let (name, rest) = match line.strip_prefix('"') {
+            Some(quoted) => match quoted.find("\",") {
+                Some(end) => (quoted[..end].replace("\"\"", "\""), &quoted[end + 2..]),
+                None => continue,
+            },
+            None => match line.split_once(',') {
+                Some((n, r)) => (n.to_owned(), r),
+                None => continue,
+            },
+        };
+        let Some(bytes) = rest.split(',').next().and_then(|b| b.parse::<u64>().ok()) else {
+            continue;
+        };
+        if name.starts_with('"')
+            || name.starts_with("custom section")
+            || name.starts_with("__wbindgen_describe")
+            || name.starts_with("export ")
+        {
+            continue;
+        }
+        let group = if name.contains(" as serde") || name.contains("serde_core::") {
+            if name.contains("cobrowse_agent::") {
+                "serde derives (core types)".to_owned()
+            } else {
+                "serde (other)".to_owned()
+            }
+        } else if name.contains("alloc::collections::btree") {
+            "BTreeMap/BTreeSet".to_owned()
+        } else if name.starts_with("data segment") {
+            "data".to_owned()
+        } else {
+            let bare = name.trim_start_matches(['<', '&', '(', '[']);
+            let bare = bare.strip_prefix("mut ").unwrap_or(bare);
+            let bare = bare.strip_prefix("dyn ").unwrap_or(bare);
+            bare.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("other")
+                .to_owned()
+        };
+        *sums.entry(group).or_default() += bytes;
+    }
+    let mut rows: Vec<(String, u64)> = sums.into_iter().collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+    rows
 }
 
 /// A server under test, in its own process.
@@ -356,4 +442,32 @@ fn measure(
         return Err(e.to_string());
     }
     Ok((value, cpu, mem))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::by_crate;
+
+    #[test]
+    fn twiggy_rows_are_summed_by_crate_with_serde_and_btree_apart() {
+        let csv = "Name,ShallowSize,ShallowSizePercent,RetainedSize,RetainedSizePercent\n\
+            \"\"\"function names\"\" subsection\",800,29.5,,\n\
+            custom section '__wasm_bindgen_unstable',500,18.4,,\n\
+            cobrowse_agent::agent::Session::handle::h92160d2538121338,100,1,,\n\
+            \"<cobrowse_agent::protocol::X as serde_core::de::Deserialize>::deserialize::h1, with comma\",40,1,,\n\
+            \"<&mut serde_json::de::Deserializer<R> as serde_core::de::Deserializer>::deserialize_struct::h2\",30,1,,\n\
+            alloc::collections::btree::node::Handle<K>::insert::h3,20,1,,\n\
+            cobrowse_agent::chat::desk::Desk::change::h4,10,1,,\n\
+            data segment \".rodata\",5,1,,\n";
+        assert_eq!(
+            by_crate(csv),
+            [
+                ("cobrowse_agent".to_owned(), 110),
+                ("serde derives (core types)".to_owned(), 40),
+                ("serde (other)".to_owned(), 30),
+                ("BTreeMap/BTreeSet".to_owned(), 20),
+                ("data".to_owned(), 5),
+            ]
+        );
+    }
 }

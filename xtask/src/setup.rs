@@ -11,6 +11,8 @@ const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "firefox-esr"];
 /// geckodriver has no Debian package; this version is known to work with Firefox ESR 153
 /// (`--allow-system-access`, needed for moz-extension:// navigation).
 const GECKODRIVER_VERSION: &str = "0.37.1";
+/// The wasm size profiler `cargo xtask bench size` uses.
+const TWIGGY_VERSION: &str = "0.8.0";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Absolute paths of the tools the build and tests call.
@@ -148,6 +150,17 @@ fn ensure_cargo_tool(
     cmd.env_remove("CARGO_TARGET_DIR");
     run(&mut cmd)?;
     find_tool(bin).ok_or_else(|| format!("{bin} not found after installing {krate}"))
+}
+
+/// twiggy, for the size breakdown (benchmarks only).
+pub fn ensure_twiggy() -> Result<PathBuf, String> {
+    ensure_cargo_tool(
+        "twiggy",
+        "twiggy",
+        TWIGGY_VERSION,
+        true,
+        &format!("twiggy-opt {TWIGGY_VERSION}"),
+    )
 }
 
 fn ensure_npm_packages(paths: &Paths) -> Result<PathBuf, String> {

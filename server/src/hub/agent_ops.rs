@@ -127,7 +127,7 @@ impl Hub {
                 self.route();
             }
             AgentOp::UpdateUserData { user_data } => {
-                chat.user_data.extend(user_data);
+                super::customer::merge_user_data(&mut chat.user_data, user_data)?;
                 self.store().update_chat(&chat)?;
                 self.notify_state(agent_id, "PropertiesUpdated", &chat, state);
             }

@@ -101,10 +101,17 @@ impl Hub {
     }
 
     pub fn customer_update_data(&self, chat: &ChatRow, data: Map<String, Value>) -> ApiResult<()> {
-        self.update_user_data(&chat.id, data)
+        if chat.status == ChatStatus::Ended {
+            return Err(ApiError::new(400, 2, "the chat has ended"));
+        }
+        let mut merged = self.store().chat(&chat.id)?.user_data;
+        merge_user_data(&mut merged, data)?;
+        self.update_user_data(&chat.id, merged)
     }
 
-    /// Adds `data` to a chat's user data and tells its agent (`PropertiesUpdated`).
+    /// Adds `data` to a chat's user data and tells its agent (`PropertiesUpdated`). Callers
+    /// bound what comes from outside ([`merge_user_data`]); the server's own keys (co-browse
+    /// reporting) are a fixed few.
     pub fn update_user_data(&self, chat_id: &str, data: Map<String, Value>) -> ApiResult<()> {
         let mut chat = self.store().chat(chat_id)?;
         chat.user_data.extend(data);
@@ -184,4 +191,32 @@ impl Hub {
     pub fn chat_ended_for_customer(chat: &ChatRow) -> bool {
         chat.status == ChatStatus::Ended || chat.customer_left
     }
+}
+
+/// Keys a chat's user data may hold, and its size as JSON: what customers and agents write is
+/// refused beyond these (the server's own reporting keys always fit in the margin).
+pub const MAX_USER_DATA_KEYS: usize = 64;
+pub const MAX_USER_DATA_BYTES: usize = 16 * 1024;
+
+/// Merges `data` into `user_data` if the result stays within the bounds; unchanged otherwise.
+pub fn merge_user_data(
+    user_data: &mut Map<String, Value>,
+    data: Map<String, Value>,
+) -> ApiResult<()> {
+    let mut merged = user_data.clone();
+    merged.extend(data);
+    let bytes = serde_json::to_string(&merged)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
+    if merged.len() > MAX_USER_DATA_KEYS || bytes > MAX_USER_DATA_BYTES {
+        return Err(ApiError::new(
+            413,
+            10,
+            format!(
+                "user data would exceed {MAX_USER_DATA_KEYS} keys or {MAX_USER_DATA_BYTES} bytes"
+            ),
+        ));
+    }
+    *user_data = merged;
+    Ok(())
 }

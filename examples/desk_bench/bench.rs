@@ -1,14 +1,4 @@
-//! `cargo xtask bench desk`: the agent desk's own latency, in the built extension in headless
-//! Chromium and Firefox against the reference server. No pass/fail.
-//!
-//! - a customer message → its line in the open chat of the popup (the popup page stamps the
-//!   line's arrival with a `MutationObserver`; the sender stamps the send; one machine's clock);
-//! - a customer's co-browse hand-over (the adapter's custom notice) → the verified card in the
-//!   popup: what the card costs beyond a message is the verification's round trip.
-//!
-//! Environment: `COBROWSE_SERVER` (the release binary), `COBROWSE_DIST` (the built extension),
-//! `COBROWSE_BENCH_JSON` (where the figures go), and the browser variables of
-//! `testkit::browser`.
+//! The bench itself; host only (the test kit and tokio are host dev-dependencies).
 
 use std::time::Duration;
 
@@ -170,7 +160,7 @@ async fn run(browser: Browser) -> Value {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     let mut all = serde_json::Map::new();
     println!("\n== the agent desk (empty desk, one open chat; in-page clocks) ==");
     println!(

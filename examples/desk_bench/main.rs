@@ -1,0 +1,23 @@
+//! `cargo xtask bench desk`: the agent desk's own latency, in the built extension in headless
+//! Chromium and Firefox against the reference server. No pass/fail.
+//!
+//! - a customer message → its line in the open chat of the popup (the popup page stamps the
+//!   line's arrival with a `MutationObserver`; the sender stamps the send; one machine's clock);
+//! - a customer's co-browse hand-over (the adapter's custom notice) → the verified card in the
+//!   popup: what the card costs beyond a message is the verification's round trip.
+//!
+//! Environment: `COBROWSE_SERVER` (the release binary), `COBROWSE_DIST` (the built extension),
+//! `COBROWSE_BENCH_JSON` (where the figures go), and the browser variables of
+//! `testkit::browser`.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod bench;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    bench::main();
+}
+
+/// `clippy --target wasm32 --all-targets` builds examples too; there is nothing to bench there.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
