@@ -7,8 +7,8 @@ mod support;
 use support::agent_desk::{accept, customer_lines, open_chat, sign_in};
 use support::cobrowse::wait_for_card;
 use support::{
-    in_browser, json, open_options, popup_worker_started_ms, save_settings, Browser, Customer,
-    ReferenceServer, Session, Value,
+    in_browser, open_options, popup_worker_started_ms, save_settings, stop_service_worker, Browser,
+    Customer, ReferenceServer, Session,
 };
 
 // Everything both browsers run.
@@ -16,45 +16,6 @@ shared_scenarios!(Browser::Chromium);
 
 // What only Chromium has: a service worker stopped the way Chrome does when idle, the
 // extensions page.
-
-/// The extension's service worker targets, as CDP sees them.
-async fn service_workers(s: &Session) -> Result<Vec<Value>, String> {
-    let targets = s.cdp("Target.getTargets", json!({})).await?;
-    Ok(targets["targetInfos"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| {
-            t["type"] == "service_worker"
-                && t["url"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with(&s.base_url))
-        })
-        .cloned()
-        .collect())
-}
-
-/// Stops the extension's service worker as Chrome does when it is idle, and waits until it is
-/// gone.
-async fn stop_service_worker(s: &Session) -> Result<(), String> {
-    let workers = s
-        .wait_for("the service worker to be running", || async {
-            service_workers(s).await.ok().filter(|w| !w.is_empty())
-        })
-        .await?;
-    for w in workers {
-        s.cdp("Target.closeTarget", json!({ "targetId": w["targetId"] }))
-            .await?;
-    }
-    s.wait_for("the service worker to stop", || async {
-        service_workers(s)
-            .await
-            .ok()
-            .filter(|w| w.is_empty())
-            .map(|_| ())
-    })
-    .await
-}
 
 #[tokio::test]
 async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_survive() {

@@ -18,7 +18,11 @@ pub struct Anonymous;
 
 impl Authenticator for Anonymous {
     type Principal = ();
-    async fn principal_from_headers(&self, _: &HeaderMap) -> Option<()> {
+    async fn principal_from_headers(
+        &self,
+        _: &HeaderMap,
+        _: Option<std::net::IpAddr>,
+    ) -> Option<()> {
         Some(())
     }
     async fn principal_from_handshake_ext(&self, _: &Map<String, Value>) -> Option<()> {

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,10 +33,12 @@ use tokio::time::Instant;
 pub trait Authenticator: Send + Sync + 'static {
     type Principal: Clone + PartialEq + Send + Sync + 'static;
 
-    /// From an HTTP request's headers (every long-polling request; a WebSocket upgrade).
+    /// From an HTTP request's headers (every long-polling request; a WebSocket upgrade) and
+    /// the peer's address (when the server runs with connection info).
     fn principal_from_headers(
         &self,
         headers: &HeaderMap,
+        peer: Option<IpAddr>,
     ) -> impl Future<Output = Option<Self::Principal>> + Send;
 
     /// From a handshake's `ext`, for clients that cannot send headers.
@@ -113,6 +116,28 @@ where
         wakers.entry(client_id.to_owned()).or_default().clone()
     }
 
+    /// Wakes the held connects of sessions the engine removed, then forgets their wakers.
+    fn ended(&self, client_ids: &[String]) {
+        if client_ids.is_empty() {
+            return;
+        }
+        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for id in client_ids {
+            if let Some(n) = wakers.remove(id) {
+                n.notify_waiters();
+            }
+        }
+    }
+
+    /// Wakers kept now (one per session with a held connect at some point).
+    pub fn wakers(&self) -> usize {
+        self.inner
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     fn wake(&self, client_ids: &[String]) {
         let wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
         for id in client_ids {
@@ -159,7 +184,13 @@ where
     /// Forgets a session: its client must handshake again.
     pub fn forget(&self, client_id: &str) {
         self.engine().forget(client_id);
-        self.wake(&[client_id.to_owned()]);
+        self.ended(&[client_id.to_owned()]);
+    }
+
+    /// Ends every session of `principal` (sign-out): their clients must handshake again.
+    pub fn forget_principal(&self, principal: &P) {
+        let ended = self.engine().forget_principal(principal);
+        self.ended(&ended);
     }
 
     /// Sessions and queued messages now.
@@ -176,12 +207,7 @@ where
                 tick.tick().await;
                 let now = this.now_ms();
                 let expired = this.engine().sweep(now);
-                if !expired.is_empty() {
-                    let mut wakers = this.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
-                    for id in &expired {
-                        wakers.remove(id);
-                    }
-                }
+                this.ended(&expired);
             }
         })
     }
@@ -195,6 +221,7 @@ where
         let now = self.now_ms();
         let handled = self.engine().handle(now, frame, ctx);
         self.wake(&handled.woken);
+        self.ended(&handled.ended);
         if let Some(held) = &handled.held {
             // A newer connect supersedes a held one: wake it so it ends.
             self.wake(std::slice::from_ref(&held.client_id));
@@ -224,7 +251,14 @@ where
             }
         }
         let now = self.now_ms();
-        self.engine().complete_connect(now, held)
+        let client_id = held.client_id.clone();
+        let mut engine = self.engine();
+        let out = engine.complete_connect(now, held);
+        if engine.principal_of(&client_id).is_none() {
+            drop(engine);
+            self.ended(&[client_id]);
+        }
+        out
     }
 
     /// A router serving the endpoint at `path` (e.g. `/cometd`): long-polling POSTs and
@@ -336,7 +370,14 @@ where
     if state.cors && parts.method == axum::http::Method::OPTIONS {
         return StatusCode::NO_CONTENT.into_response();
     }
-    let from_headers = state.auth.principal_from_headers(&parts.headers).await;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let from_headers = state
+        .auth
+        .principal_from_headers(&parts.headers, peer)
+        .await;
     if let Ok(upgrade) = WebSocketUpgrade::from_request_parts(parts, &()).await {
         if !state
             .bayeux
@@ -410,6 +451,31 @@ where
         .into_response()
 }
 
+/// Frames waiting for a WebSocket peer to read them. A peer that does not read is cut off
+/// once this many are waiting, rather than the server buffering for it.
+pub const MAX_OUTBOUND_FRAMES: usize = 64;
+
+/// A WebSocket with no frame for the held connect's timeout plus the session's max interval
+/// plus this is closed: a live client sends a connect as each one returns.
+const WS_IDLE_MARGIN: Duration = Duration::from_secs(15);
+
+/// The sending side of one WebSocket: a bounded queue to its writer task; a full queue cuts
+/// the connection.
+#[derive(Clone)]
+struct Outbound {
+    tx: mpsc::Sender<WsMessage>,
+    cut: Arc<Notify>,
+}
+
+impl Outbound {
+    fn send(&self, m: WsMessage) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(m) {
+            // `notify_one` keeps the permit if the reader is not waiting right now.
+            self.cut.notify_one();
+        }
+    }
+}
+
 async fn websocket<P, A, Auth>(
     state: Endpoint<P, A, Auth>,
     socket: WebSocket,
@@ -421,7 +487,11 @@ async fn websocket<P, A, Auth>(
 {
     use futures_util::{SinkExt, StreamExt};
     let (mut sink, mut source) = socket.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
+    let (tx, mut rx) = mpsc::channel::<WsMessage>(MAX_OUTBOUND_FRAMES);
+    let out = Outbound {
+        tx,
+        cut: Arc::new(Notify::new()),
+    };
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
             let closing = matches!(m, WsMessage::Close(_));
@@ -433,12 +503,28 @@ async fn websocket<P, A, Auth>(
     // Once a handshake on this socket succeeded, its principal authenticates later frames.
     let mut principal = from_headers;
     let mut held_tasks = Vec::new();
-    while let Some(Ok(message)) = source.next().await {
+    let mut cut_off = false;
+    let idle = {
+        let config = state.bayeux.engine().config().clone();
+        Duration::from_millis(config.timeout_ms + config.max_interval_ms) + WS_IDLE_MARGIN
+    };
+    loop {
+        let message = tokio::select! {
+            m = tokio::time::timeout(idle, source.next()) => m,
+            _ = out.cut.notified() => {
+                cut_off = true;
+                break;
+            }
+        };
+        // Silent longer than a live client ever is (it sends a connect as each one returns).
+        let Ok(Some(Ok(message))) = message else {
+            break;
+        };
         let text = match message {
             WsMessage::Text(t) => t,
             WsMessage::Close(_) => break,
             WsMessage::Binary(_) => {
-                let _ = tx.send(close(1003, "binary frames are not Bayeux"));
+                out.send(close(1003, "binary frames are not Bayeux"));
                 break;
             }
             _ => continue,
@@ -446,7 +532,7 @@ async fn websocket<P, A, Auth>(
         let frame = match decode_frame(text.as_str(), state.bayeux.inner.limits) {
             Ok(f) => f,
             Err(e) => {
-                let _ = tx.send(close(1007, &e.to_string()));
+                out.send(close(1007, &e.to_string()));
                 break;
             }
         };
@@ -463,14 +549,14 @@ async fn websocket<P, A, Auth>(
             principal = frame_principal;
         }
         if !replies.is_empty() {
-            let _ = tx.send(WsMessage::text(encode_frame(&replies)));
+            out.send(WsMessage::text(encode_frame(&replies)));
         }
         if let Some(held) = held {
             let bayeux = state.bayeux.clone();
-            let tx = tx.clone();
+            let out = out.clone();
             held_tasks.push(tokio::spawn(async move {
-                let out = bayeux.finish_connect(held).await;
-                let _ = tx.send(WsMessage::text(encode_frame(&out)));
+                let replies = bayeux.finish_connect(held).await;
+                out.send(WsMessage::text(encode_frame(&replies)));
             }));
             held_tasks.retain(|t| !t.is_finished());
         }
@@ -478,7 +564,16 @@ async fn websocket<P, A, Auth>(
     for t in held_tasks {
         t.abort();
     }
-    drop(tx);
+    if cut_off {
+        // The peer stopped reading: nothing more is written to it, the socket closes now.
+        tracing::warn!(
+            frames = MAX_OUTBOUND_FRAMES,
+            "WebSocket peer not reading its replies: connection cut"
+        );
+        writer.abort();
+        return;
+    }
+    drop(out);
     let _ = writer.await;
 }
 

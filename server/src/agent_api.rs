@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use cobrowse_agent::gws::{OperationName as Op, MAX_TEXT_BYTES, NOTIFICATIONS_TOKEN_HEADER};
 
-use crate::auth::Agent;
+use crate::auth::{Agent, Caller, Peer};
 use crate::customer_api::MAX_NICKNAME_CHARS;
 use crate::hub::{AgentOp, ApiError, ApiResult};
 use crate::model::{gws_chat, gws_message, AgentChatState};
@@ -39,16 +39,29 @@ pub fn error_response(e: ApiError) -> Response {
 
 /// Authenticates (and checks CSRF on writes), runs `f`, and decorates the reply with the
 /// session cookie and CSRF headers.
-pub(crate) fn with_agent(
+pub(crate) async fn with_agent(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
     f: impl FnOnce(&Agent) -> ApiResult<Value>,
 ) -> Response {
-    let agent = match state.sessions.authenticate(&state.hub, headers) {
+    let agent = match state
+        .sessions
+        .authenticate(&state.hub, Caller { headers, peer })
+        .await
+    {
         Ok(a) => a,
         Err(e) => return error_response(e),
     };
+    if *method != Method::GET && !is_json(headers) {
+        // A form or text/plain body is what a cross-site page can send without asking.
+        return error_response(ApiError::new(
+            415,
+            10,
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
     if state.hub.config.csrf && *method != Method::GET {
         let sent = headers.get("X-CSRF-TOKEN").and_then(|v| v.to_str().ok());
         if agent.set_cookie.is_some() || sent != Some(agent.csrf_token.as_str()) {
@@ -79,6 +92,14 @@ pub(crate) fn with_agent(
         }
     }
     response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn parse_body(body: &Bytes) -> ApiResult<Map<String, Value>> {
@@ -123,11 +144,12 @@ async fn get_me(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    Peer(peer): Peer,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let subresources = q.iter().any(|(k, v)| k == "subresources" && v == "*");
     let mut token = None;
-    let mut response = with_agent(&state, &method, &headers, |agent| {
+    let mut response = with_agent(&state, &method, &headers, peer, |agent| {
         let a = state
             .hub
             .store()
@@ -158,7 +180,8 @@ async fn get_me(
             token = Some(state.sessions.issue_token(&a.id));
         }
         Ok(json!({ "statusCode": 0, "user": user }))
-    });
+    })
+    .await;
     if let Some(v) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert(NOTIFICATIONS_TOKEN_HEADER, v);
     }
@@ -169,10 +192,11 @@ async fn post_me(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    Peer(peer): Peer,
     body: Bytes,
 ) -> Response {
-    let mut ended = false;
-    let response = with_agent(&state, &method, &headers, |agent| {
+    let mut ended = None;
+    let response = with_agent(&state, &method, &headers, peer, |agent| {
         let body = parse_body(&body)?;
         match operation(&body)? {
             Ok(Op::StartContactCenterSession) => {
@@ -192,7 +216,7 @@ async fn post_me(
             }
             Ok(Op::EndContactCenterSession) => {
                 state.hub.set_session(&agent.agent_id, false)?;
-                ended = true;
+                ended = Some(agent.agent_id.clone());
             }
             Ok(Op::Ready) => state.hub.set_ready(&agent.agent_id, true)?,
             Ok(Op::NotReady) => state.hub.set_ready(&agent.agent_id, false)?,
@@ -200,9 +224,11 @@ async fn post_me(
             Err(other) => return Err(unsupported(other)),
         }
         Ok(json!({ "statusCode": 0 }))
-    });
-    if ended {
-        state.sessions.end(&headers);
+    })
+    .await;
+    if let Some(agent) = ended {
+        state.sessions.sign_out(&headers, &agent);
+        state.hub.disconnect_agent(&agent);
     }
     response
 }
@@ -211,10 +237,11 @@ async fn post_channel(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    Peer(peer): Peer,
     Path(channel): Path<String>,
     body: Bytes,
 ) -> Response {
-    with_agent(&state, &method, &headers, |agent| {
+    with_agent(&state, &method, &headers, peer, |agent| {
         if channel != "chat" {
             return Err(ApiError::not_found("channel"));
         }
@@ -227,26 +254,33 @@ async fn post_channel(
         }
         Ok(json!({ "statusCode": 0 }))
     })
+    .await
 }
 
-async fn get_chats(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
-    with_agent(&state, &method, &headers, |agent| {
+async fn get_chats(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Peer(peer): Peer,
+) -> Response {
+    with_agent(&state, &method, &headers, peer, |agent| {
         let chats = state.hub.agent_chats(&agent.agent_id)?;
         let base = &state.hub.config.base_url;
         Ok(
             json!({ "statusCode": 0, "chats": chats.iter().map(|c| gws_chat(c, AgentChatState::of(c), base)).collect::<Vec<_>>() }),
         )
-    })
+    }).await
 }
 
 async fn get_messages(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    Peer(peer): Peer,
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    with_agent(&state, &method, &headers, |agent| {
+    with_agent(&state, &method, &headers, peer, |agent| {
         let num = |name: &str, default: i64| -> ApiResult<i64> {
             match q.iter().find(|(k, _)| k == name) {
                 None => Ok(default),
@@ -265,17 +299,18 @@ async fn get_messages(
         Ok(
             json!({ "statusCode": 0, "messages": messages.iter().map(gws_message).collect::<Vec<_>>() }),
         )
-    })
+    }).await
 }
 
 async fn post_chat(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    Peer(peer): Peer,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    with_agent(&state, &method, &headers, |agent| {
+    with_agent(&state, &method, &headers, peer, |agent| {
         let body = parse_body(&body)?;
         let op = match operation(&body)? {
             Ok(Op::Accept) => AgentOp::Accept {
@@ -337,4 +372,5 @@ async fn post_chat(
         state.hub.agent_op(&agent.agent_id, &id, op)?;
         Ok(json!({ "statusCode": 0 }))
     })
+    .await
 }

@@ -13,7 +13,7 @@ use axum::{Form, Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::hub::{now_ms, ApiError, ApiResult, CustomerInput, Hub};
-use crate::model::{gms_message, ChatRow, ChatStatus};
+use crate::model::{gms_message, ChatRow};
 use crate::AppState;
 
 type Params = Vec<(String, String)>;
@@ -203,15 +203,26 @@ async fn request_chat(
 
 async fn chat_operation(
     State(state): State<AppState>,
-    Path((_service, chat_id, operation)): Path<(String, String, String)>,
+    Path((service, chat_id, operation)): Path<(String, String, String)>,
     Form(p): Form<Params>,
 ) -> Response {
     let hub = &state.hub;
     let chat = match (|| -> ApiResult<ChatRow> {
+        if !hub.config.services.contains(&service) {
+            return Err(ApiError::new(
+                404,
+                2,
+                format!("no chat service named {service}"),
+            ));
+        }
         let user_id = required(&p, "userId")?;
         let secure_key = required(&p, "secureKey")?;
-        required(&p, "alias")?;
-        hub.customer_chat(&chat_id, user_id, secure_key)
+        let alias = required(&p, "alias")?;
+        let chat = hub.customer_chat(&chat_id, user_id, secure_key)?;
+        if chat.alias != alias {
+            return Err(ApiError::new(400, 2, "alias does not match this chat"));
+        }
+        Ok(chat)
     })() {
         Ok(c) => c,
         Err(e) => return error_response(e, None),
@@ -253,9 +264,6 @@ async fn chat_operation(
                         2,
                         format!("a nickname is 1 to {MAX_NICKNAME_CHARS} characters"),
                     ));
-                }
-                if chat.status == ChatStatus::Ended {
-                    return Err(ApiError::new(400, 2, "the chat has ended"));
                 }
                 hub.customer_update_nickname(&chat, nickname)?
             }

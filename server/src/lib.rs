@@ -55,7 +55,12 @@ pub struct Options {
     pub typing_preview: bool,
     /// Chat services customers may request; empty means just [`DEMO_SERVICE`].
     pub services: Vec<String>,
+    /// Web origins whose pages may use an agent's credentials, besides the server's own and
+    /// browser extensions (`--allow-origin`).
+    pub allow_origins: Vec<String>,
     pub requeue_grace_ms: i64,
+    /// A queued chat no agent took within this long ends, with a notice to the customer.
+    pub queue_timeout_ms: i64,
     /// Chat requests and co-browse creations one client address may make a minute.
     pub per_address_per_minute: u32,
     /// Chats a demo agent may hold at once.
@@ -154,10 +159,11 @@ pub fn app(
                 options.services.clone()
             },
             requeue_grace_ms: options.requeue_grace_ms,
+            queue_timeout_ms: options.queue_timeout_ms,
             per_address_per_minute: options.per_address_per_minute,
         },
     ));
-    let sessions = Arc::new(Sessions::default());
+    let sessions = Arc::new(Sessions::new(options.allow_origins.clone()));
     let cobrowse = cobrowse::Cobrowse::new(hub.clone(), sessions.clone(), options.cobrowse.clone());
     let state = AppState {
         hub: hub.clone(),
@@ -214,15 +220,49 @@ pub async fn serve(options: Options) -> std::io::Result<()> {
         loop {
             tick.tick().await;
             ticker.expire_invitations();
+            ticker.expire_queued();
             ticker.requeue_absent_agents();
             cobrowse.sweep(ids::now_ms());
         }
     });
     println!("cobrowse-server listening on {base_url}");
     tracing::info!(%addr, demo = options.demo, data = %options.data_dir.display(), "listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        BODY_TIMEOUT,
+    ));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = router
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        tokio::spawn(serve_connection(stream, service));
+    }
+}
+
+/// A client must send a request's headers within this long, also between the requests of a
+/// kept-alive connection (an idle connection closes after it).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+/// A request body must arrive within this long.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One connection, HTTP/1.1 (with upgrades to WebSocket), with the timeouts above.
+async fn serve_connection(stream: tokio::net::TcpStream, service: Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "connection ended");
+    }
 }

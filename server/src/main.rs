@@ -15,6 +15,7 @@ const USAGE: &str =
                        [--no-notifications-token] [--cobrowse-idle-ms MS]
                        [--cobrowse-grace-ms MS] [--cobrowse-verifications-per-minute N]
                        [--per-address-limit N] [--node-modules DIR]
+                       [--allow-origin ORIGIN]... [--queue-timeout-ms MS]
 
   --listen ADDR            address to listen on (default 127.0.0.1:8700)
   --data DIR               where the SQLite database and the log go (default ./cobrowse-data)
@@ -37,6 +38,11 @@ const USAGE: &str =
                            co-browse verifications one agent may ask a minute (default 30)
   --per-address-limit N    chat requests and co-browse creations one client address may make
                            a minute (default 20; lookups of live co-browse sessions: 3×)
+  --queue-timeout-ms MS    a chat no agent took within this long ends, the customer told to
+                           try later (default 1800000: 30 minutes)
+  --allow-origin ORIGIN    a web origin (https://desk.example.com) whose pages may use an
+                           agent's credentials; repeatable. The server's own origin and
+                           browser extensions always may; other origins never
   --node-modules DIR       where npm installed @rrweb/record and @rrweb/replay (default: the
                            checkout's node_modules)
 ";
@@ -51,7 +57,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         invite_timeout_ms: 20_000,
         typing_preview: false,
         services: Vec::new(),
+        allow_origins: Vec::new(),
         requeue_grace_ms: 60_000,
+        queue_timeout_ms: 30 * 60_000,
         per_address_per_minute: cobrowse_server::customer_api::CHAT_REQUESTS_PER_IP_PER_MINUTE,
         max_chats: 3,
         demo_agents: 3,
@@ -80,6 +88,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--no-notifications-token" => o.notifications_tokens = false,
             "--typing-preview" => o.typing_preview = true,
             "--service" => o.services.push(value("--service")?),
+            "--allow-origin" => o.allow_origins.push(value("--allow-origin")?),
             "--demo-agents" => {
                 o.demo_agents = value("--demo-agents")?
                     .parse()
@@ -89,6 +98,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.max_chats = value("--max-chats")?
                     .parse()
                     .map_err(|e| format!("--max-chats: {e}"))?
+            }
+            "--queue-timeout-ms" => {
+                o.queue_timeout_ms = value("--queue-timeout-ms")?
+                    .parse()
+                    .map_err(|e| format!("--queue-timeout-ms: {e}"))?
             }
             "--requeue-grace-ms" => {
                 o.requeue_grace_ms = value("--requeue-grace-ms")?

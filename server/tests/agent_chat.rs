@@ -288,6 +288,7 @@ async fn bad_requests_get_genesys_errors_not_crashes() {
         .http
         .post(format!("{}/api/v2/me", server.url))
         .header("Authorization", &ann.auth)
+        .header("Content-Type", "application/json")
         .body("{broken")
         .send()
         .await

@@ -26,6 +26,7 @@ async fn csrf_token_is_required_on_writes_when_enabled() {
             .http
             .post(format!("{}/api/v2/me", server.url))
             .header("Authorization", &ann.auth)
+            .header("Content-Type", "application/json")
             .body(
                 json!({"operationName": "StartContactCenterSession", "channels": ["chat"]})
                     .to_string(),

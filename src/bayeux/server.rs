@@ -42,6 +42,12 @@ pub struct ServerConfig {
     pub retain_for_principal_ms: u64,
     /// At most this many such messages per principal (the oldest go first).
     pub max_retained_per_principal: usize,
+    /// Channels one session may subscribe to; more are refused (403).
+    pub max_subscriptions: usize,
+    /// Sessions one principal may hold; a further handshake removes its least recently seen
+    /// one (a desk that re-handshakes always gets in; a client minting sessions cannot grow
+    /// the server).
+    pub max_sessions_per_principal: usize,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +61,8 @@ impl Default for ServerConfig {
             ack: true,
             retain_for_principal_ms: 60_000,
             max_retained_per_principal: 1000,
+            max_subscriptions: 64,
+            max_sessions_per_principal: 8,
         }
     }
 }
@@ -118,6 +126,9 @@ pub struct Handled<P> {
     pub service_requests: Vec<ServiceRequest<P>>,
     /// Sessions that got messages (wake their held connects).
     pub woken: Vec<String>,
+    /// Sessions this frame removed (disconnected, replaced, overflowed): the transport wakes
+    /// their held connects and forgets what it kept for them.
+    pub ended: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -135,6 +146,8 @@ struct Session<P> {
     connect_generation: u64,
     ack: Option<AckState>,
     overflowed: bool,
+    /// Order of creation (ties in `last_seen_ms` go to the older session).
+    seq: u64,
 }
 
 #[derive(Debug, Default)]
@@ -167,6 +180,7 @@ pub struct Engine<P, A> {
     sessions: HashMap<String, Session<P>>,
     retained: VecDeque<Retained<P>>,
     new_client_id: Box<dyn FnMut() -> String + Send>,
+    handshakes: u64,
 }
 
 impl<P, A> std::fmt::Debug for Engine<P, A> {
@@ -222,6 +236,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
             sessions: HashMap::new(),
             retained: VecDeque::new(),
             new_client_id,
+            handshakes: 0,
         }
     }
 
@@ -253,6 +268,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
             held: None,
             service_requests: Vec::new(),
             woken: Vec::new(),
+            ended: Vec::new(),
         };
         for msg in frame {
             match ChannelName::parse(&msg.channel) {
@@ -261,7 +277,8 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                     BayeuxError::new(400, &[], "invalid channel"),
                 )),
                 Ok(_) if msg.channel == meta::HANDSHAKE => {
-                    out.replies.push(self.handshake(now_ms, &msg, ctx))
+                    out.replies
+                        .push(self.handshake(now_ms, &msg, ctx, &mut out.ended))
                 }
                 Ok(channel) => {
                     let Some(session) = msg
@@ -289,7 +306,12 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                     match msg.channel.as_str() {
                         meta::CONNECT => match self.connect(now_ms, &client_id, &msg, ctx) {
                             Ok(held) => out.held = Some(held),
-                            Err(reply) => out.replies.push(*reply),
+                            Err(reply) => {
+                                if !self.sessions.contains_key(&client_id) {
+                                    out.ended.push(client_id);
+                                }
+                                out.replies.push(*reply)
+                            }
                         },
                         meta::SUBSCRIBE => {
                             out.replies.push(self.subscribe(&client_id, &msg, true));
@@ -302,7 +324,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                         }
                         meta::DISCONNECT => {
                             self.sessions.remove(&client_id);
-                            out.woken.push(client_id);
+                            out.ended.push(client_id);
                             out.replies.push(success_reply(&msg));
                         }
                         _ if channel.is_meta() => out.replies.push(error_reply(
@@ -323,7 +345,13 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         out
     }
 
-    fn handshake(&mut self, now_ms: u64, msg: &Message, ctx: &RequestContext<P>) -> Message {
+    fn handshake(
+        &mut self,
+        now_ms: u64,
+        msg: &Message,
+        ctx: &RequestContext<P>,
+        ended: &mut Vec<String>,
+    ) -> Message {
         let Some(principal) = ctx.principal.clone() else {
             let mut reply = error_reply(msg, BayeuxError::new(403, &[], "unauthorized"));
             reply.advice = Some(Advice {
@@ -345,7 +373,22 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
             reply.supported_connection_types = Some(self.config.transports.clone());
             return reply;
         }
+        let mut own: Vec<(u64, u64, String)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.principal == principal)
+            .map(|(id, s)| (s.last_seen_ms.max(s.held_until_ms), s.seq, id.clone()))
+            .collect();
+        if own.len() >= self.config.max_sessions_per_principal {
+            own.sort();
+            let excess = own.len() + 1 - self.config.max_sessions_per_principal.max(1);
+            for (_, _, id) in own.into_iter().take(excess) {
+                self.sessions.remove(&id);
+                ended.push(id);
+            }
+        }
         let client_id = (self.new_client_id)();
+        self.handshakes += 1;
         let wants_ack = self.config.ack && msg.ext_field("ack") == Some(&Value::Bool(true));
         self.sessions.insert(
             client_id.clone(),
@@ -360,6 +403,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                 connect_generation: 0,
                 ack: wants_ack.then(AckState::default),
                 overflowed: false,
+                seq: self.handshakes,
             },
         );
         let mut reply = success_reply(msg);
@@ -423,6 +467,11 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                     resend.extend(messages);
                 }
             }
+            if resend.len() + session.queue.len() > self.config.max_queue {
+                // Re-sent batches count against the same bound as new messages.
+                self.sessions.remove(client_id);
+                return Err(Box::new(unknown_client(msg)));
+            }
             for m in resend.into_iter().rev() {
                 session.queue.push_front(m);
             }
@@ -478,6 +527,12 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                 ack.batch += 1;
                 ack.unacked.push_back((ack.batch, messages.clone()));
             }
+            let unacked: usize = ack.unacked.iter().map(|(_, m)| m.len()).sum();
+            if unacked > self.config.max_queue {
+                // A client that never acknowledges must not make the server keep everything.
+                self.sessions.remove(&held.client_id);
+                return vec![unknown_client(&reply)];
+            }
             reply.set_ext("ack", json!(ack.batch));
         }
         let mut out = messages;
@@ -503,6 +558,13 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
             }
         }
         if subscribe {
+            let added = parsed
+                .iter()
+                .filter(|c| !session.subscriptions.contains(*c))
+                .count();
+            if session.subscriptions.len() + added > self.config.max_subscriptions {
+                return error_reply(msg, BayeuxError::new(403, &[], "too many subscriptions"));
+            }
             if let Some(denied) = parsed
                 .iter()
                 .find(|c| !self.authorizer.may_subscribe(&session.principal, c))
@@ -657,6 +719,22 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
     /// Removes the session (the server forgets the client: its next connect must handshake).
     pub fn forget(&mut self, client_id: &str) -> bool {
         self.sessions.remove(client_id).is_some()
+    }
+
+    /// Removes every session of `principal` and what was kept for it (sign-out); returns the
+    /// sessions removed.
+    pub fn forget_principal(&mut self, principal: &P) -> Vec<String> {
+        let ids: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.principal == *principal)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            self.sessions.remove(id);
+        }
+        self.retained.retain(|r| r.principal != *principal);
+        ids
     }
 
     /// Removes sessions whose client has not connected within `max_interval`; returns them.

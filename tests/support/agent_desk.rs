@@ -7,8 +7,13 @@ use super::*;
 
 /// Signs in from the popup and goes Ready.
 pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String> {
+    sign_in_at(s, &server.url).await
+}
+
+/// Signs in from the popup to the server at `url` (e.g. through a proxy) and goes Ready.
+pub async fn sign_in_at(s: &Session, url: &str) -> Result<(), String> {
     s.goto("popup.html").await?;
-    submit_sign_in(s, server, "agent1").await?;
+    submit_sign_in_at(s, url, "agent1").await?;
     s.wait_for("the desk", || async {
         s.attr("#connection", "data-live")
             .await
@@ -38,11 +43,15 @@ pub async fn submit_sign_in(
     server: &ReferenceServer,
     agent: &str,
 ) -> Result<(), String> {
+    submit_sign_in_at(s, &server.url, agent).await
+}
+
+async fn submit_sign_in_at(s: &Session, url: &str, agent: &str) -> Result<(), String> {
     s.wait_for("the sign-in form", || async {
         s.attr("#signin-submit", "id").await
     })
     .await?;
-    s.fill("#signin-server", &server.url).await?;
+    s.fill("#signin-server", url).await?;
     s.fill("#signin-agent", agent).await?;
     s.fill("#signin-password", agent).await?;
     s.click("#signin-submit").await

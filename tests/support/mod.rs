@@ -11,6 +11,7 @@ pub mod agent_desk_actions;
 pub mod cobrowse;
 pub mod desk_load;
 pub mod scenarios;
+pub mod soak;
 
 pub use serde_json::{json, Value};
 pub use testkit::browser::*;
@@ -48,6 +49,7 @@ macro_rules! shared_scenarios {
             an_upgraded_desk_keeps_its_chats_and_outbox,
             cobrowse_from_the_demo_shop_is_verified_joined_and_ended,
             spoofed_and_foreign_tokens_are_never_attached,
+            chats_survive_a_soak_of_faults,
         );
 
         #[tokio::test]
@@ -85,6 +87,47 @@ pub async fn open_options(s: &Session) -> Result<(), String> {
     s.goto("options.html").await?;
     s.wait_for("the options form to load", || async {
         (s.attr("#settings-form", "data-loaded").await.as_deref() == Some("true")).then_some(())
+    })
+    .await
+}
+
+/// Chromium: the extension's service worker targets, as CDP sees them.
+pub async fn service_workers(s: &Session) -> Result<Vec<Value>, String> {
+    let targets = s.cdp("Target.getTargets", json!({})).await?;
+    Ok(targets["targetInfos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            t["type"] == "service_worker"
+                && t["url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with(&s.base_url))
+        })
+        .cloned()
+        .collect())
+}
+
+/// Chromium: stops the extension's service worker as Chrome does when it is idle, and waits
+/// until that instance is gone. Not for a moment with no worker: an open port or an alarm may
+/// start the next instance at once, which is what a stop looks like then.
+pub async fn stop_service_worker(s: &Session) -> Result<(), String> {
+    let workers = s
+        .wait_for("the service worker to be running", || async {
+            service_workers(s).await.ok().filter(|w| !w.is_empty())
+        })
+        .await?;
+    let stopped: Vec<Value> = workers.iter().map(|w| w["targetId"].clone()).collect();
+    for id in &stopped {
+        s.cdp("Target.closeTarget", json!({ "targetId": id }))
+            .await?;
+    }
+    s.wait_for("the stopped service worker to be gone", || async {
+        service_workers(s)
+            .await
+            .ok()
+            .filter(|w| w.iter().all(|w| !stopped.contains(&w["targetId"])))
+            .map(|_| ())
     })
     .await
 }

@@ -19,6 +19,7 @@ pub use super::cobrowse::{
 pub use super::desk_load::{
     an_upgraded_desk_keeps_its_chats_and_outbox, ten_chatty_customers_are_kept_up_with,
 };
+pub use super::soak::chats_survive_a_soak_of_faults;
 use super::*;
 
 /// English text of a `_locales` message (the browsers run with an English UI).

@@ -63,18 +63,16 @@ fn run_bench_program(
     let out = paths.target.join("bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     run_cmd(
-        Command::new(paths.target.join("release/examples").join(example))
-            .current_dir(&paths.root)
-            .env(
-                "COBROWSE_SERVER",
-                paths.target.join("release/cobrowse-server"),
-            )
-            .env("COBROWSE_DIST", &paths.dist)
-            .env("COBROWSE_BENCH_JSON", out.join(format!("{figures}.json")))
-            .env("CHROMEDRIVER", &tools.chromedriver)
-            .env("CHROMIUM", &tools.chromium)
-            .env("GECKODRIVER", &tools.geckodriver)
-            .env("FIREFOX", &tools.firefox),
+        tools.browsers_for(
+            Command::new(paths.target.join("release/examples").join(example))
+                .current_dir(&paths.root)
+                .env(
+                    "COBROWSE_SERVER",
+                    paths.target.join("release/cobrowse-server"),
+                )
+                .env("COBROWSE_DIST", &paths.dist)
+                .env("COBROWSE_BENCH_JSON", out.join(format!("{figures}.json"))),
+        ),
     )
 }
 

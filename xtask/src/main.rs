@@ -3,6 +3,7 @@
 //! * `run`   — set up, build, and open a browser with the extension loaded.
 //! * `test`  — set up, then every check and test in both browsers; fails if any suite did not run.
 //! * `dist`  — `dist/chrome`, `dist/firefox` (unpacked, loadable) and their zips.
+//! * `soak`  — the long soak of faults in both browsers and the decoders under generated input.
 //! * `bench` — benchmarks (sizes; Bayeux server and client against the official CometD; the
 //!   co-browse live view against a Node relay).
 //!
@@ -16,6 +17,7 @@ mod bench;
 mod dist;
 mod process;
 mod setup;
+mod soak;
 mod test;
 
 use std::path::PathBuf;
@@ -57,6 +59,8 @@ commands:
   run [--browser firefox|chromium]   build and open a browser with the extension loaded
   test                               every check and test, in Chromium and Firefox
   dist                               dist/chrome, dist/firefox and their zips
+  soak [--seconds N] [--seed N]      chats through faults in both browsers (default 600 s),
+                                     then the decoders under generated input; fails on any loss
   bench [size|bayeux|cobrowse|all]   benchmarks: figures side by side with peers, no asserts
 ";
 
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             }
         }
         Some("test") => test::run(&paths),
+        Some("soak") => soak::run(&paths, &args[1..]),
         Some("bench") => bench::run(&paths, args.get(1).map(String::as_str).unwrap_or("all")),
         Some("dist") => {
             setup::ensure_build_tools(&paths).and_then(|tools| dist::build(&paths, &tools))

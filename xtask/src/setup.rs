@@ -28,6 +28,16 @@ pub struct Tools {
     pub npm_bin: PathBuf,
 }
 
+impl Tools {
+    /// Tells `cmd` where the browsers and their drivers are (`testkit::browser` reads these).
+    pub fn browsers_for<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("CHROMEDRIVER", &self.chromedriver)
+            .env("CHROMIUM", &self.chromium)
+            .env("GECKODRIVER", &self.geckodriver)
+            .env("FIREFOX", &self.firefox)
+    }
+}
+
 fn cargo_bin_dir() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)

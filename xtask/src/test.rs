@@ -89,6 +89,22 @@ impl Runner<'_> {
     }
 }
 
+/// Builds the reference server (debug) the end-to-end suites run; its path.
+pub fn build_server(paths: &Paths) -> Result<std::path::PathBuf, String> {
+    build_bin(paths, "cobrowse-server", "cobrowse-server")
+}
+
+/// `cargo build` (debug) of one binary of the workspace; its path.
+fn build_bin(paths: &Paths, package: &str, bin: &str) -> Result<std::path::PathBuf, String> {
+    crate::process::run(
+        Command::new("cargo")
+            .args(["build", "-q", "-p", package, "--bin", bin])
+            .current_dir(&paths.root)
+            .env("CARGO_TARGET_DIR", &paths.target),
+    )
+    .map(|_| paths.target.join("debug").join(bin))
+}
+
 /// Names of `tests/*.rs` in the root package, split into host tests and browser suites.
 fn root_test_targets(paths: &Paths) -> Result<(Vec<String>, Vec<String>), String> {
     let mut host = Vec::new();
@@ -159,23 +175,8 @@ struct TestServer {
 }
 
 fn start_bayeux_test_server(paths: &Paths) -> Result<TestServer, String> {
-    crate::process::run(
-        Command::new("cargo")
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "bayeux-net",
-                "--bin",
-                "bayeux-interop-server",
-            ])
-            .current_dir(&paths.root)
-            .env("CARGO_TARGET_DIR", &paths.target),
-    )?;
-    let process = Announced::spawn(
-        Command::new(paths.target.join("debug/bayeux-interop-server"))
-            .args(["--port", "0", "--cors"]),
-    )?;
+    let bin = build_bin(paths, "bayeux-net", "bayeux-interop-server")?;
+    let process = Announced::spawn(Command::new(bin).args(["--port", "0", "--cors"]))?;
     let port = process
         .line
         .split_whitespace()
@@ -232,19 +233,15 @@ pub fn run(paths: &Paths) -> Result<(), String> {
 
     let mut server = r.cargo();
     // One test at a time: some run two browsers (the co-browse live view).
-    server
-        .args([
-            "test",
-            "-p",
-            "cobrowse-server",
-            "--tests",
-            "--",
-            "--test-threads=1",
-        ])
-        .env("CHROMEDRIVER", &tools.chromedriver)
-        .env("CHROMIUM", &tools.chromium)
-        .env("GECKODRIVER", &tools.geckodriver)
-        .env("FIREFOX", &tools.firefox);
+    server.args([
+        "test",
+        "-p",
+        "cobrowse-server",
+        "--tests",
+        "--",
+        "--test-threads=1",
+    ]);
+    tools.browsers_for(&mut server);
     r.step(
         "reference server (real binary over sockets, browsers)",
         Expect::Tests,
@@ -319,20 +316,7 @@ pub fn run(paths: &Paths) -> Result<(), String> {
     drop(bayeux_server);
 
     // The end-to-end suites chat through the real reference server.
-    let server_bin = crate::process::run(
-        Command::new("cargo")
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "cobrowse-server",
-                "--bin",
-                "cobrowse-server",
-            ])
-            .current_dir(&paths.root)
-            .env("CARGO_TARGET_DIR", &paths.target),
-    )
-    .map(|_| paths.target.join("debug/cobrowse-server"));
+    let server_bin = build_server(paths);
     if let Err(e) = &server_bin {
         r.record(
             "build cobrowse-server for the end-to-end suites",
@@ -353,11 +337,8 @@ pub fn run(paths: &Paths) -> Result<(), String> {
                 "--test-threads=1",
             ])
             .env("COBROWSE_DIST", &paths.dist)
-            .env("CHROMEDRIVER", &tools.chromedriver)
-            .env("CHROMIUM", &tools.chromium)
-            .env("GECKODRIVER", &tools.geckodriver)
-            .env("FIREFOX", &tools.firefox)
             .env("COBROWSE_SERVER", server_bin.clone().unwrap_or_default());
+            tools.browsers_for(&mut e2e);
             r.step(&format!("end-to-end: {target}"), Expect::Tests, 1800, e2e);
         }
     } else {

@@ -27,6 +27,7 @@ use serde_json::{json, Map, Value};
 
 use super::{ChatIdentity, Cobrowse, SERVER_NAME};
 use crate::agent_api::error_response;
+use crate::auth::{Caller, Peer};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
 
@@ -152,12 +153,21 @@ async fn stop(State(c): State<Arc<Cobrowse>>, Path(user_token): Path<String>) ->
 async fn history(
     State(c): State<Arc<Cobrowse>>,
     headers: HeaderMap,
+    Peer(peer): Peer,
     Path(id): Path<String>,
 ) -> Response {
+    let agent = c
+        .sessions
+        .agent_from(
+            &c.hub,
+            Caller {
+                headers: &headers,
+                peer,
+            },
+        )
+        .await;
     respond((|| {
-        let agent = c
-            .sessions
-            .agent_from_headers(&c.hub, &headers)
+        let agent = agent
             .ok_or_else(|| ApiError::new(401, 20, "Access denied: authentication required"))?;
         let not_found = || ApiError::new(404, 6, "no such co-browse session");
         let s = c.hub.store().cobrowse(&id).map_err(|_| not_found())?;

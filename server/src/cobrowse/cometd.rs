@@ -49,9 +49,14 @@ pub struct VisitorAuthenticator {
 impl Authenticator for VisitorAuthenticator {
     type Principal = Visitor;
 
-    async fn principal_from_headers(&self, headers: &HeaderMap) -> Option<Visitor> {
+    async fn principal_from_headers(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Option<Visitor> {
         let c = &self.cobrowse;
-        if let Some(agent) = c.sessions.agent_from_headers(&c.hub, headers) {
+        let caller = crate::auth::Caller { headers, peer };
+        if let Some(agent) = c.sessions.agent_from(&c.hub, caller).await {
             return Some(Visitor::Agent(agent));
         }
         // Credentials that do not hold are refused, not taken as anonymous.

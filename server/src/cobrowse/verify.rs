@@ -24,6 +24,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::agent_api::with_agent;
+use crate::auth::Peer;
 use crate::error::{ApiError, ApiResult};
 use crate::store::CobrowseState;
 use crate::AppState;
@@ -49,9 +50,10 @@ async fn verify(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    Peer(peer): Peer,
     body: Bytes,
 ) -> Response {
-    with_agent(&state, &method, &headers, |agent| {
+    with_agent(&state, &method, &headers, peer, |agent| {
         let c = &state.cobrowse;
         let limit = c.config.verifications_per_minute;
         if !c
@@ -92,5 +94,5 @@ async fn verify(
                 "joinUrl": format!("{}/cobrowse/agent.html?ticket={}", c.hub.config.base_url, verified.ticket),
             }
         }))
-    })
+    }).await
 }

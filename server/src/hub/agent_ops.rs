@@ -2,7 +2,7 @@
 //! leave, complete, transfer; and reading their chats. Agents see and act on their own chats
 //! only: another agent's chat is "not found".
 
-use super::{agent_from, checked_url, entry, AgentOp, Hub};
+use super::{agent_from, checked_url, entry, Afterwards, AgentOp, Hub};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{now_ms, random_hex};
 use crate::model::{AgentChatState, ChatRow, ChatStatus, MessageKind, StoredMessage};
@@ -41,7 +41,19 @@ impl Hub {
         Ok(self.store().messages(chat_id, start, count)?)
     }
 
+    /// One agent operation on a chat: its check and its change under the chat's lock (Accept
+    /// and Reject sent together: exactly one happens; so with two Completes).
     pub fn agent_op(&self, agent_id: &str, chat_id: &str, op: AgentOp) -> ApiResult<()> {
+        let after = {
+            let _chat = self.chat_lock(chat_id);
+            self.agent_op_locked(agent_id, chat_id, op)?
+        };
+        self.afterwards(chat_id, after);
+        Ok(())
+    }
+
+    fn agent_op_locked(&self, agent_id: &str, chat_id: &str, op: AgentOp) -> ApiResult<Afterwards> {
+        let mut after = Afterwards::default();
         let mut chat = self.agent_chat(agent_id, chat_id)?;
         let state = AgentChatState::of(&chat);
         let allowed = op.name();
@@ -94,7 +106,7 @@ impl Hub {
                 self.store().update_chat(&chat)?;
                 self.notify_state(agent_id, "StatusChange", &chat, AgentChatState::Completed);
                 tracing::info!(chat = %chat.id, agent = agent_id, "rejected");
-                self.route();
+                after.route = true;
             }
             AgentOp::SendMessage { text } => {
                 self.agent_says(&chat, MessageKind::Text, Some(text))?
@@ -123,8 +135,10 @@ impl Hub {
                 self.notify_state(agent_id, "StatusChange", &chat, AgentChatState::Completed);
                 self.agent_freed(agent_id)?;
                 tracing::info!(chat = %chat.id, agent = agent_id, "completed");
-                self.chat_ended(&chat.id);
-                self.route();
+                after = Afterwards {
+                    route: true,
+                    ended: true,
+                };
             }
             AgentOp::UpdateUserData { user_data } => {
                 super::customer::merge_user_data(&mut chat.user_data, user_data)?;
@@ -138,20 +152,21 @@ impl Hub {
             AgentOp::Transfer {
                 target_agent,
                 queue,
-            } => self.transfer(agent_id, chat, target_agent, queue)?,
+            } => after.route = self.transfer(agent_id, chat, target_agent, queue)?,
         }
-        Ok(())
+        Ok(after)
     }
 
     /// Moves an active chat, transcript and all, to another agent (offered to them) or back to
-    /// a queue; this agent is done with it.
+    /// a queue; this agent is done with it. The target agent must be able to take it now (in
+    /// a session, with room for another chat). Returns whether the queue needs routing.
     fn transfer(
         &self,
         agent_id: &str,
         mut chat: ChatRow,
         target_agent: Option<String>,
         queue: Option<String>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<bool> {
         let target = match (&target_agent, &queue) {
             (Some(t), _) => {
                 let agent = self
@@ -160,6 +175,11 @@ impl Hub {
                     .ok_or_else(|| ApiError::new(400, 10, "no such target agent"))?;
                 if agent.id == agent_id {
                     return Err(ApiError::new(400, 10, "cannot transfer a chat to yourself"));
+                }
+                if !self.store().can_take_chat(&agent.id)? {
+                    return Err(ApiError::invalid_state(
+                        "the target agent cannot take a chat now (signed out or at capacity): transfer to a queue",
+                    ));
                 }
                 Some(agent.id)
             }
@@ -192,10 +212,12 @@ impl Hub {
         self.agent_freed(agent_id)?;
         tracing::info!(chat = %chat.id, from = agent_id, to = ?target, "transferred");
         match target {
-            Some(t) => self.notify_state(&t, "StatusChange", &chat, AgentChatState::Invited),
-            None => self.route(),
+            Some(t) => {
+                self.notify_state(&t, "StatusChange", &chat, AgentChatState::Invited);
+                Ok(false)
+            }
+            None => Ok(true),
         }
-        Ok(())
     }
 
     fn agent_says(&self, chat: &ChatRow, kind: MessageKind, text: Option<String>) -> ApiResult<()> {

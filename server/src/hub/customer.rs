@@ -77,6 +77,8 @@ impl Hub {
     }
 
     pub fn customer_input(&self, chat: &ChatRow, input: CustomerInput) -> ApiResult<()> {
+        let _chat = self.chat_lock(&chat.id);
+        let chat = &self.store().chat(&chat.id)?;
         if chat.status == ChatStatus::Ended || chat.customer_left {
             return Err(ApiError::new(200, 2, "the chat has ended"));
         }
@@ -101,20 +103,27 @@ impl Hub {
     }
 
     pub fn customer_update_data(&self, chat: &ChatRow, data: Map<String, Value>) -> ApiResult<()> {
-        if chat.status == ChatStatus::Ended {
+        let _chat = self.chat_lock(&chat.id);
+        let mut chat = self.store().chat(&chat.id)?;
+        if chat.status == ChatStatus::Ended || chat.customer_left {
             return Err(ApiError::new(400, 2, "the chat has ended"));
         }
-        let mut merged = self.store().chat(&chat.id)?.user_data;
-        merge_user_data(&mut merged, data)?;
-        self.update_user_data(&chat.id, merged)
+        merge_user_data(&mut chat.user_data, data)?;
+        self.store_user_data(chat)
     }
 
     /// Adds `data` to a chat's user data and tells its agent (`PropertiesUpdated`). Callers
     /// bound what comes from outside ([`merge_user_data`]); the server's own keys (co-browse
     /// reporting) are a fixed few.
     pub fn update_user_data(&self, chat_id: &str, data: Map<String, Value>) -> ApiResult<()> {
+        let _chat = self.chat_lock(chat_id);
         let mut chat = self.store().chat(chat_id)?;
         chat.user_data.extend(data);
+        self.store_user_data(chat)
+    }
+
+    /// Writes a chat's (already merged) user data and tells its agent; under the chat's lock.
+    fn store_user_data(&self, chat: ChatRow) -> ApiResult<()> {
         self.store().update_chat(&chat)?;
         if let (ChatStatus::Active | ChatStatus::Offered, Some(agent)) =
             (chat.status, &chat.agent_id)
@@ -125,7 +134,11 @@ impl Hub {
     }
 
     pub fn customer_update_nickname(&self, chat: &ChatRow, nickname: &str) -> ApiResult<()> {
-        let mut chat = chat.clone();
+        let _chat = self.chat_lock(&chat.id);
+        let mut chat = self.store().chat(&chat.id)?;
+        if chat.status == ChatStatus::Ended || chat.customer_left {
+            return Err(ApiError::new(400, 2, "the chat has ended"));
+        }
         chat.nickname = nickname.to_owned();
         self.store().update_chat(&chat)?;
         if let (ChatStatus::Active, Some(agent)) = (chat.status, &chat.agent_id) {
@@ -140,10 +153,22 @@ impl Hub {
     }
 
     pub fn customer_disconnect(&self, chat: &ChatRow) -> ApiResult<()> {
-        if chat.customer_left || chat.status == ChatStatus::Ended {
-            return Ok(());
+        let ended = {
+            let _chat = self.chat_lock(&chat.id);
+            self.customer_disconnect_locked(&chat.id)?
+        };
+        if ended {
+            self.chat_ended(&chat.id);
         }
-        let mut chat = chat.clone();
+        Ok(())
+    }
+
+    /// Returns whether the customer's leaving changed anything.
+    fn customer_disconnect_locked(&self, chat_id: &str) -> ApiResult<bool> {
+        let mut chat = self.store().chat(chat_id)?;
+        if chat.customer_left || chat.status == ChatStatus::Ended {
+            return Ok(false);
+        }
         let left = self.store().append(
             &chat.id,
             &[entry(
@@ -183,8 +208,7 @@ impl Hub {
             }
         }
         tracing::info!(chat = %chat.id, "customer left");
-        self.chat_ended(&chat.id);
-        Ok(())
+        Ok(true)
     }
 
     /// Whether the customer's side has ended.

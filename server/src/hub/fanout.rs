@@ -12,6 +12,8 @@ pub trait Fanout: Send + Sync {
     fn deliver(&self, agent_id: &str, channel: &str, data: Value);
     /// Whether the agent has a live CometD session.
     fn is_connected(&self, agent_id: &str) -> bool;
+    /// Ends every CometD session of the agent (sign-out).
+    fn disconnect(&self, agent_id: &str);
 }
 
 impl Fanout for AgentBayeux {
@@ -21,5 +23,9 @@ impl Fanout for AgentBayeux {
 
     fn is_connected(&self, agent_id: &str) -> bool {
         self.has_session(&agent_id.to_owned())
+    }
+
+    fn disconnect(&self, agent_id: &str) {
+        self.forget_principal(&agent_id.to_owned());
     }
 }

@@ -70,6 +70,8 @@ pub struct HubConfig {
     pub services: Vec<String>,
     /// An agent whose CometD connection is gone this long loses their chats to the queue.
     pub requeue_grace_ms: i64,
+    /// A chat no agent took within this long of its request ends (`--queue-timeout-ms`).
+    pub queue_timeout_ms: i64,
     /// Chats one client address may request a minute (co-browse sessions too; lookups 3×).
     pub per_address_per_minute: u32,
 }
@@ -128,6 +130,23 @@ pub struct Hub {
     pub config: HubConfig,
     /// Agents holding chats whose CometD connection is gone, and since when.
     absent_since: Mutex<std::collections::HashMap<String, i64>>,
+    /// A chat's check-and-change (read its row, decide, write it) runs under its lock, so two
+    /// operations on one chat never both act on the same state. Striped: bounded, and chats
+    /// rarely share one. Order: `routing`, then a chat's lock, then the store.
+    chat_locks: Vec<Mutex<()>>,
+    /// One routing pass at a time (each is a decision over the queue and the agents).
+    routing: Mutex<()>,
+}
+
+const CHAT_LOCK_STRIPES: usize = 64;
+
+/// What an operation leaves to do once its chat's lock is released (these lock other chats,
+/// or call out to listeners that lock this one).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) struct Afterwards {
+    pub route: bool,
+    pub ended: bool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -219,6 +238,29 @@ impl Hub {
             listener: std::sync::OnceLock::new(),
             config,
             absent_since: Mutex::default(),
+            chat_locks: (0..CHAT_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            routing: Mutex::new(()),
+        }
+    }
+
+    /// The lock of `chat_id`'s check-and-change (its stripe of `chat_locks`).
+    fn chat_lock(&self, chat_id: &str) -> MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        chat_id.hash(&mut h);
+        let stripe = (h.finish() as usize) % CHAT_LOCK_STRIPES;
+        self.chat_locks[stripe]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Does what an operation left for after its chat's lock.
+    fn afterwards(&self, chat_id: &str, after: Afterwards) {
+        if after.ended {
+            self.chat_ended(chat_id);
+        }
+        if after.route {
+            self.route();
         }
     }
 
@@ -239,6 +281,11 @@ impl Hub {
 
     fn notify(&self, agent_id: &str, channel: &str, data: Value) {
         self.fanout.deliver(agent_id, channel, data);
+    }
+
+    /// Ends the agent's CometD sessions (sign-out revokes them).
+    pub fn disconnect_agent(&self, agent_id: &str) {
+        self.fanout.disconnect(agent_id);
     }
 
     /// Delivers `data` on `channel` to one agent (co-browse tells agents through this).

@@ -117,7 +117,15 @@ impl Hub {
     fn requeue_agent(&self, agent_id: &str) -> ApiResult<()> {
         // Bound first: the store lock must not be held across the loop, which locks it again.
         let chats = self.store().agent_chats(agent_id)?;
-        for mut chat in chats {
+        for candidate in chats {
+            let _chat = self.chat_lock(&candidate.id);
+            // Re-read under the lock: the agent may have just completed or transferred it.
+            let mut chat = self.store().chat(&candidate.id)?;
+            if chat.agent_id.as_deref() != Some(agent_id)
+                || !matches!(chat.status, ChatStatus::Offered | ChatStatus::Active)
+            {
+                continue;
+            }
             if chat.status == ChatStatus::Active {
                 self.store().append(
                     &chat.id,

@@ -109,6 +109,29 @@ impl Store {
         Ok(())
     }
 
+    /// Whether any ready agent in a session has room for another chat (routing has nothing to
+    /// do otherwise, however long the queue).
+    pub fn any_free_agent(&self) -> StoreResult<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM agents a JOIN agent_state s ON s.agent_id = a.id
+             WHERE s.in_session = 1 AND s.ready = 1
+               AND (SELECT COUNT(*) FROM chats c WHERE c.agent_id = a.id AND c.status IN ('offered', 'active')) < a.max_chats)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Whether `agent_id` is in a session with room for another chat (a transfer target).
+    pub fn can_take_chat(&self, agent_id: &str) -> StoreResult<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM agents a JOIN agent_state s ON s.agent_id = a.id
+             WHERE a.id = ?1 AND s.in_session = 1
+               AND (SELECT COUNT(*) FROM chats c WHERE c.agent_id = a.id AND c.status IN ('offered', 'active')) < a.max_chats)",
+            params![agent_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Ready agents in a contact-center session with free capacity for `chat_id`, longest idle
     /// first, excluding agents who refused it.
     pub fn routable_agents(&self, chat_id: &str) -> StoreResult<Vec<String>> {

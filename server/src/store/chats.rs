@@ -159,6 +159,19 @@ impl Store {
         self.chats_where("status = ?1", &"queued")
     }
 
+    /// The chat that has waited longest in the queue.
+    pub fn first_queued_chat(&self) -> StoreResult<Option<ChatRow>> {
+        let sql = format!(
+            "SELECT {CHAT_COLUMNS} FROM chats WHERE status = 'queued' ORDER BY created_ms, id LIMIT 1"
+        );
+        Ok(self.conn.query_row(&sql, [], chat_from_row).optional()?)
+    }
+
+    /// Queued chats requested before `created_before_ms` (those that waited too long).
+    pub fn queued_before(&self, created_before_ms: i64) -> StoreResult<Vec<ChatRow>> {
+        self.chats_where("status = 'queued' AND created_ms < ?1", &created_before_ms)
+    }
+
     pub fn offered_chats(&self) -> StoreResult<Vec<ChatRow>> {
         self.chats_where("status = ?1", &"offered")
     }

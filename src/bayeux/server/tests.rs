@@ -233,6 +233,107 @@ fn an_overflowing_queue_drops_the_session_instead_of_messages() {
 }
 
 #[test]
+fn subscriptions_per_session_are_capped() {
+    let mut e = engine();
+    let id = handshake(&mut e, "a");
+    let max = e.config().max_subscriptions;
+    for n in 0..max {
+        assert_eq!(
+            subscribe(&mut e, &id, &format!("/c/{n}")).successful,
+            Some(true)
+        );
+    }
+    // The same channel again adds nothing and is fine; a new one is refused.
+    assert_eq!(subscribe(&mut e, &id, "/c/0").successful, Some(true));
+    let refused = subscribe(&mut e, &id, "/c/more");
+    assert_eq!(
+        refused.error.as_deref(),
+        Some("403::too many subscriptions")
+    );
+}
+
+#[test]
+fn a_principal_holds_a_bounded_number_of_sessions_the_newest_win() {
+    let mut e = engine();
+    let max = e.config().max_sessions_per_principal;
+    let other = handshake(&mut e, "b");
+    let mut mine = Vec::new();
+    for _ in 0..max {
+        mine.push(handshake(&mut e, "a"));
+    }
+    let mut hs = Message::on(meta::HANDSHAKE);
+    hs.supported_connection_types = Some(vec![LONG_POLLING.into()]);
+    let out = e.handle(0, vec![hs.clone(), hs.clone(), hs], &ctx("a"));
+    assert_eq!(out.replies.len(), 3);
+    assert_eq!(
+        out.ended.len(),
+        3,
+        "one removed per handshake beyond the cap"
+    );
+    assert_eq!(e.sessions_of(&"a".to_owned()), max);
+    assert_eq!(
+        e.sessions_of(&"b".to_owned()),
+        1,
+        "nobody else's session goes"
+    );
+    assert!(e.principal_of(&other).is_some());
+    for gone in &out.ended {
+        assert!(mine.contains(gone));
+        assert!(e.principal_of(gone).is_none());
+    }
+}
+
+#[test]
+fn a_disconnect_reports_the_session_ended() {
+    let mut e = engine();
+    let id = handshake(&mut e, "a");
+    let out = e.handle(0, vec![msg(meta::DISCONNECT, &id)], &ctx("a"));
+    assert_eq!(out.ended, vec![id.clone()]);
+    assert!(e.principal_of(&id).is_none());
+}
+
+#[test]
+fn unacknowledged_batches_are_bounded_like_the_queue() {
+    let mut e = Engine::new(
+        ServerConfig {
+            max_queue: 4,
+            ..ServerConfig::default()
+        },
+        AllowAll,
+        Box::new(|| "c".to_string()),
+    );
+    let mut hs = Message::on(meta::HANDSHAKE);
+    hs.supported_connection_types = Some(vec![LONG_POLLING.into()]);
+    hs.set_ext("ack", json!(true));
+    let id = e.handle(0, vec![hs], &ctx("a")).replies[0]
+        .client_id
+        .clone()
+        .unwrap();
+    subscribe(&mut e, &id, "/x");
+    // The client takes batches but never acknowledges one (no `ext.ack` on its connects).
+    let mut dropped = false;
+    for n in 0..10 {
+        e.publish("/x", json!(n));
+        let r = e.handle(0, vec![msg(meta::CONNECT, &id)], &ctx("a"));
+        let Some(held) = r.held else {
+            assert_eq!(r.replies[0].error.as_deref(), Some("402::session_unknown"));
+            dropped = true;
+            break;
+        };
+        let out = e.complete_connect(0, held);
+        if out.last().unwrap().error.as_deref() == Some("402::session_unknown") {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(
+        dropped,
+        "the session goes once more than max_queue wait for an ack"
+    );
+    assert!(e.principal_of(&id).is_none());
+}
+
+#[test]
 fn service_publishes_go_to_the_application_not_to_subscribers() {
     let mut e = engine();
     let id = handshake(&mut e, "a");
