@@ -86,6 +86,7 @@ function describe(m) {
     case 'ParticipantLeft': return { text: m.from?.type === 'Client' ? 'You left the chat' : `${who} left the chat`, system: true };
     case 'PushUrl': return { text: m.text ?? '', system: false, url: m.text };
     case 'Notice': return { text: m.text ?? '', system: true };
+    case 'NicknameUpdated': return { text: m.from?.type === 'Client' ? `You are now ${who}` : `${m.text ?? ''} is now ${who}`, system: true };
     default: return null;
   }
 }

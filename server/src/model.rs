@@ -49,6 +49,9 @@ pub enum MessageKind {
     PushUrl,
     Notice,
     CustomNotice,
+    /// The customer renamed themselves: `from` carries the new name, `text` the old one. GMS
+    /// Chat v2 has this type; on the agent side (GWS) the same name is our assumption.
+    NicknameUpdated,
 }
 
 impl MessageKind {
@@ -62,6 +65,7 @@ impl MessageKind {
             MessageKind::PushUrl => "PushUrl",
             MessageKind::Notice => "Notice",
             MessageKind::CustomNotice => "CustomNotice",
+            MessageKind::NicknameUpdated => "NicknameUpdated",
         }
     }
 
@@ -74,6 +78,7 @@ impl MessageKind {
             "PushUrl" => MessageKind::PushUrl,
             "Notice" => MessageKind::Notice,
             "CustomNotice" => MessageKind::CustomNotice,
+            "NicknameUpdated" => MessageKind::NicknameUpdated,
             _ => MessageKind::Text,
         }
     }

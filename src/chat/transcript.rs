@@ -45,6 +45,8 @@ pub enum LineKind {
     PushUrl,
     TypingStarted,
     TypingStopped,
+    /// A participant renamed themselves: `nickname` is the new name, `text` the old one.
+    Renamed,
     /// The customer's page handed over a co-browse (our adapter's marker notice); the token it
     /// carried is not kept in the transcript.
     Cobrowse,
@@ -82,6 +84,7 @@ impl Line {
             MessageType::PushUrl => LineKind::PushUrl,
             MessageType::Notice => LineKind::Notice,
             MessageType::CustomNotice => LineKind::CustomNotice,
+            MessageType::NicknameUpdated => LineKind::Renamed,
             MessageType::Other(o) => LineKind::Other(o.clone()),
         };
         let text = if kind == LineKind::PushUrl {

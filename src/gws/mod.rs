@@ -224,6 +224,8 @@ pub enum MessageType {
     PushUrl,
     Notice,
     CustomNotice,
+    /// A participant renamed themselves: `from` has the new name, `text` the old one.
+    NicknameUpdated,
     #[serde(untagged)]
     Other(String),
 }

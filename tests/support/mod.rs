@@ -8,6 +8,7 @@
 
 pub mod agent_desk;
 pub mod agent_desk_actions;
+pub mod chat_view;
 pub mod cobrowse;
 pub mod desk_load;
 pub mod scenarios;
@@ -50,6 +51,7 @@ macro_rules! shared_scenarios {
             cobrowse_from_the_demo_shop_is_verified_joined_and_ended,
             spoofed_and_foreign_tokens_are_never_attached,
             chats_survive_a_soak_of_faults,
+            the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
         );
 
         #[tokio::test]

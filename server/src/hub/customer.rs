@@ -139,8 +139,21 @@ impl Hub {
         if chat.status == ChatStatus::Ended || chat.customer_left {
             return Err(ApiError::new(400, 2, "the chat has ended"));
         }
-        chat.nickname = nickname.to_owned();
+        if chat.nickname == nickname {
+            return Ok(());
+        }
+        let old = std::mem::replace(&mut chat.nickname, nickname.to_owned());
         self.store().update_chat(&chat)?;
+        // Everyone reads who is now who: a rename ("Supervisor") is never silent.
+        let renamed = self.store().append(
+            &chat.id,
+            &[entry(
+                MessageKind::NicknameUpdated,
+                customer_from(&chat),
+                Some(old),
+            )],
+        )?;
+        self.notify_messages(&chat, &renamed);
         if let (ChatStatus::Active, Some(agent)) = (chat.status, &chat.agent_id) {
             self.notify_state(
                 agent,

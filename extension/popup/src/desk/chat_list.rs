@@ -66,7 +66,7 @@ pub fn chat_list(props: &ChatListProps) -> Html {
                         data-state={c.state.as_str().to_owned()} data-cobrowse={cobrowse.as_ref().map(|(s, _)| *s)}
                         class={classes!("chat-item", c.waiting.then_some("waiting"))}>
                         <button type="button" {onclick}>
-                            <span class="customer">{ c.customer.clone() }</span>
+                            <span class="customer" dir="auto" title={c.customer.clone()}>{ c.customer.clone() }</span>
                             <span class="state">{ t(c.state.message_key()) }</span>
                             if c.waiting {
                                 <time class="since" title={t("waitingSinceLabel")}>{ clock(c.since_ms) }</time>

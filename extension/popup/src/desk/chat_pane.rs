@@ -61,8 +61,8 @@ pub fn chat_pane(props: &ChatPaneProps) -> Html {
     html! {
         <article id="chat" class="chat" data-chat={c.id.clone()}>
             <header class="chat-head">
-                <strong id="chat-customer">{ c.customer.clone() }</strong>
-                if !c.subject.is_empty() { <span class="muted">{ c.subject.clone() }</span> }
+                <strong id="chat-customer" dir="auto" title={c.customer.clone()}>{ c.customer.clone() }</strong>
+                if !c.subject.is_empty() { <span class="muted subject" dir="auto" title={c.subject.clone()}>{ c.subject.clone() }</span> }
             </header>
             if c.can(OperationName::Accept) {
                 <div class="invitation">
@@ -77,7 +77,7 @@ pub fn chat_pane(props: &ChatPaneProps) -> Html {
                     on_error={props.on_error.clone()} />
             }
             if let Some(d) = props.detail.clone() {
-                <Transcript lines={d.lines} outgoing={d.outgoing} on_error={props.on_error.clone()} />
+                <Transcript key={c.id.clone()} lines={d.lines} outgoing={d.outgoing} on_error={props.on_error.clone()} />
             } else {
                 <ol id="transcript" class="transcript" aria-busy="true"></ol>
             }

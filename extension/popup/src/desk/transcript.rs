@@ -17,23 +17,53 @@ pub struct TranscriptProps {
     pub on_error: Callback<Option<String>>,
 }
 
+/// What kind of line it is, for its look (`data-kind`, `kind-*`): a message, a notice from the
+/// system, the customer's custom notice, a pushed URL, a join, leave or rename.
+fn kind_name(kind: &LineKind) -> &'static str {
+    match kind {
+        LineKind::Text => "text",
+        LineKind::Joined => "joined",
+        LineKind::Left => "left",
+        LineKind::Notice => "notice",
+        LineKind::CustomNotice => "custom-notice",
+        LineKind::PushUrl => "url",
+        LineKind::Renamed => "renamed",
+        LineKind::Cobrowse => "cobrowse",
+        LineKind::TypingStarted | LineKind::TypingStopped => "typing",
+        LineKind::Other(_) => "other",
+    }
+}
+
 fn line(l: &Line) -> Html {
     let role = l.role.name();
     let body = match &l.kind {
         LineKind::Joined => format!("{} {}", l.nickname, t("joinedSuffix")),
         LineKind::Left => format!("{} {}", l.nickname, t("leftSuffix")),
+        LineKind::Renamed => format!(
+            "{} {} {}",
+            l.text.as_deref().unwrap_or_default(),
+            t("renamedInfix"),
+            l.nickname
+        ),
         LineKind::Cobrowse => t("lineCobrowseStarted"),
         _ => l.text.clone().unwrap_or_default(),
     };
     let system = matches!(
         l.kind,
-        LineKind::Joined | LineKind::Left | LineKind::Notice | LineKind::Cobrowse
+        LineKind::Joined
+            | LineKind::Left
+            | LineKind::Notice
+            | LineKind::Cobrowse
+            | LineKind::Renamed
     );
+    let kind = kind_name(&l.kind);
     let link = l.kind == LineKind::PushUrl
         && (body.starts_with("https://") || body.starts_with("http://"));
+    // `dir="auto"` isolates what people wrote: a right-to-left override stays inside it.
     html! {
-        <li key={l.index.to_string()} data-index={l.index.to_string()} data-role={role} class={classes!("line", role, system.then_some("system"))}>
-            <span class="body">
+        <li key={l.index.to_string()} data-index={l.index.to_string()} data-role={role} data-kind={kind}
+            class={classes!("line", role, format!("kind-{kind}"), system.then_some("system"))}>
+            <span class="body" dir="auto">
                 if link {
                     <a href={body.clone()} target="_blank" rel="noopener noreferrer">{ body.clone() }</a>
                 } else {
@@ -62,19 +92,75 @@ fn outgoing(m: &OutgoingMessage, on_error: &Callback<Option<String>>) -> Html {
     };
     html! {
         <li key={m.client_id.clone()} class={classes!("line", "agent", "outgoing", state)} data-client-id={m.client_id.clone()} data-state={state}>
-            { m.text.clone() }
+            <span dir="auto">{ m.text.clone() }</span>
             <span class="delivery">{ t(m.state.message_key()) }</span>
             if m.state.is_failed() { <button type="button" class="retry link" onclick={retry}>{ t("buttonRetry") }</button> }
         </li>
     }
 }
 
+/// Within this many pixels of the bottom counts as reading the newest line.
+const AT_BOTTOM_PX: i32 = 24;
+
+fn at_bottom(el: &web_sys::Element) -> bool {
+    el.scroll_height() - el.scroll_top() - el.client_height() <= AT_BOTTOM_PX
+}
+
+fn scroll_to_bottom(el: &web_sys::Element) {
+    el.set_scroll_top(el.scroll_height());
+}
+
+/// The transcript follows the newest line while the agent is at the bottom; scrolled up to read
+/// back, it stays put and offers a "new messages" button instead.
 #[function_component(Transcript)]
 pub fn transcript(props: &TranscriptProps) -> Html {
+    let list = use_node_ref();
+    let following = use_mut_ref(|| true);
+    let unseen = use_state(|| false);
+    let newest = (props.lines.last().map(|l| l.index), props.outgoing.len());
+    {
+        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
+        use_effect_with(newest, move |_| {
+            if let Some(el) = list.cast::<web_sys::Element>() {
+                if *following.borrow() {
+                    scroll_to_bottom(&el);
+                } else if el.scroll_height() > el.client_height() {
+                    unseen.set(true);
+                }
+            }
+        });
+    }
+    let onscroll = {
+        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
+        Callback::from(move |_: Event| {
+            if let Some(el) = list.cast::<web_sys::Element>() {
+                let bottom = at_bottom(&el);
+                *following.borrow_mut() = bottom;
+                if bottom && *unseen {
+                    unseen.set(false);
+                }
+            }
+        })
+    };
+    let jump = {
+        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(el) = list.cast::<web_sys::Element>() {
+                scroll_to_bottom(&el);
+            }
+            *following.borrow_mut() = true;
+            unseen.set(false);
+        })
+    };
     html! {
-        <ol id="transcript" class="transcript">
-            { for props.lines.iter().map(line) }
-            { for props.outgoing.iter().map(|m| outgoing(m, &props.on_error)) }
-        </ol>
+        <div class="transcript-wrap">
+            <ol id="transcript" class="transcript" ref={list} {onscroll}>
+                { for props.lines.iter().map(line) }
+                { for props.outgoing.iter().map(|m| outgoing(m, &props.on_error)) }
+            </ol>
+            if *unseen {
+                <button id="new-messages" type="button" class="new-messages" onclick={jump}>{ t("buttonNewMessages") }</button>
+            }
+        </div>
     }
 }

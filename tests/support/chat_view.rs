@@ -1,0 +1,182 @@
+//! The chat view as an agent reads it: it follows the newest line unless the agent scrolled up
+//! (then a "new messages" button), a 128-character name never widens the popup, customer text
+//! is isolated for bidi, notices, custom notices and pushed URLs look different from messages,
+//! and a customer renaming themselves leaves a line naming both names.
+
+use super::agent_desk::{accept, sign_in};
+use super::*;
+
+/// The transcript's scroll position: (distance from the bottom, whether it can scroll at all).
+async fn from_bottom(s: &Session) -> Result<(f64, bool), String> {
+    let v = s
+        .client
+        .execute(
+            "const t = document.getElementById('transcript');
+             return [t.scrollHeight - t.scrollTop - t.clientHeight, t.scrollHeight > t.clientHeight];",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((v[0].as_f64().unwrap_or(f64::MAX), v[1] == json!(true)))
+}
+
+async fn lines_shown(s: &Session) -> usize {
+    s.client
+        .execute(
+            "return document.querySelectorAll('#transcript li').length;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
+pub async fn the_chat_view_follows_isolates_truncates_and_tells_lines_apart(
+    s: &Session,
+) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&[]);
+    sign_in(s, &server).await?;
+    let long_name = "N".repeat(128);
+    let customer = Customer::request(&server, &long_name).await;
+    accept(s, &customer).await?;
+
+    // No horizontal overflow, the full name on hover.
+    let overflow = s
+        .client
+        .execute(
+            "const d = document.documentElement;
+             return [d.scrollWidth - d.clientWidth, document.querySelector('main').scrollWidth - document.querySelector('main').clientWidth];",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if overflow != json!([0, 0]) {
+        let wide = s
+            .client
+            .execute(
+                "const w = document.querySelector('main').getBoundingClientRect().right;
+                 return [...document.querySelectorAll('main *')]
+                   .filter(e => e.getBoundingClientRect().right > w + 1)
+                   .map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 10);",
+                vec![],
+            )
+            .await
+            .unwrap_or_default();
+        return Err(format!(
+            "a 128-character name overflows the popup by {overflow}: {wide}"
+        ));
+    }
+    if s.attr("#chat-customer", "title").await.as_deref() != Some(long_name.as_str()) {
+        return Err("the chat's full name is not on hover".into());
+    }
+    let item = format!(".chat-item[data-chat='{}'] .customer", customer.chat_id);
+    if s.attr(&item, "title").await.as_deref() != Some(long_name.as_str()) {
+        return Err("the list's full name is not on hover".into());
+    }
+
+    // Follows the newest line while the agent is at the bottom.
+    let before = lines_shown(s).await;
+    for n in 0..20 {
+        customer.send(&format!("line {n}")).await;
+    }
+    s.wait_for("twenty lines", || async {
+        (lines_shown(s).await >= before + 20).then_some(())
+    })
+    .await?;
+    s.wait_for("the newest line in view", || async {
+        let (gap, scrolls) = from_bottom(s).await.ok()?;
+        (scrolls && gap <= 2.0).then_some(())
+    })
+    .await?;
+
+    // Scrolled up: it stays put and offers the new messages.
+    s.client
+        .execute(
+            "const t = document.getElementById('transcript'); t.scrollTop = 0;
+             t.dispatchEvent(new Event('scroll'));",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    customer.send("while you read back").await;
+    s.wait_for("the new-messages button", || async {
+        s.attr("#new-messages", "id").await
+    })
+    .await?;
+    let (gap, _) = from_bottom(s).await?;
+    if gap <= 2.0 {
+        return Err("the view jumped to the bottom while the agent read back".into());
+    }
+    s.click("#new-messages").await?;
+    s.wait_for("back at the newest line", || async {
+        let (gap, _) = from_bottom(s).await.ok()?;
+        let gone = s.attr("#new-messages", "id").await.is_none();
+        (gap <= 2.0 && gone).then_some(())
+    })
+    .await?;
+
+    // A right-to-left override stays inside its line's text.
+    customer.send("abc \u{202e}def").await;
+    s.wait_for("the override line", || async {
+        let dir = s
+            .client
+            .execute(
+                "const b = [...document.querySelectorAll('#transcript li .body')].find(e => e.textContent.includes('\u{202e}'));
+                 return b ? [b.getAttribute('dir'), getComputedStyle(b).unicodeBidi] : null;",
+                vec![],
+            )
+            .await
+            .ok()?;
+        (dir == json!(["auto", "isolate"])).then_some(())
+    })
+    .await?;
+
+    // Notices, custom notices and pushed URLs are told apart from messages.
+    customer
+        .call("customNotice", &[("message", "order #123 attached")])
+        .await;
+    customer
+        .call("pushUrl", &[("pushUrl", "https://shop.example/order/123")])
+        .await;
+    let kinds = s
+        .wait_for("a custom notice and a URL", || async {
+            let kinds = s
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('#transcript li')].map(l => l.dataset.kind);",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            let has = |k: &str| kinds.as_array()?.iter().any(|v| v == k).then_some(());
+            has("custom-notice")?;
+            has("url")?;
+            Some(kinds)
+        })
+        .await?;
+    if !kinds.as_array().into_iter().flatten().any(|v| v == "text") {
+        return Err(format!("no plain message among {kinds}"));
+    }
+
+    // A rename is a line with both names.
+    customer
+        .call("updateNickname", &[("nickname", "Supervisor")])
+        .await;
+    s.wait_for("the rename line", || async {
+        let renamed = s
+            .client
+            .execute(
+                "const l = document.querySelector('#transcript li[data-kind=\"renamed\"]');
+                 return l ? l.textContent : null;",
+                vec![],
+            )
+            .await
+            .ok()?;
+        let text = renamed.as_str()?.to_owned();
+        (text.contains(&long_name) && text.contains("Supervisor")).then_some(())
+    })
+    .await?;
+    drop(server);
+    Ok(())
+}
