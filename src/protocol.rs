@@ -371,6 +371,10 @@ pub struct ChatSummary {
     pub unread: u32,
     pub waiting: bool,
     pub since_ms: i64,
+    /// While `waiting`: since when the customer has waited for the agent (invited, or their
+    /// words unanswered).
+    #[serde(default)]
+    pub waiting_since_ms: Option<i64>,
     pub typing: Option<Role>,
     /// The customer's newest words (what a screen reader announces).
     pub customer_words: Option<CustomerWords>,

@@ -59,6 +59,7 @@ fn summary() -> ChatSummary {
         unread: 1,
         waiting: true,
         since_ms: 1_764_000_000_500,
+        waiting_since_ms: Some(1_764_000_000_900),
         typing: Some(Role::Customer),
         customer_words: Some(CustomerWords {
             index: 3,

@@ -154,6 +154,18 @@ impl ChatHead {
         }
     }
 
+    /// While it waits for the agent: since when (the invitation as the agent first saw it, or
+    /// the customer's first unanswered message).
+    pub fn waiting_since_ms(&self) -> Option<i64> {
+        if !self.is_waiting() {
+            return None;
+        }
+        match self.state {
+            ChatState::Invited => Some(self.since_ms),
+            _ => Some(self.transcript.unanswered_since_ms.unwrap_or(self.since_ms)),
+        }
+    }
+
     /// The chat needs the agent: invited, or the customer spoke last.
     pub fn is_waiting(&self) -> bool {
         self.state == ChatState::Invited

@@ -145,6 +145,10 @@ pub struct TranscriptHead {
     pub typing: Option<Role>,
     /// Who wrote the newest message (text, custom notice or pushed URL).
     pub last_said: Option<Role>,
+    /// Since when the customer's words wait for an answer: the first customer message after
+    /// the agent's last one (server time; `None` once the agent answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unanswered_since_ms: Option<i64>,
     /// The customer's newest text (for notifications and announcements).
     pub last_customer_text: Option<CustomerWords>,
     /// The pages held: page number → how many lines it has.
@@ -213,6 +217,11 @@ impl TranscriptHead {
                 LineKind::Text | LineKind::CustomNotice | LineKind::PushUrl
             )
         {
+            if line.role == Role::Customer && self.last_said != Some(Role::Customer) {
+                self.unanswered_since_ms = line.at_ms;
+            } else if line.role == Role::Agent {
+                self.unanswered_since_ms = None;
+            }
             self.last_said = Some(line.role);
         }
         if line.role == Role::Customer && line.kind == LineKind::Text {

@@ -26,14 +26,15 @@ impl ChatHead {
             unread: self.unread,
             waiting: self.is_waiting(),
             since_ms: self.since_ms,
+            waiting_since_ms: self.waiting_since_ms(),
             typing: self.transcript.typing,
             customer_words: self.transcript.last_customer_text.clone(),
         }
     }
 }
 
-/// The list's order: waiting first, then live chats, then finished ones; newest first within
-/// each.
+/// The list's order: waiting chats first, the customer who has waited longest at the top; then
+/// live chats, then finished ones, newest first.
 pub fn sort_summaries(chats: &mut [ChatSummary]) {
     let rank = |v: &ChatSummary| match (v.waiting, v.state.is_finished()) {
         (true, _) => 0,
@@ -41,10 +42,13 @@ pub fn sort_summaries(chats: &mut [ChatSummary]) {
         (false, false) => 1,
     };
     chats.sort_by(|a, b| {
-        rank(a)
-            .cmp(&rank(b))
-            .then(b.since_ms.cmp(&a.since_ms))
-            .then(a.id.cmp(&b.id))
+        let order = if a.waiting && b.waiting {
+            let waited = |v: &ChatSummary| v.waiting_since_ms.unwrap_or(v.since_ms);
+            waited(a).cmp(&waited(b))
+        } else {
+            b.since_ms.cmp(&a.since_ms)
+        };
+        rank(a).cmp(&rank(b)).then(order).then(a.id.cmp(&b.id))
     });
 }
 
@@ -211,6 +215,54 @@ mod tests {
         assert_eq!(new.state, ChatState::Invited);
         let stored = &d.summaries(true)[0];
         assert!(stored.read_only && !stored.can(OperationName::Accept));
+    }
+
+    #[test]
+    fn the_customer_who_waited_longest_comes_first() {
+        let mut d = Desk::new();
+        d.change(state("later", "Invited", r#""Accept""#), 20);
+        d.change(state("first", "Invited", r#""Accept""#), 10);
+        let ids: Vec<String> = d.summaries(false).into_iter().map(|v| v.id).collect();
+        assert_eq!(
+            ids,
+            ["first", "later"],
+            "invited: the older invitation first"
+        );
+        assert_eq!(d.summaries(false)[0].waiting_since_ms, Some(10));
+
+        // Chatting: who waits is whose words are unanswered, from their first unanswered one.
+        let said = |chat: &str, index: i64, from: &str, at: i64| {
+            DeskChange::ApplyNotification(
+                serde_json::from_str::<Notification>(&format!(
+                    r#"{{"messageType":"MessageLogUpdated","notificationType":"NewMessages",
+                        "chatId":"{chat}",
+                        "messages":[{{"index":{index},"type":"Text","text":"t","timestampSeconds":{at},
+                                      "from":{{"type":"{from}","nickname":"n"}}}}]}}"#
+                ))
+                .unwrap(),
+            )
+        };
+        d.change(state("first", "Chatting", r#""SendMessage""#), 30);
+        d.change(state("later", "Chatting", r#""SendMessage""#), 30);
+        d.change(said("later", 1, "Customer", 100), 100);
+        d.change(said("later", 2, "Customer", 150), 150);
+        d.change(said("first", 1, "Customer", 120), 120);
+        let order: Vec<(String, Option<i64>)> = d
+            .summaries(false)
+            .into_iter()
+            .map(|v| (v.id, v.waiting_since_ms))
+            .collect();
+        assert_eq!(
+            order,
+            [("later".into(), Some(100)), ("first".into(), Some(120))]
+        );
+        d.change(said("later", 3, "Agent", 160), 160);
+        let later = d
+            .summaries(false)
+            .into_iter()
+            .find(|v| v.id == "later")
+            .unwrap();
+        assert_eq!((later.waiting, later.waiting_since_ms), (false, None));
     }
 
     #[test]

@@ -180,3 +180,76 @@ pub async fn the_chat_view_follows_isolates_truncates_and_tells_lines_apart(
     drop(server);
     Ok(())
 }
+
+/// The chat list's ids, top to bottom.
+async fn list_order(s: &Session) -> Vec<String> {
+    s.client
+        .execute(
+            "return [...document.querySelectorAll('.chat-item')].map(e => e.dataset.chat);",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// The queue as agents need it: the customer who has waited longest on top, how long as a
+/// duration, and an empty list that says why it is empty.
+pub async fn the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty(
+    s: &Session,
+) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&[]);
+    sign_in(s, &server).await?;
+    let empty = |ready: &'static str, key: &'static str| async move {
+        s.wait_for(&format!("the empty list (ready {ready})"), || async {
+            let shown = s.attr("#no-chats", "data-ready").await?;
+            let text = s.text("#no-chats").await?;
+            (shown == ready && text == scenarios::locale_en(key)).then_some(())
+        })
+        .await
+    };
+    empty("true", "noChats").await?;
+    s.click("#ready-toggle").await?;
+    empty("false", "noChatsNotReady").await?;
+    s.click("#ready-toggle").await?;
+    empty("true", "noChats").await?;
+
+    let first = Customer::request(&server, "Ada").await;
+    let second = Customer::request(&server, "Ben").await;
+    s.wait_for("both invitations, the older on top", || async {
+        (list_order(s).await == [first.chat_id.clone(), second.chat_id.clone()]).then_some(())
+    })
+    .await?;
+    accept(s, &first).await?;
+    accept(s, &second).await?;
+    // Ben's question now waits longer than Ada's.
+    second.send("are you there?").await;
+    s.wait_for("Ben waiting", || async {
+        let class = s
+            .attr(
+                &format!(".chat-item[data-chat='{}']", second.chat_id),
+                "class",
+            )
+            .await?;
+        class.contains("waiting").then_some(())
+    })
+    .await?;
+    first.send("hello").await;
+    s.wait_for("Ben, who waited longer, on top", || async {
+        (list_order(s).await == [second.chat_id.clone(), first.chat_id.clone()]).then_some(())
+    })
+    .await?;
+    let waited = s
+        .text(&format!(
+            ".chat-item[data-chat='{}'] .waited",
+            second.chat_id
+        ))
+        .await
+        .unwrap_or_default();
+    if waited != scenarios::locale_en("waitedUnderAMinute") {
+        return Err(format!("the wait reads {waited:?}"));
+    }
+    drop(server);
+    Ok(())
+}

@@ -52,6 +52,7 @@ macro_rules! shared_scenarios {
             spoofed_and_foreign_tokens_are_never_attached,
             chats_survive_a_soak_of_faults,
             the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
+            the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
         );
 
         #[tokio::test]

@@ -12,7 +12,10 @@ pub use super::agent_desk_actions::{
     badge_typing_retry_and_leave, chat_with_csrf_protection_across_a_server_restart,
     sign_in_is_refused_while_the_browser_holds_another_agents_session,
 };
-pub use super::chat_view::the_chat_view_follows_isolates_truncates_and_tells_lines_apart;
+pub use super::chat_view::{
+    the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
+    the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
+};
 pub use super::cobrowse::{
     cobrowse_from_the_demo_shop_is_verified_joined_and_ended,
     spoofed_and_foreign_tokens_are_never_attached,

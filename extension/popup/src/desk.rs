@@ -181,7 +181,10 @@ pub fn desk_view(props: &DeskProps) -> Html {
                 <p id="desk-error" class="error" role="alert">{ e }</p>
             }
             if s.chats.is_empty() {
-                <p id="no-chats" class="muted">{ t("noChats") }</p>
+                // Say what the agent can do about it: Not ready means nothing will be offered.
+                <p id="no-chats" class="muted" data-ready={ready.to_string()}>
+                    { if ready { t("noChats") } else { t("noChatsNotReady") } }
+                </p>
             }
             { list }
             { pane.unwrap_or_default() }

@@ -127,6 +127,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             unread: 1,
             waiting: true,
             since_ms: 0,
+            waiting_since_ms: Some(0),
             typing: None,
             customer_words: None,
         }],

@@ -6,7 +6,21 @@ use cobrowse_agent::protocol::{ChatSummary, CobrowseView};
 use yew::prelude::*;
 
 use super::clock;
-use crate::i18n::t;
+use crate::hooks::use_now;
+use crate::i18n::{t, t_with};
+
+/// How long a customer has waited, as the list shows it ("< 1 min", "3 min", "1 h 5 min").
+fn waited(since_ms: i64, now_ms: i64) -> String {
+    let minutes = (now_ms - since_ms).max(0) / 60_000;
+    match minutes {
+        0 => t("waitedUnderAMinute"),
+        m if m < 60 => t_with("waitedMinutes", &[&m.to_string()]),
+        m => t_with(
+            "waitedHours",
+            &[&(m / 60).to_string(), &(m % 60).to_string()],
+        ),
+    }
+}
 
 #[derive(Properties, PartialEq)]
 pub struct ChatListProps {
@@ -23,6 +37,7 @@ pub struct ChatListProps {
 #[function_component(ChatList)]
 pub fn chat_list(props: &ChatListProps) -> Html {
     let chats = &props.chats;
+    let now = use_now(15_000);
     let on_key = {
         let ids: Vec<(String, bool)> = chats.iter().map(|c| (c.id.clone(), c.read_only)).collect();
         let at = props
@@ -68,8 +83,9 @@ pub fn chat_list(props: &ChatListProps) -> Html {
                         <button type="button" {onclick}>
                             <span class="customer" dir="auto" title={c.customer.clone()}>{ c.customer.clone() }</span>
                             <span class="state">{ t(c.state.message_key()) }</span>
-                            if c.waiting {
-                                <time class="since" title={t("waitingSinceLabel")}>{ clock(c.since_ms) }</time>
+                            if let Some(since) = c.waiting_since_ms.filter(|_| c.waiting) {
+                                <time class="since waited" data-since={since.to_string()}
+                                    title={format!("{} {}", t("waitingSinceLabel"), clock(since))}>{ waited(since, now) }</time>
                             }
                             if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
                             if let Some((state, label)) = cobrowse {
