@@ -253,3 +253,42 @@ pub async fn the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty(
     drop(server);
     Ok(())
 }
+
+/// Signing out with live chats asks first and says what happens to them; staying keeps the
+/// desk, going signs out.
+pub async fn signing_out_with_live_chats_asks_first(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&[]);
+    sign_in(s, &server).await?;
+    let customer = Customer::request(&server, "Pat").await;
+    accept(s, &customer).await?;
+    s.click("#sign-out").await?;
+    let question = s
+        .wait_for("the question", || async {
+            s.text("#sign-out-question").await
+        })
+        .await?;
+    if !question.contains('1') || !question.contains("queue") {
+        return Err(format!(
+            "the question does not say what happens: {question:?}"
+        ));
+    }
+    s.click("#sign-out-stay").await?;
+    s.wait_for("the question gone, still signed in", || async {
+        let gone = s.attr("#sign-out-confirm", "id").await.is_none();
+        let desk = s.attr("#desk", "id").await.is_some();
+        (gone && desk).then_some(())
+    })
+    .await?;
+    s.click("#sign-out").await?;
+    s.wait_for("the question again", || async {
+        s.attr("#sign-out-yes", "id").await
+    })
+    .await?;
+    s.click("#sign-out-yes").await?;
+    s.wait_for("the sign-in form", || async {
+        s.attr("#sign-in", "id").await
+    })
+    .await?;
+    drop(server);
+    Ok(())
+}

@@ -53,6 +53,7 @@ macro_rules! shared_scenarios {
             chats_survive_a_soak_of_faults,
             the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
             the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
+            signing_out_with_live_chats_asks_first,
         );
 
         #[tokio::test]

@@ -10,7 +10,7 @@ mod sign_in;
 mod transcript;
 
 use cobrowse_agent::gws::cobrowse::SessionState;
-use cobrowse_agent::gws::AgentState;
+use cobrowse_agent::gws::{AgentState, ChatState};
 use cobrowse_agent::protocol::{ChatDetail, ChatSummary, PopupRequest, Snapshot};
 use yew::prelude::*;
 
@@ -71,6 +71,8 @@ pub fn desk_view(props: &DeskProps) -> Html {
             .and_then(|h| h.strip_prefix("#chat=").map(str::to_owned))
     });
     let error = use_state(|| None::<String>);
+    // Sign-out with live chats waits for a confirmation.
+    let confirming = use_state(|| false);
     // The live region speaks customer messages that arrive while the popup is open, not the
     // ones it opened with.
     let newest = newest_customer_text(&s.chats);
@@ -161,9 +163,29 @@ pub fn desk_view(props: &DeskProps) -> Html {
         let on_error = on_error.clone();
         Callback::from(move |_: MouseEvent| act(PopupRequest::SetReady(!ready), on_error.clone()))
     };
-    let on_sign_out = {
+    // Signing out with live chats asks first: they go back to the queue for another agent.
+    let live_chats = s
+        .chats
+        .iter()
+        .filter(|c| !c.read_only && matches!(c.state, ChatState::Chatting | ChatState::Invited))
+        .count();
+    let sign_out = {
         let on_error = on_error.clone();
         Callback::from(move |_: MouseEvent| act(PopupRequest::SignOut, on_error.clone()))
+    };
+    let on_sign_out = {
+        let (confirming, sign_out) = (confirming.clone(), sign_out.clone());
+        Callback::from(move |e: MouseEvent| {
+            if live_chats > 0 {
+                confirming.set(true);
+            } else {
+                sign_out.emit(e);
+            }
+        })
+    };
+    let on_stay = {
+        let confirming = confirming.clone();
+        Callback::from(move |_: MouseEvent| confirming.set(false))
     };
     let transport = s.agent.transport.map(|t| t.as_str()).unwrap_or_default();
     let problem = s.agent.problem.map(|p| p.message_key()).unwrap_or_default();
@@ -177,6 +199,15 @@ pub fn desk_view(props: &DeskProps) -> Html {
                 </button>
                 <button id="sign-out" type="button" class="link" onclick={on_sign_out}>{ t("buttonSignOut") }</button>
             </header>
+            if *confirming && live_chats > 0 {
+                <div id="sign-out-confirm" class="confirm" role="alertdialog" aria-labelledby="sign-out-question">
+                    <p id="sign-out-question">{ t_with("signOutConfirm", &[&live_chats.to_string()]) }</p>
+                    <div class="confirm-actions">
+                        <button id="sign-out-yes" type="button" onclick={sign_out}>{ t("buttonSignOutAnyway") }</button>
+                        <button id="sign-out-stay" type="button" class="secondary" onclick={on_stay}>{ t("buttonStaySignedIn") }</button>
+                    </div>
+                </div>
+            }
             if let Some(e) = (*error).clone() {
                 <p id="desk-error" class="error" role="alert">{ e }</p>
             }
