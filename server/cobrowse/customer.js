@@ -51,7 +51,7 @@
   end.textContent = 'End co-browse';
   end.hidden = true;
   ui.append(button, status, code, end);
-  for (const [k, v] of Object.entries({ position: 'fixed', left: '1rem', bottom: '1rem', zIndex: '2147483646', background: '#fff', border: '1px solid #ccd', borderRadius: '.5rem', padding: '.5rem .75rem', maxWidth: '18rem', font: '14px/1.4 system-ui, sans-serif', boxShadow: '0 2px 8px rgba(0,0,0,.15)' })) ui.style[k] = v;
+  for (const [k, v] of Object.entries({ position: 'fixed', right: '1rem', top: '1rem', zIndex: '2147483646', background: '#fff', border: '1px solid #ccd', borderRadius: '.5rem', padding: '.5rem .75rem', maxWidth: '18rem', font: '14px/1.4 system-ui, sans-serif', boxShadow: '0 2px 8px rgba(0,0,0,.15)' })) ui.style[k] = v;
 
   // The agent's pointer: a 0×0 fixed host left out of the recording (no feedback loop).
   const host = document.createElement('div');

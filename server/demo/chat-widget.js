@@ -112,6 +112,13 @@ function render(messages) {
     li.dataset.index = String(m.index);
     li.dataset.from = m.from?.type ?? 'External';
     if (d.system) li.className = 'system';
+    if (!d.system) {
+      // Who wrote it, and when: every piece as text.
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = m.from?.type === 'Client' ? 'You' : (m.from?.nickname ?? '');
+      li.append(who);
+    }
     if (d.url && /^https?:\/\//i.test(d.url)) {
       const a = document.createElement('a');
       a.href = d.url;
@@ -120,7 +127,18 @@ function render(messages) {
       a.textContent = d.url;
       li.append(a);
     } else {
-      li.textContent = d.text;
+      const body = document.createElement('span');
+      body.className = 'body';
+      body.dir = 'auto';
+      body.textContent = d.text;
+      li.append(body);
+    }
+    if (typeof m.utcTime === 'number') {
+      const at = document.createElement('time');
+      at.className = 'at';
+      at.dateTime = new Date(m.utcTime).toISOString();
+      at.textContent = new Date(m.utcTime).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      li.append(at);
     }
     $('chat-log').append(li);
   }

@@ -91,6 +91,25 @@ async fn scenario(c: &Client, server: &Server, agent: &mut Agent) -> Result<(), 
     {
         return Err("agent text was parsed as HTML".into());
     }
+    // Who wrote it and when; the widget never covers the shop's buttons; a favicon.
+    let looks = c
+        .execute(
+            "const li = [...document.querySelectorAll('#chat-log li')].find(l => l.dataset.from === 'Agent' && !l.classList.contains('system'));
+             const over = ['chat', 'cb-ui'].map(id => document.getElementById(id)).filter(Boolean)
+               .map(e => e.getBoundingClientRect());
+             const covered = [...document.querySelectorAll('main button, nav a')].filter(b => {
+               const r = b.getBoundingClientRect();
+               return over.some(o => r.left < o.right && o.left < r.right && r.top < o.bottom && o.top < r.bottom);
+             }).map(b => b.textContent);
+             return [li?.querySelector('.who')?.textContent, !!li?.querySelector('time.at'), covered,
+                     !!document.querySelector('link[rel=icon]')];",
+            vec![],
+        )
+        .await
+        .map_err(e)?;
+    if looks != json!(["Ann", true, [], true]) {
+        return Err(format!("name, time, covered buttons, favicon: {looks}"));
+    }
 
     let input = c.find(Locator::Id("chat-input")).await.map_err(e)?;
     input
