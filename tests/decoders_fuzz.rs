@@ -18,6 +18,7 @@ use cobrowse_agent::gws::outcome::{HttpReply, Outcome};
 use cobrowse_agent::gws::{ChatsReply, MessagesReply, Notification};
 use cobrowse_agent::protocol::decode_request;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::{json, Value};
 
 /// Field names of the wire formats, so generated objects often get past the first field.
@@ -106,7 +107,21 @@ fn arb_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// `PROPTEST_CASES` sets the count; a failing input goes to this file (a path from the package
+/// root, where `cargo test` runs): proptest's default looks for `lib.rs` beside the test and
+/// finds none under `tests/`.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/decoders_fuzz.proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
+    #![proptest_config(config())]
+
     #[test]
     fn bayeux_frames(text in ".{0,400}", value in arb_json()) {
         let _ = decode_frame(&text, FrameLimits::default());
