@@ -17,6 +17,15 @@ shared_scenarios!(Browser::Chromium);
 // What only Chromium has: a service worker stopped the way Chrome does when idle, the
 // extensions page.
 
+/// Leaves the extension's pages (none holds the worker) and stops its service worker.
+async fn stop_worker_with_no_page_open(s: &Session) -> Result<(), String> {
+    s.client
+        .goto("about:blank")
+        .await
+        .map_err(|e| e.to_string())?;
+    stop_service_worker(s).await
+}
+
 #[tokio::test]
 async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_survive() {
     in_browser(Browser::Chromium, async |s: &Session| {
@@ -32,11 +41,7 @@ async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_surv
             .ok_or("no worker start time")?;
 
         // With no page open, stop the worker; opening the popup must wake it and be answered.
-        s.client
-            .goto("about:blank")
-            .await
-            .map_err(|e| e.to_string())?;
-        stop_service_worker(s).await?;
+        stop_worker_with_no_page_open(s).await?;
         s.goto("popup.html").await?;
         s.wait_for_text("#agent-name", "agent-cold").await?;
         s.wait_for_text("#server-url", "http://127.0.0.1:8700")
@@ -117,11 +122,7 @@ async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
         s.fill("#composer-input", "written just before the stop")
             .await?;
         s.click("#send").await?;
-        s.client
-            .goto("about:blank")
-            .await
-            .map_err(|e| e.to_string())?;
-        stop_service_worker(s).await?;
+        stop_worker_with_no_page_open(s).await?;
         for n in 1..=3 {
             customer.send(&format!("while stopped {n}")).await;
         }
@@ -175,11 +176,7 @@ async fn chromium_worker_stopped_with_a_cobrowse_brings_its_card_back_right() {
             .await
             .ok_or("no worker start time")?;
 
-        s.client
-            .goto("about:blank")
-            .await
-            .map_err(|e| e.to_string())?;
-        stop_service_worker(s).await?;
+        stop_worker_with_no_page_open(s).await?;
         s.goto("popup.html").await?;
         wait_for_card(s, &customer.chat_id, "idle").await?;
         let second = popup_worker_started_ms(s)
@@ -188,11 +185,7 @@ async fn chromium_worker_stopped_with_a_cobrowse_brings_its_card_back_right() {
             .ok_or("the card did not come from a new worker")?;
 
         // Stopped again; meanwhile the customer leaves, which ends the chat and its co-browse.
-        s.client
-            .goto("about:blank")
-            .await
-            .map_err(|e| e.to_string())?;
-        stop_service_worker(s).await?;
+        stop_worker_with_no_page_open(s).await?;
         let (status, reply) = customer.call("disconnect", &[]).await;
         if status != 200 {
             return Err(format!("disconnect: {status} {reply}"));

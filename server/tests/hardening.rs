@@ -329,7 +329,7 @@ async fn credentials_from_a_foreign_origin_do_not_count_and_writes_need_json() {
     let server = server(&["--allow-origin", "https://desk.example.com"]);
     let (_, cookie) = sign_in(&server, "agent1", "agent1").await;
     let cookie = cookie.unwrap();
-    let write = |origin: Option<&'static str>, content_type: &'static str| {
+    let write = |origin: Option<&str>, content_type: &str| {
         let mut r = http()
             .post(format!("{}/api/v2/me", server.url))
             .header("Cookie", &cookie)
@@ -370,9 +370,7 @@ async fn credentials_from_a_foreign_origin_do_not_count_and_writes_need_json() {
         write(Some("https://desk.example.com"), "application/json").await,
         200
     );
-    let own = server.url.clone();
-    let own: &'static str = Box::leak(own.into_boxed_str());
-    assert_eq!(write(Some(own), "application/json").await, 200);
+    assert_eq!(write(Some(&server.url), "application/json").await, 200);
 
     // A WebSocket opened by a foreign page carries the cookie: it authenticates nobody.
     let mut request = ws_url(&server).into_client_request().unwrap();
@@ -453,8 +451,7 @@ async fn a_transfer_goes_only_to_an_agent_who_can_take_the_chat() {
     let server = server(&["--max-chats", "1"]);
     let mut ann = Agent::new(&server, "agent1");
     ann.sign_in("long-polling").await;
-    let (_, cleo_me) = Agent::new(&server, "agent3").get("/api/v2/me").await;
-    let cleo_uri = cleo_me["user"]["uri"].as_str().unwrap().to_owned();
+    let cleo_uri = uri_of(&server, "agent3").await;
     let (_customer, _) = Customer::request_replied(&server, "Pat").await;
     let chat = ann.invitation().await;
     ann.op(&chat, json!({"operationName": "Accept"})).await;
@@ -474,9 +471,8 @@ async fn a_transfer_goes_only_to_an_agent_who_can_take_the_chat() {
         "{r}"
     );
     // Bob is signed in but holds his one chat.
+    let bob_uri = uri_of(&server, "agent2").await;
     let mut bob = Agent::new(&server, "agent2");
-    let (_, bob_me) = bob.get("/api/v2/me").await;
-    let bob_uri = bob_me["user"]["uri"].as_str().unwrap().to_owned();
     bob.sign_in("long-polling").await;
     let (_other, _) = Customer::request_replied(&server, "Sam").await;
     let other = bob.invitation().await;
@@ -495,7 +491,7 @@ async fn a_transfer_goes_only_to_an_agent_who_can_take_the_chat() {
 async fn a_chat_nobody_takes_ends_after_the_queue_timeout_and_alias_and_service_are_checked() {
     let server = server(&["--queue-timeout-ms", "1500"]);
     let (mut customer, _) = Customer::request_replied(&server, "Pat").await;
-    let r = customer
+    customer
         .wait_for("the queue timeout", |m| {
             m["type"] == "Notice"
                 && m["text"]
@@ -503,37 +499,44 @@ async fn a_chat_nobody_takes_ends_after_the_queue_timeout_and_alias_and_service_
                     .is_some_and(|t| t.contains("No agent could take your chat"))
         })
         .await;
-    let _ = r;
     let (_, r) = customer.call("refresh", &[]).await;
     assert_eq!(r["chatEnded"], true, "{r}");
 
-    let (fresh, _) = Customer::request_replied(&server, "Sam").await;
-    let url = |service: &str| {
-        format!(
-            "{}/genesys/2/chat/{service}/{}/send",
-            server.url, fresh.chat_id
-        )
-    };
-    let identity = |alias: &'static str| {
-        vec![
-            ("userId", fresh.user_id.clone()),
-            ("secureKey", fresh.secure_key.clone()),
-            ("alias", alias.to_owned()),
-            ("message", "hello".to_owned()),
-        ]
-    };
-    let send = |service: &'static str, alias: &'static str| {
-        let params = identity(alias);
-        let url = url(service);
-        async move {
-            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            post_form(&http(), &url, &params).await.0
-        }
-    };
-    let alias: &'static str = Box::leak(fresh.alias.clone().into_boxed_str());
-    assert_eq!(send("no-such-service", alias).await, 404);
-    assert_eq!(send("customer-support", "999").await, 400);
-    assert_eq!(send("customer-support", alias).await, 200);
+    let fresh = Customer::request(&server, "Sam").await;
+    let alias = fresh.alias.as_str();
+    assert_eq!(
+        send_via(&server, &fresh, "no-such-service", alias).await,
+        404
+    );
+    assert_eq!(
+        send_via(&server, &fresh, "customer-support", "999").await,
+        400
+    );
+    assert_eq!(
+        send_via(&server, &fresh, "customer-support", alias).await,
+        200
+    );
+}
+
+/// `customer` sends a message naming `service` in the URL and `alias` in the form: the status.
+async fn send_via(server: &Server, customer: &Customer, service: &str, alias: &str) -> u16 {
+    let url = format!(
+        "{}/genesys/2/chat/{service}/{}/send",
+        server.url, customer.chat_id
+    );
+    let params = [
+        ("userId", customer.user_id.as_str()),
+        ("secureKey", customer.secure_key.as_str()),
+        ("alias", alias),
+        ("message", "hello"),
+    ];
+    post_form(&http(), &url, &params).await.0
+}
+
+/// The `uri` GWS gives agent `user` (a transfer's `targetUri`).
+async fn uri_of(server: &Server, user: &str) -> String {
+    let (_, me) = Agent::new(server, user).get("/api/v2/me").await;
+    me["user"]["uri"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

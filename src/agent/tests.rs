@@ -40,6 +40,15 @@ fn me(user: &str) -> Value {
     json!({"statusCode": 0, "user": {"userName": user}})
 }
 
+/// `GET /api/v2/me` from a server that hands out notifications tokens: this one.
+fn me_with_token(user: &str, token: &str) -> Result<HttpReply, String> {
+    reply(
+        200,
+        me(user).to_string(),
+        &[(NOTIFICATIONS_TOKEN_HEADER, token)],
+    )
+}
+
 /// The background, simulated: it performs the session's commands the way the real one does
 /// (desk changes applied in order and fed back), and keeps what a test looks at.
 struct Background {
@@ -196,15 +205,7 @@ impl Background {
         b.answer(Method::Get, paths::ME, ok(me(agent)));
         b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
         assert_eq!(b.replies[&ticket], Ok(()));
-        b.answer(
-            Method::Get,
-            paths::ME,
-            reply(
-                200,
-                me(agent).to_string(),
-                &[(NOTIFICATIONS_TOKEN_HEADER, "tok-1")],
-            ),
-        );
+        b.answer(Method::Get, paths::ME, me_with_token(agent, "tok-1"));
         b
     }
 
@@ -463,15 +464,7 @@ fn refused_handshakes_get_new_links_after_pauses_that_double_and_reset() {
         );
         assert_eq!(b.links.len(), n + 1, "no new link before the timer");
         b.input(Input::TimerFired(Timer::Reconnect));
-        b.answer(
-            Method::Get,
-            paths::ME,
-            reply(
-                200,
-                me("agent1").to_string(),
-                &[(NOTIFICATIONS_TOKEN_HEADER, "t")],
-            ),
-        );
+        b.answer(Method::Get, paths::ME, me_with_token("agent1", "t"));
     }
     assert_eq!(pauses, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
     // A link that connects resets the pause.
@@ -540,15 +533,7 @@ fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
     b.desk.outbox.take_next(0);
     b.desk.outbox.take_next(0);
     b.input(Input::WokeUp);
-    b.answer(
-        Method::Get,
-        paths::ME,
-        reply(
-            200,
-            me("agent1").to_string(),
-            &[(NOTIFICATIONS_TOKEN_HEADER, "t")],
-        ),
-    );
+    b.answer(Method::Get, paths::ME, me_with_token("agent1", "t"));
     let ticket = b.page(PageCommand::SendMessage {
         chat_id: "C3".into(),
         client_id: "new".into(),
@@ -893,15 +878,7 @@ fn the_admins_auto_open_opens_the_view_on_attach() {
         },
     });
     b.input(Input::WokeUp);
-    b.answer(
-        Method::Get,
-        paths::ME,
-        reply(
-            200,
-            me("agent1").to_string(),
-            &[(NOTIFICATIONS_TOKEN_HEADER, "t")],
-        ),
-    );
+    b.answer(Method::Get, paths::ME, me_with_token("agent1", "t"));
     b.connected_with(&[("C1", json!([]))]);
     b.notification(customer_notice("C1", 1, "cobrowse-token:535176834"));
     b.answer(Method::Post, VERIFY, verification("C1", "Idle"));

@@ -169,7 +169,8 @@ pub async fn chats_survive_a_soak_of_faults(s: &Session) -> Result<(), String> {
     let mut next_stop = start + rng.secs(10, 30);
     let mut next_kill = start + rng.secs(15, 40);
     let mut next_outage = start + rng.secs(8, 25);
-    let mut outage_until: Option<Instant> = None;
+    // While the network is down: since when, and until when.
+    let mut outage: Option<(Instant, Instant)> = None;
     let mut next_burst = start + rng.secs(10, 30);
     let mut shown: Option<usize> = None;
 
@@ -185,18 +186,18 @@ pub async fn chats_survive_a_soak_of_faults(s: &Session) -> Result<(), String> {
             tally.server_kills += 1;
             next_kill = Instant::now() + rng.secs(20, 60);
         }
-        match outage_until {
-            Some(until) if now >= until => {
+        match outage {
+            Some((since, until)) if now >= until => {
                 proxy.set_down(false);
-                outage_until = None;
+                tally.outage_s += (now - since).as_secs_f64();
+                outage = None;
                 next_outage = Instant::now() + rng.secs(8, 30);
             }
             None if now >= next_outage => {
                 let length = rng.secs(1, plan.longest_outage_s);
                 proxy.set_down(true);
                 tally.outages += 1;
-                tally.outage_s += length.as_secs_f64();
-                outage_until = Some(now + length);
+                outage = Some((now, now + length));
             }
             _ => {}
         }
@@ -247,6 +248,9 @@ pub async fn chats_survive_a_soak_of_faults(s: &Session) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(rng.between(50, 250))).await;
     }
     proxy.set_down(false);
+    if let Some((since, _)) = outage {
+        tally.outage_s += since.elapsed().as_secs_f64();
+    }
 
     // Settle, then compare every chat: the popup, and the server's transcript.
     let mut verdict = Vec::new();
