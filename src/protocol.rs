@@ -109,6 +109,18 @@ pub struct Credentials {
     pub server_url: String,
     pub agent_name: String,
     pub password: String,
+    /// The name customers see (the server's `firstName` for this agent), learned at sign-in;
+    /// never typed by a page (the session sets it from the server's answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+impl Credentials {
+    /// The nickname customers see when this agent accepts a chat: the display name, or the
+    /// user name when the server gave none.
+    pub fn nickname(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.agent_name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

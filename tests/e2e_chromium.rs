@@ -35,7 +35,7 @@ async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_surv
             return Err(format!("save failed: {text}"));
         }
         s.goto("popup.html").await?;
-        s.wait_for_text("#agent-name", "agent-cold").await?;
+        s.wait_for_value("#signin-agent", "agent-cold").await?;
         let first = popup_worker_started_ms(s)
             .await
             .ok_or("no worker start time")?;
@@ -43,7 +43,7 @@ async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_surv
         // With no page open, stop the worker; opening the popup must wake it and be answered.
         stop_worker_with_no_page_open(s).await?;
         s.goto("popup.html").await?;
-        s.wait_for_text("#agent-name", "agent-cold").await?;
+        s.wait_for_value("#signin-agent", "agent-cold").await?;
         s.wait_for_text("#server-url", "http://127.0.0.1:8700")
             .await?;
         let second = popup_worker_started_ms(s)
@@ -62,7 +62,7 @@ async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_surv
             popup_worker_started_ms(s).await.filter(|t| *t > second)
         })
         .await?;
-        s.wait_for_text("#agent-name", "agent-cold").await
+        s.wait_for_value("#signin-agent", "agent-cold").await
     })
     .await;
 }

@@ -166,6 +166,7 @@ fn agent_requests_match_fixtures() {
             server_url: "http://127.0.0.1:8700".into(),
             agent_name: "agent1".into(),
             password: "secret".into(),
+            display_name: None,
         })),
     );
     check(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cobrowse_agent::chat::OutgoingState;
 use cobrowse_agent::gws::ChatState;
+use cobrowse_agent::presence::{Availability, Connection};
 use cobrowse_agent::protocol::Problem;
 use cobrowse_agent::settings::SettingsError;
 
@@ -126,6 +127,24 @@ fn every_key_the_code_names_exists() {
         .chain(OutgoingState::examples().iter().map(|s| s.message_key()))
         .chain(Problem::ALL.iter().map(|p| p.message_key()))
         .chain(SETTINGS_ERRORS.iter().map(|e| e.message_key()))
+        .chain(
+            [
+                Connection::Live,
+                Connection::Connecting,
+                Connection::Down(Problem::Storage),
+            ]
+            .iter()
+            .map(|c| c.message_key()),
+        )
+        .chain(
+            [
+                Availability::Ready,
+                Availability::NotReady,
+                Availability::Unknown,
+            ]
+            .iter()
+            .map(|a| a.message_key()),
+        )
         .map(str::to_owned)
         .collect::<Vec<_>>();
     for key in from_enums {

@@ -6,7 +6,9 @@
 //! - background and webext code never calls `web_sys::window()` (the Chrome background is a
 //!   service worker without one);
 //! - the background's modules import each other without a cycle, each only from the layers
-//!   below it (as `extension/background/src/lib.rs` lists them).
+//!   below it (as `extension/background/src/lib.rs` lists them);
+//! - every screenshot `cargo xtask screenshots` makes is there, a PNG, and every image the
+//!   README shows exists.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,4 +230,37 @@ fn background_modules_import_only_from_the_layers_below() {
         graph["session"].contains("store") && graph["pages"].contains("session"),
         "the scan found no imports: {graph:#?}"
     );
+}
+
+#[test]
+fn the_screenshots_are_there_and_the_readme_shows_only_what_exists() {
+    let dir = root().join("docs/screenshots");
+    for page in ["popup-sign-in", "popup-desk", "options"] {
+        for theme in ["light", "dark"] {
+            let path = dir.join(format!("{page}-{theme}.png"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!("{}: {e} (run cargo xtask screenshots)", path.display())
+            });
+            assert!(
+                bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1_000,
+                "{} is not a screenshot",
+                path.display()
+            );
+        }
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let shown: Vec<&str> = readme
+        .match_indices("](docs/")
+        .filter_map(|(at, _)| {
+            let rest = &readme[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .collect();
+    assert!(!shown.is_empty(), "the README shows no screenshot");
+    for path in shown {
+        assert!(
+            root().join(path).exists(),
+            "README links {path}, which does not exist"
+        );
+    }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::browser::{Browser, Session};
+use testkit::popup::{accept, sign_in};
 use testkit::{Customer, ReferenceServer};
 
 const MESSAGES: usize = 40;
@@ -59,72 +60,12 @@ async fn seen_at(s: &Session, key: &str) -> f64 {
     }
 }
 
-async fn sign_in(s: &Session, server: &ReferenceServer) {
-    s.goto("popup.html").await.unwrap();
-    s.wait_for("the sign-in form", || async {
-        s.attr("#signin-submit", "id").await
-    })
-    .await
-    .unwrap();
-    s.fill("#signin-server", &server.url).await.unwrap();
-    s.fill("#signin-agent", "agent1").await.unwrap();
-    s.fill("#signin-password", "agent1").await.unwrap();
-    s.click("#signin-submit").await.unwrap();
-    s.wait_for("the desk", || async {
-        s.attr("#connection", "data-live")
-            .await
-            .filter(|v| v == "true")
-    })
-    .await
-    .unwrap();
-    s.wait_for("the channel state", || async {
-        s.attr("#ready-toggle", "aria-pressed").await
-    })
-    .await
-    .unwrap();
-    if s.attr("#ready-toggle", "aria-pressed").await.as_deref() != Some("true") {
-        s.click("#ready-toggle").await.unwrap();
-    }
-    s.wait_for("Ready", || async {
-        s.attr("#ready-toggle", "aria-pressed")
-            .await
-            .filter(|v| v == "true")
-    })
-    .await
-    .unwrap();
-}
-
-async fn accept(s: &Session, c: &Customer) {
-    let item = format!(".chat-item[data-chat='{}']", c.chat_id);
-    s.wait_for("the invitation", || async {
-        s.attr(&item, "data-state").await.filter(|v| v == "Invited")
-    })
-    .await
-    .unwrap();
-    s.click(&format!("{item} button")).await.unwrap();
-    s.wait_for("the chat", || async {
-        s.attr("#chat", "data-chat")
-            .await
-            .filter(|v| *v == c.chat_id)
-    })
-    .await
-    .unwrap();
-    s.click("#accept").await.unwrap();
-    s.wait_for("chatting", || async {
-        s.attr(&item, "data-state")
-            .await
-            .filter(|v| v == "Chatting")
-    })
-    .await
-    .unwrap();
-}
-
 async fn run(browser: Browser) -> Value {
     let server = ReferenceServer::start_from_env(&["--per-address-limit", "1000"]);
     let s = Session::start(browser).await;
-    sign_in(&s, &server).await;
+    sign_in(&s, &server).await.unwrap();
     let customer = Customer::request(&server, "Pat").await;
-    accept(&s, &customer).await;
+    accept(&s, &customer).await.unwrap();
     eval(&s, STAMP).await;
 
     let mut message = Vec::new();

@@ -417,7 +417,7 @@ impl Session {
             }
             PageCommand::ChatAction { chat_id, action } => {
                 self.page_operation(ticket, |c| {
-                    Request::post(paths::chat(&chat_id), action.operation(&c.agent_name))
+                    Request::post(paths::chat(&chat_id), action.operation(c.nickname()))
                 });
             }
             PageCommand::Typing { chat_id, typing } => {
@@ -505,6 +505,7 @@ impl Session {
             server_url: settings.server_url.clone(),
             agent_name: settings.agent_name.clone(),
             password: typed.password,
+            display_name: None,
         };
         self.send(
             &creds,
@@ -629,8 +630,10 @@ impl Session {
             },
             Purpose::CheckIdentity { ticket, settings } => match outcome {
                 Outcome::Ok(body) => {
-                    let someone_else = serde_json::from_str::<MeReply>(&body)
-                        .is_ok_and(|m| m.is_someone_else(&auth.agent_name));
+                    let me = serde_json::from_str::<MeReply>(&body).ok();
+                    let someone_else = me
+                        .as_ref()
+                        .is_some_and(|m| m.is_someone_else(&auth.agent_name));
                     if someone_else {
                         return self.reply(
                             ticket,
@@ -640,6 +643,11 @@ impl Session {
                             )),
                         );
                     }
+                    // Customers see the agent's name, not the login id.
+                    let auth = Credentials {
+                        display_name: me.and_then(|m| m.display_name()),
+                        ..auth
+                    };
                     self.send(
                         &auth,
                         Request::post(paths::ME, Operation::start_chat_session()),

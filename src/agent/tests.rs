@@ -18,6 +18,7 @@ fn creds(agent: &str) -> Credentials {
         server_url: SERVER.into(),
         agent_name: agent.into(),
         password: agent.into(),
+        display_name: None,
     }
 }
 
@@ -37,7 +38,7 @@ fn reply(status: u16, body: String, headers: &[(&str, &str)]) -> Result<HttpRepl
 }
 
 fn me(user: &str) -> Value {
-    json!({"statusCode": 0, "user": {"userName": user}})
+    json!({"statusCode": 0, "user": {"userName": user, "firstName": "Ann"}})
 }
 
 /// `GET /api/v2/me` from a server that hands out notifications tokens: this one.
@@ -294,7 +295,11 @@ fn sign_in_checks_the_password_alone_then_the_session_then_starts_it() {
     );
     b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
     assert_eq!(b.replies[&ticket], Ok(()));
-    assert!(b.writes.contains(&Write::Credentials(creds("agent1"))));
+    // Kept with the name customers will see, from the server's answer.
+    assert!(b.writes.contains(&Write::Credentials(Credentials {
+        display_name: Some("Ann".into()),
+        ..creds("agent1")
+    })));
     assert!(b.writes.contains(&Write::Settings(Settings {
         server_url: SERVER.into(),
         agent_name: "agent1".into()
@@ -711,8 +716,9 @@ fn page_commands_need_a_signed_in_agent_and_a_sane_message() {
     let accept = b.sent.last().unwrap();
     assert_eq!(
         accept.request.operation().cloned(),
+        // The name customers see is the server's first name for the agent, not the login.
         Some(Operation::Accept {
-            nickname: Some("agent1".into())
+            nickname: Some("Ann".into())
         })
     );
     assert!(

@@ -261,9 +261,27 @@ pub struct MeReply {
 pub struct User {
     #[serde(rename = "userName", default)]
     pub user_name: String,
+    #[serde(rename = "firstName", default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
 }
 
+/// The longest display name kept (characters); the server bounds nicknames too.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+
 impl MeReply {
+    /// The name customers should see: the user's first name, trimmed, without control
+    /// characters and bounded; `None` when the server gives none.
+    pub fn display_name(&self) -> Option<String> {
+        let first = self.user.as_ref()?.first_name.as_deref()?;
+        let clean: String = first
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(DISPLAY_NAME_MAX_CHARS)
+            .collect();
+        (!clean.trim().is_empty()).then(|| clean.trim().to_owned())
+    }
+
     /// Whether the server answered as someone other than `agent_name` (user names compare
     /// without case). A reply that names nobody is not taken as someone else.
     pub fn is_someone_else(&self, agent_name: &str) -> bool {
@@ -299,8 +317,21 @@ mod tests {
         .unwrap();
         assert!(!me.is_someone_else("agent1"));
         assert!(me.is_someone_else("agent2"));
+        assert_eq!(me.display_name().as_deref(), Some("Ann"));
         let nobody: MeReply = serde_json::from_str(r#"{"statusCode":0}"#).unwrap();
         assert!(!nobody.is_someone_else("agent2"));
+        assert_eq!(nobody.display_name(), None);
+        let odd: MeReply = serde_json::from_str(
+            &serde_json::json!({"statusCode": 0, "user": {"userName": "a", "firstName": format!(" \u{202e}x{} ", "y".repeat(200))}}).to_string(),
+        )
+        .unwrap();
+        let name = odd.display_name().unwrap();
+        assert_eq!(name.chars().count(), DISPLAY_NAME_MAX_CHARS);
+        assert!(!name.starts_with(' '));
+        let blank: MeReply =
+            serde_json::from_str(r#"{"statusCode":0,"user":{"userName":"a","firstName":"  "}}"#)
+                .unwrap();
+        assert_eq!(blank.display_name(), None);
     }
 
     #[test]

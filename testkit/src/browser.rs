@@ -374,6 +374,20 @@ impl Session {
         el.attr(name).await.ok().flatten()
     }
 
+    /// The current value of an input (its property: what the person sees, not the markup's).
+    pub async fn value(&self, css: &str) -> Option<String> {
+        let el = self.client.find(Locator::Css(css)).await.ok()?;
+        el.prop("value").await.ok().flatten()
+    }
+
+    /// Waits until the input matching `css` holds exactly `expected`.
+    pub async fn wait_for_value(&self, css: &str, expected: &str) -> Result<(), String> {
+        self.wait_for(&format!("{css} to hold {expected:?}"), || async {
+            (self.value(css).await.as_deref() == Some(expected)).then_some(())
+        })
+        .await
+    }
+
     /// Replaces the value of an input.
     pub async fn fill(&self, css: &str, value: &str) -> Result<(), String> {
         let el = self

@@ -10,7 +10,8 @@
 //! - with the `harness` feature (the default): [`customer`] (a scripted GMS Chat API v2
 //!   customer), [`rest_agent`] (an agent over the GWS REST API with Basic from core, and
 //!   its CometD notifications), [`proxy`] (a TCP proxy that cuts connections), [`browser`]
-//!   (headless Chromium and Firefox ESR over WebDriver, with or without the extension).
+//!   (headless Chromium and Firefox ESR over WebDriver, with or without the extension),
+//!   [`popup`] (the extension's popup driven as an agent: sign in, go Ready, accept).
 //!
 //! Missing tools fail loudly with what to run; nothing here skips a test.
 
@@ -22,6 +23,8 @@ pub mod reference_server;
 pub mod browser;
 #[cfg(feature = "harness")]
 pub mod customer;
+#[cfg(feature = "harness")]
+pub mod popup;
 #[cfg(feature = "harness")]
 pub mod proxy;
 #[cfg(feature = "harness")]

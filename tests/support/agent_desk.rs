@@ -4,58 +4,9 @@
 use fantoccini::Locator;
 
 use super::*;
-
-/// Signs in from the popup and goes Ready.
-pub async fn sign_in(s: &Session, server: &ReferenceServer) -> Result<(), String> {
-    sign_in_at(s, &server.url).await
-}
-
-/// Signs in from the popup to the server at `url` (e.g. through a proxy) and goes Ready.
-pub async fn sign_in_at(s: &Session, url: &str) -> Result<(), String> {
-    s.goto("popup.html").await?;
-    submit_sign_in_at(s, url, "agent1").await?;
-    s.wait_for("the desk", || async {
-        s.attr("#connection", "data-live")
-            .await
-            .filter(|v| v == "true")
-    })
-    .await?;
-    s.wait_for("the channel state", || async {
-        s.attr("#ready-toggle", "aria-pressed").await
-    })
-    .await?;
-    if s.attr("#ready-toggle", "aria-pressed").await.as_deref() != Some("true") {
-        s.click("#ready-toggle").await?;
-    }
-    s.wait_for("Ready", || async {
-        s.attr("#ready-toggle", "aria-pressed")
-            .await
-            .filter(|v| v == "true")
-    })
-    .await?;
-    Ok(())
-}
-
-/// Fills in the popup's sign-in form (once it shows) for a demo agent (password = name) and
-/// submits it.
-pub async fn submit_sign_in(
-    s: &Session,
-    server: &ReferenceServer,
-    agent: &str,
-) -> Result<(), String> {
-    submit_sign_in_at(s, &server.url, agent).await
-}
-
-async fn submit_sign_in_at(s: &Session, url: &str, agent: &str) -> Result<(), String> {
-    s.wait_for("the sign-in form", || async {
-        s.attr("#signin-submit", "id").await
-    })
-    .await?;
-    s.fill("#signin-server", url).await?;
-    s.fill("#signin-agent", agent).await?;
-    s.fill("#signin-password", agent).await?;
-    s.click("#signin-submit").await
-}
+pub use testkit::popup::{
+    accept, open_chat, sign_in, sign_in_at, submit_sign_in, wait_for_chat_state,
+};
 
 /// Waits until the CometD connection is of `transport` (`websocket`, `long-polling`).
 pub async fn wait_for_transport(s: &Session, transport: &str) -> Result<(), String> {
@@ -75,6 +26,20 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
     wait_for_transport(s, "websocket").await?;
     let customer = Customer::request(&server, "Pat <b>Customer</b>").await;
     accept(s, &customer).await?;
+    // The customer sees the agent's name (agent1 is Ann), never the login id.
+    let joined = customer
+        .transcript()
+        .await
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["type"] == "ParticipantJoined" && m["from"]["type"] == "Agent")
+                .map(|m| m["from"]["nickname"].clone())
+        });
+    if joined != Some(json!("Ann")) {
+        return Err(format!("the customer sees the agent as {joined:?}"));
+    }
 
     let hostile = "hello <img src=x onerror=alert(1)> agent";
     customer.send(hostile).await;
@@ -148,37 +113,6 @@ pub async fn agent_chats_with_a_customer_from_the_popup(s: &Session) -> Result<(
         return Err(format!("secrets left in storage.session: {keys}"));
     }
     Ok(())
-}
-
-/// Waits until the chat list shows `chat_id` in `state` (`Chatting`, `Completed`, …).
-pub async fn wait_for_chat_state(s: &Session, chat_id: &str, state: &str) -> Result<(), String> {
-    let item = format!(".chat-item[data-chat='{chat_id}']");
-    s.wait_for(&format!("chat {chat_id} to be {state}"), || async {
-        s.attr(&item, "data-state").await.filter(|v| v == state)
-    })
-    .await
-    .map(|_| ())
-}
-
-/// Shows the chat `chat_id` in the popup (clicks its entry until it is the one shown).
-pub async fn open_chat(s: &Session, chat_id: &str) -> Result<(), String> {
-    let button = format!(".chat-item[data-chat='{chat_id}'] button");
-    s.wait_for(&format!("chat {chat_id} shown"), || async {
-        if s.attr("#chat", "data-chat").await.as_deref() == Some(chat_id) {
-            return Some(());
-        }
-        let _ = s.click(&button).await;
-        None
-    })
-    .await
-}
-
-/// Accepts the invitation for `customer` in the popup and waits until the chat is live.
-pub async fn accept(s: &Session, customer: &Customer) -> Result<(), String> {
-    wait_for_chat_state(s, &customer.chat_id, "Invited").await?;
-    open_chat(s, &customer.chat_id).await?;
-    s.click("#accept").await?;
-    wait_for_chat_state(s, &customer.chat_id, "Chatting").await
 }
 
 /// The customer lines of the chat shown, in the order the popup shows them.
@@ -269,7 +203,7 @@ pub async fn three_customers_at_once_and_a_reject(s: &Session) -> Result<(), Str
         customers[1].send(&format!("Ben {n}")).await;
     }
     for (c, name) in [(&customers[0], "Ada"), (&customers[1], "Ben")] {
-        s.click(&format!(".chat-item[data-chat='{}'] button", c.chat_id))
+        s.click(&format!(".chat-item[data-chat='{}']", c.chat_id))
             .await?;
         let want: Vec<String> = (1..=3).map(|n| format!("{name} {n}")).collect();
         s.wait_for(&format!("{name}'s messages"), || async {

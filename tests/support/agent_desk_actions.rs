@@ -96,9 +96,9 @@ pub async fn badge_typing_retry_and_leave(s: &Session) -> Result<(), String> {
     // The server is gone: the message stays pending, then shows failed with Retry.
     server.kill();
     s.wait_for("the outage to show", || async {
-        s.text("#connection")
-            .await
-            .filter(|t| *t == locale_en("errorServerUnreachable"))
+        let down = s.attr("#connection", "data-state").await? == "down";
+        let banner = s.text("#connection-banner").await? == locale_en("errorServerUnreachable");
+        (down && banner).then_some(())
     })
     .await?;
     let text = "let me check that for you";

@@ -1,7 +1,10 @@
 //! The chat view as an agent reads it: it follows the newest line unless the agent scrolled up
 //! (then a "new messages" button), a 128-character name never widens the popup, customer text
 //! is isolated for bidi, notices, custom notices and pushed URLs look different from messages,
-//! and a customer renaming themselves leaves a line naming both names.
+//! and a customer renaming themselves leaves a line naming both names; the desk bar (indicator,
+//! banner, Ready switch) tells one story through an outage.
+
+use fantoccini::Locator;
 
 use super::agent_desk::{accept, sign_in};
 use super::*;
@@ -250,6 +253,32 @@ pub async fn the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty(
     if waited != scenarios::locale_en("waitedUnderAMinute") {
         return Err(format!("the wait reads {waited:?}"));
     }
+
+    // Roving focus: the list is one Tab stop; arrow keys move focus with the selection.
+    let top = format!(".chat-item[data-chat='{}']", second.chat_id);
+    s.click(&top).await?;
+    let item = s
+        .client
+        .find(Locator::Css(&top))
+        .await
+        .map_err(|e| e.to_string())?;
+    item.send_keys(&fantoccini::key::Key::Down.to_string())
+        .await
+        .map_err(|e| e.to_string())?;
+    s.wait_for("focus and selection on the next chat", || async {
+        let focused: Value = s
+            .client
+            .execute(
+                "const a = document.activeElement;
+                 return [a.dataset.chat || null, a.getAttribute('aria-selected'),
+                         [...document.querySelectorAll('.chat-item[tabindex=\"0\"]')].length];",
+                vec![],
+            )
+            .await
+            .ok()?;
+        (focused == json!([first.chat_id, "true", 1])).then_some(())
+    })
+    .await?;
     drop(server);
     Ok(())
 }
@@ -289,6 +318,104 @@ pub async fn signing_out_with_live_chats_asks_first(s: &Session) -> Result<(), S
         s.attr("#sign-in", "id").await
     })
     .await?;
+    drop(server);
+    Ok(())
+}
+
+/// Records, in the popup, every moment the indicator, the banner and the Ready switch tell
+/// different stories (checked after each render, from now on).
+const WATCH_PRESENCE: &str = "
+    window.__disagreements = [];
+    const check = () => {
+      const c = document.getElementById('connection');
+      const state = document.getElementById('agent-state');
+      const toggle = document.getElementById('ready-toggle');
+      if (!c || !state || !toggle) return;
+      const banner = document.getElementById('connection-banner');
+      const down = c.dataset.state === 'down';
+      const live = c.dataset.state === 'live';
+      const known = state.dataset.state !== 'unknown';
+      const story = [c.dataset.state, state.dataset.state, toggle.getAttribute('aria-checked'),
+                     toggle.disabled, !!banner].join(' ');
+      if (down !== !!banner || live !== known || live === toggle.disabled
+          || (known && (toggle.getAttribute('aria-checked') === 'true') !== (state.dataset.state === 'ready'))) {
+        window.__disagreements.push(story);
+      }
+    };
+    new MutationObserver(check).observe(document.body, {
+      subtree: true, childList: true, attributes: true, characterData: true,
+    });
+    check();";
+
+/// What the desk bar says: (connection state, banner text, agent state, switch checked,
+/// switch usable).
+async fn presence(s: &Session) -> Option<(String, Option<String>, String, bool, bool)> {
+    Some((
+        s.attr("#connection", "data-state").await?,
+        s.text("#connection-banner").await,
+        s.attr("#agent-state", "data-state").await?,
+        s.attr("#ready-toggle", "aria-checked").await? == "true",
+        s.attr("#ready-toggle", "disabled").await.is_none(),
+    ))
+}
+
+/// One source of truth: through an outage and back, the indicator, the banner and the Ready
+/// switch agree at every render; the outage shows in all three and clears from all three.
+pub async fn the_indicator_banner_and_ready_switch_agree_through_an_outage(
+    s: &Session,
+) -> Result<(), String> {
+    let mut server = ReferenceServer::start_from_env(&[]);
+    sign_in(s, &server).await?;
+    s.client
+        .execute(WATCH_PRESENCE, vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    let before = presence(s).await.ok_or("no desk bar")?;
+    if before != ("live".into(), None, "ready".into(), true, true) {
+        return Err(format!("signed in and Ready, the bar says {before:?}"));
+    }
+
+    server.kill();
+    let unreachable = scenarios::locale_en("errorServerUnreachable");
+    s.wait_for(
+        "the outage in the indicator, the banner and the switch",
+        || async {
+            let p = presence(s).await?;
+            (p == (
+                "down".into(),
+                Some(unreachable.clone()),
+                "unknown".into(),
+                p.3,
+                false,
+            ))
+                .then_some(())
+        },
+    )
+    .await?;
+    let words = s.text("#agent-state").await.unwrap_or_default();
+    if words != scenarios::locale_en("stateUnknownOffline") {
+        return Err(format!("offline, the state reads {words:?}"));
+    }
+
+    let server = server.restart();
+    s.wait_for("all three to recover", || async {
+        let p = presence(s).await?;
+        (p.0 == "live" && p.1.is_none() && p.2 != "unknown" && p.4).then_some(())
+    })
+    .await?;
+    if s.text("#desk-error").await.is_some() {
+        return Err("an error stayed after the connection came back".into());
+    }
+    let disagreements: Vec<String> = s
+        .client
+        .execute("return window.__disagreements;", vec![])
+        .await
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or("the watcher is gone (the popup reloaded)")?;
+    if !disagreements.is_empty() {
+        return Err(format!("the bar disagreed with itself: {disagreements:?}"));
+    }
     drop(server);
     Ok(())
 }

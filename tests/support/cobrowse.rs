@@ -108,7 +108,8 @@ pub async fn cobrowse_from_the_demo_shop_is_verified_joined_and_ended(
                 customer
                     .text("#chat-log")
                     .await
-                    .filter(|t| t.contains("agent1 joined"))
+                    // The customer sees the agent's name (agent1 is Ann), not the login id.
+                    .filter(|t| t.contains("Ann joined"))
             })
             .await?;
 

@@ -6,6 +6,7 @@
 //! (`shared_scenarios!`): each suite expands the same list, so the two cannot drift.
 #![allow(dead_code, unused_imports)]
 
+pub mod accessibility;
 pub mod agent_desk;
 pub mod agent_desk_actions;
 pub mod chat_view;
@@ -54,6 +55,9 @@ macro_rules! shared_scenarios {
             the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
             the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
             signing_out_with_live_chats_asks_first,
+            the_indicator_banner_and_ready_switch_agree_through_an_outage,
+            saving_without_a_permission_answer_says_what_to_do,
+            the_pages_have_no_accessibility_violations,
         );
 
         #[tokio::test]
@@ -75,11 +79,13 @@ pub async fn save_settings(
     s.fill("#server-url", server_url).await?;
     s.fill("#agent-name", agent_name).await?;
     s.click("#save").await?;
+    // Saved and the permission answered (a prompt that cannot show is a test of its own).
     let state = s
         .wait_for("a save outcome", || async {
-            s.attr("#save-status", "data-state")
-                .await
-                .filter(|v| !v.is_empty())
+            let state = s.attr("#save-status", "data-state").await?;
+            let pending =
+                s.attr("#save-status", "data-permission").await.as_deref() == Some("pending");
+            (!state.is_empty() && !pending).then_some(state)
         })
         .await?;
     let text = s.text("#save-status").await.unwrap_or_default();
@@ -138,5 +144,5 @@ pub async fn stop_service_worker(s: &Session) -> Result<(), String> {
 
 /// The `data-ms` start time of the worker instance the popup's last snapshot came from.
 pub async fn popup_worker_started_ms(s: &Session) -> Option<u64> {
-    s.attr("#worker-started", "data-ms").await?.parse().ok()
+    s.attr("#snapshot", "data-worker-ms").await?.parse().ok()
 }

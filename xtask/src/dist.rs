@@ -99,14 +99,31 @@ fn copy_file(from: &Path, to_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the wasm, binds and optimises it, and writes `dist/<browser>/` and the zips.
+/// `--remap-path-prefix` for the Cargo home and the checkout, as `CARGO_ENCODED_RUSTFLAGS`.
+fn reproducible_rustflags(paths: &Paths) -> String {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    [
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+        format!("--remap-path-prefix={}=/src", paths.root.display()),
+    ]
+    .join("\x1f")
+}
+
+/// Builds the wasm, binds and optimises it, and writes `dist/<browser>/`, the zips, and what
+/// the stores ask for beside them (`store.rs`: source archive, build instructions, listing).
 pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
     let version = workspace_version(paths)?;
     let mut cargo = Command::new("cargo");
     cargo
         .args(["build", "--release", "--target", WASM_TARGET])
         .current_dir(&paths.root)
-        .env("CARGO_TARGET_DIR", &paths.target);
+        .env("CARGO_TARGET_DIR", &paths.target)
+        // Panic locations name source files: without this machine's paths, the package is the
+        // same bytes wherever the source archive is built (AMO's reviewers rebuild it).
+        .env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(paths));
     for c in WASM_CRATES {
         cargo.args(["-p", c]);
     }
@@ -182,6 +199,7 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
         )?;
     }
     let _ = std::fs::remove_dir_all(&pkg);
+    crate::store::write(paths, tools, &version)?;
     println!(
         "xtask: built {} and {}",
         dist_dir(paths, Browser::Chrome).display(),

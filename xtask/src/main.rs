@@ -2,7 +2,9 @@
 //!
 //! * `run`   — set up, build, and open a browser with the extension loaded.
 //! * `test`  — set up, then every check and test in both browsers; fails if any suite did not run.
-//! * `dist`  — `dist/chrome`, `dist/firefox` (unpacked, loadable) and their zips.
+//! * `dist`  — `dist/chrome`, `dist/firefox` (unpacked, loadable), their zips, and for the
+//!   stores the source archive, its build instructions and the listing text.
+//! * `screenshots` — the popup and options page in both themes, into `docs/screenshots/`.
 //! * `soak`  — the long soak of faults in both browsers and the decoders under generated input.
 //! * `bench` — benchmarks (sizes; Bayeux server and client against the official CometD; the
 //!   co-browse live view against a Node relay).
@@ -18,6 +20,7 @@ mod dist;
 mod process;
 mod setup;
 mod soak;
+mod store;
 mod test;
 
 use std::path::PathBuf;
@@ -58,10 +61,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   run [--browser firefox|chromium]   build and open a browser with the extension loaded
   test                               every check and test, in Chromium and Firefox
-  dist                               dist/chrome, dist/firefox and their zips
+  dist                               dist/chrome, dist/firefox, their zips, and for the stores
+                                     the source archive, build instructions and listing
   soak [--seconds N] [--seed N]      chats through faults in both browsers (default 600 s),
                                      then the decoders under generated input; fails on any loss
-  bench [size|bayeux|cobrowse|all]   benchmarks: figures side by side with peers, no asserts
+  screenshots                        the popup and options page, light and dark, into
+                                     docs/screenshots/ (headless Chromium)
+  bench [size|bayeux|cobrowse|desk|load|all]
+                                     benchmarks: figures side by side with peers, no
+                                     asserts (load: fails if an acknowledged send is lost)
 ";
 
 fn main() -> ExitCode {
@@ -81,6 +89,7 @@ fn main() -> ExitCode {
         }
         Some("test") => test::run(&paths),
         Some("soak") => soak::run(&paths, &args[1..]),
+        Some("screenshots") => store::screenshots(&paths),
         Some("bench") => bench::run(&paths, args.get(1).map(String::as_str).unwrap_or("all")),
         Some("dist") => {
             setup::ensure_build_tools(&paths).and_then(|tools| dist::build(&paths, &tools))

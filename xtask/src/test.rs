@@ -128,7 +128,7 @@ fn root_test_targets(paths: &Paths) -> Result<(Vec<String>, Vec<String>), String
     Ok((host, e2e))
 }
 
-fn lint_firefox(tools: &Tools, dir: &Path) -> Result<(), String> {
+fn lint_firefox(tools: &Tools, root: &Path, dir: &Path) -> Result<(), String> {
     let out = Command::new(tools.npm_bin.join("web-ext"))
         .args(["lint", "--output", "json", "--source-dir"])
         .arg(dir)
@@ -153,6 +153,26 @@ fn lint_firefox(tools: &Tools, dir: &Path) -> Result<(), String> {
     let errors = report["summary"]["errors"]
         .as_u64()
         .ok_or("web-ext lint: no summary.errors")?;
+    // Every warning left is explained in ARCHITECTURE.md, under "Known lint warnings".
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md"))
+        .map_err(|e| format!("ARCHITECTURE.md: {e}"))?;
+    let explained = architecture
+        .split("## Known lint warnings")
+        .nth(1)
+        .map(|rest| rest.split("\n## ").next().unwrap_or(rest))
+        .ok_or("ARCHITECTURE.md has no \"## Known lint warnings\" section")?;
+    let unexplained: Vec<&str> = report["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["code"].as_str())
+        .filter(|code| !explained.contains(&format!("`{code}`")))
+        .collect();
+    if !unexplained.is_empty() {
+        return Err(format!(
+            "web-ext lint warnings not explained in ARCHITECTURE.md (Known lint warnings): {unexplained:?}"
+        ));
+    }
     println!(
         "web-ext lint: {errors} errors, {} warnings, {} notices",
         report["summary"]["warnings"], report["summary"]["notices"]
@@ -265,8 +285,24 @@ pub fn run(paths: &Paths) -> Result<(), String> {
 
     if built_ok {
         let t = Instant::now();
-        let lint = lint_firefox(&tools, &dist::dist_dir(paths, Browser::Firefox));
-        r.record("web-ext lint dist/firefox (0 errors)", lint, t);
+        let lint = lint_firefox(
+            &tools,
+            &paths.root,
+            &dist::dist_dir(paths, Browser::Firefox),
+        );
+        r.record(
+            "web-ext lint dist/firefox (0 errors, every warning explained)",
+            lint,
+            t,
+        );
+        let t = Instant::now();
+        let archive = dist::workspace_version(paths)
+            .and_then(|v| crate::store::check_source_archive(paths, &v));
+        r.record(
+            "source archive for AMO (every build input, nothing built)",
+            archive,
+            t,
+        );
     }
 
     // The background's Bayeux client is tested in the browsers against our server.

@@ -10,27 +10,29 @@ mod sign_in;
 mod transcript;
 
 use cobrowse_agent::gws::cobrowse::SessionState;
-use cobrowse_agent::gws::{AgentState, ChatState};
+use cobrowse_agent::gws::ChatState;
+use cobrowse_agent::presence::{Availability, Connection, Presence};
 use cobrowse_agent::protocol::{ChatDetail, ChatSummary, PopupRequest, Snapshot};
 use yew::prelude::*;
 
 use crate::backend::act;
+use crate::hooks::use_now;
 use crate::i18n::{t, t_with};
 use chat_list::ChatList;
 use chat_pane::ChatPane;
 use sign_in::SignInView;
 
-/// How old the last server event may be for the connection to count as live (a held connect
-/// answers at least every 20 s).
-const LIVE_MS: f64 = 45_000.0;
+/// How often the desk looks at the age of the last server event again (the indicator turns
+/// from connected to connecting when it grows old).
+const PRESENCE_TICK_MS: i32 = 5_000;
 
-/// A time of day in the browser's locale, e.g. `10:42`.
+/// A time of day in the page's locale, e.g. `10:42` (`de`) or `10:42 AM` (`en`).
 pub(crate) fn clock(ms: i64) -> String {
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
     let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
     js_sys::Date::new(&(ms as f64).into())
-        .to_locale_time_string_with_options("default", &options)
+        .to_locale_time_string_with_options(&crate::i18n::ui_locale(), &options)
         .into()
 }
 
@@ -71,6 +73,19 @@ pub fn desk_view(props: &DeskProps) -> Html {
             .and_then(|h| h.strip_prefix("#chat=").map(str::to_owned))
     });
     let error = use_state(|| None::<String>);
+    // The indicator, the banner and the Ready switch read this one view.
+    let now = use_now(PRESENCE_TICK_MS);
+    let presence = Presence::of(&s.agent, u64::try_from(now).unwrap_or(0));
+    let live = presence.connection == Connection::Live;
+    {
+        // An action's error clears when the connection is back.
+        let error = error.clone();
+        use_effect_with(live, move |live| {
+            if *live {
+                error.set(None);
+            }
+        });
+    }
     // Sign-out with live chats waits for a confirmation.
     let confirming = use_state(|| false);
     // The live region speaks customer messages that arrive while the popup is open, not the
@@ -142,23 +157,15 @@ pub fn desk_view(props: &DeskProps) -> Html {
         // stored chats still show, read-only, under the sign-in form.
         return html! {
             <>
-                <SignInView snapshot={s.clone()} />
+                // Settings changed in another tab start the form afresh with them.
+                <SignInView key={format!("{}\n{}", s.settings.server_url, s.settings.agent_name)} snapshot={s.clone()} />
                 if !s.chats.is_empty() { { list } }
                 { pane.unwrap_or_default() }
             </>
         };
     }
 
-    let live = s
-        .agent
-        .last_event_ms
-        .is_some_and(|t| js_sys::Date::now() - t as f64 <= LIVE_MS);
-    let connection = match (s.agent.problem, live) {
-        (Some(p), _) => t(p.message_key()),
-        (None, true) => t("statusConnected"),
-        (None, false) => t("statusConnecting"),
-    };
-    let ready = s.agent.channel_state == Some(AgentState::Ready);
+    let ready = presence.availability == Availability::Ready;
     let on_ready = {
         let on_error = on_error.clone();
         Callback::from(move |_: MouseEvent| act(PopupRequest::SetReady(!ready), on_error.clone()))
@@ -192,13 +199,23 @@ pub fn desk_view(props: &DeskProps) -> Html {
     html! {
         <section id="desk" class="desk">
             <header class="desk-bar">
-                <span id="connection" class={classes!("connection", live.then_some("live"))} data-live={live.to_string()}
-                    data-transport={transport} data-problem={problem}>{ connection }</span>
-                <button id="ready-toggle" type="button" aria-pressed={ready.to_string()} onclick={on_ready}>
-                    { if ready { t("stateReady") } else { t("stateNotReady") } }
+                <span id="connection" class={classes!("connection", presence.connection.as_str())}
+                    data-state={presence.connection.as_str()} data-live={live.to_string()}
+                    data-transport={transport} data-problem={problem}>{ t(presence.connection.message_key()) }</span>
+                <span id="agent-state" class={classes!("agent-state", presence.availability.as_str())}
+                    data-state={presence.availability.as_str()}>{ t(presence.availability.message_key()) }</span>
+                <button id="ready-toggle" type="button" class="switch" role="switch" aria-checked={ready.to_string()}
+                    disabled={!presence.can_switch()} onclick={on_ready}>
+                    <span class="track" aria-hidden="true"></span>{ t("labelReadyForChats") }
                 </button>
                 <button id="sign-out" type="button" class="link" onclick={on_sign_out}>{ t("buttonSignOut") }</button>
             </header>
+            if let Some(p) = presence.banner() {
+                // The one message about the outage: an action's own error waits behind it.
+                <p id="connection-banner" class="banner" role="alert" data-problem={p.message_key()}>{ t(p.message_key()) }</p>
+            } else if let Some(e) = (*error).clone() {
+                <p id="desk-error" class="error" role="alert">{ e }</p>
+            }
             if *confirming && live_chats > 0 {
                 <div id="sign-out-confirm" class="confirm" role="alertdialog" aria-labelledby="sign-out-question">
                     <p id="sign-out-question">{ t_with("signOutConfirm", &[&live_chats.to_string()]) }</p>
@@ -208,13 +225,10 @@ pub fn desk_view(props: &DeskProps) -> Html {
                     </div>
                 </div>
             }
-            if let Some(e) = (*error).clone() {
-                <p id="desk-error" class="error" role="alert">{ e }</p>
-            }
             if s.chats.is_empty() {
                 // Say what the agent can do about it: Not ready means nothing will be offered.
                 <p id="no-chats" class="muted" data-ready={ready.to_string()}>
-                    { if ready { t("noChats") } else { t("noChatsNotReady") } }
+                    { if presence.availability == Availability::NotReady { t("noChatsNotReady") } else { t("noChats") } }
                 </p>
             }
             { list }

@@ -20,10 +20,8 @@ fn mount<C: yew::BaseComponent<Properties = ()>>(title_key: &str) {
         return;
     };
     document.set_title(&i18n::t(title_key));
-    if let Some(lang) = webext::i18n::ui_language() {
-        if let Some(root) = document.document_element() {
-            let _ = root.set_attribute("lang", &lang);
-        }
+    if let Some(root) = document.document_element() {
+        let _ = root.set_attribute("lang", &i18n::ui_locale());
     }
     match document.get_element_by_id("app") {
         Some(root) => {

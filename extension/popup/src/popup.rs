@@ -9,7 +9,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::backend::{self, EventsSubscription};
-use crate::i18n::{t, t_with};
+use crate::i18n::t;
 
 /// What the popup shows: the desk as the background pushes it, or why there is none.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -100,7 +100,7 @@ pub fn popup_app() -> Html {
                     PopupState::Ready(model) => html! {
                         <>
                             <crate::desk::DeskView snapshot={model.snapshot.clone()} open={model.open.clone()} {on_open} />
-                            <SnapshotView snapshot={model.snapshot.clone()} />
+                            <Footer snapshot={model.snapshot.clone()} />
                         </>
                     },
                 }
@@ -110,13 +110,15 @@ pub fn popup_app() -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-pub struct SnapshotViewProps {
+pub struct FooterProps {
     pub snapshot: Snapshot,
 }
 
-/// The snapshot as the agent sees it. Every value is rendered as text.
-#[function_component(SnapshotView)]
-pub fn snapshot_view(props: &SnapshotViewProps) -> Html {
+/// Who is signed in where, and the way to the settings. Every value is rendered as text. The
+/// worker's start time is for diagnostics (the options page shows it) and for tests, never shown
+/// here.
+#[function_component(Footer)]
+pub fn footer(props: &FooterProps) -> Html {
     let s = &props.snapshot;
     let on_open_options = Callback::from(|_: MouseEvent| {
         spawn_local(async {
@@ -125,25 +127,13 @@ pub fn snapshot_view(props: &SnapshotViewProps) -> Html {
             }
         })
     });
-    let started = js_sys::Date::new(&(s.worker.started_at_ms as f64).into());
-    let started_text: String = started.to_locale_time_string("default").into();
     html! {
-        <section id="snapshot">
-            if !s.configured {
-                <p id="not-configured" class="notice">{ t("notConfigured") }</p>
+        <footer id="snapshot" class="identity" data-worker-ms={ s.worker.started_at_ms.to_string() }>
+            if s.agent.signed_in {
+                <span id="agent-name" class="who" title={ s.settings.agent_name.clone() }>{ s.settings.agent_name.clone() }</span>
+                <span id="server-url" class="url muted" title={ s.settings.server_url.clone() }>{ s.settings.server_url.clone() }</span>
             }
-            <dl>
-                <dt>{ t("labelAgentName") }</dt>
-                <dd id="agent-name">{ s.settings.agent_name.clone() }</dd>
-                <dt>{ t("labelServerUrl") }</dt>
-                <dd id="server-url">{ s.settings.server_url.clone() }</dd>
-            </dl>
-            <p class="muted">
-                <span id="worker-started" data-ms={ s.worker.started_at_ms.to_string() }>
-                    { t_with("workerStartedAt", &[&started_text]) }
-                </span>
-            </p>
-            <button id="open-options" type="button" onclick={on_open_options}>{ t("openOptions") }</button>
-        </section>
+            <button id="open-options" type="button" class="link" onclick={on_open_options}>{ t("openOptions") }</button>
+        </footer>
     }
 }

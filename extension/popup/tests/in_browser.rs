@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use cobrowse_agent::protocol::{Snapshot, WorkerInfo, PROTOCOL_VERSION};
+use cobrowse_agent::protocol::{AgentStatus, Snapshot, WorkerInfo, PROTOCOL_VERSION};
 use cobrowse_agent::settings::Settings;
-use popup::popup::{PopupApp, SnapshotView, SnapshotViewProps};
+use popup::popup::{Footer, FooterProps, PopupApp};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -48,7 +48,10 @@ async fn settings_with_markup_render_as_text() {
         },
         configured: true,
         worker: WorkerInfo { started_at_ms: 1 },
-        agent: Default::default(),
+        agent: AgentStatus {
+            signed_in: true,
+            ..Default::default()
+        },
         chats: Vec::new(),
         open: None,
         cobrowse: Vec::new(),
@@ -56,11 +59,7 @@ async fn settings_with_markup_render_as_text() {
         notify: Default::default(),
         retention: Default::default(),
     };
-    yew::Renderer::<SnapshotView>::with_root_and_props(
-        root.clone(),
-        SnapshotViewProps { snapshot },
-    )
-    .render();
+    yew::Renderer::<Footer>::with_root_and_props(root.clone(), FooterProps { snapshot }).render();
     let name = wait_for(&root, |r| text_of(r, "#agent-name")).await;
     assert_eq!(name, hostile);
     assert!(
@@ -72,10 +71,10 @@ async fn settings_with_markup_render_as_text() {
         "markup was parsed"
     );
     assert_eq!(
-        root.query_selector("#worker-started")
+        root.query_selector("#snapshot")
             .unwrap()
             .unwrap()
-            .get_attribute("data-ms")
+            .get_attribute("data-worker-ms")
             .as_deref(),
         Some("1")
     );
@@ -97,7 +96,7 @@ async fn popup_outside_an_extension_says_the_background_is_unreachable() {
 #[wasm_bindgen_test]
 async fn customer_text_in_a_chat_renders_as_text() {
     use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
-    use cobrowse_agent::protocol::{AgentStatus, ChatDetail, ChatSummary};
+    use cobrowse_agent::protocol::{ChatDetail, ChatSummary};
     use popup::desk::{DeskProps, DeskView};
 
     let root = fresh_root();

@@ -69,7 +69,7 @@ pub fn composer(props: &ComposerProps) -> Html {
     html! {
         <form id="composer" class="composer" onsubmit={on_submit}>
             <textarea id="composer-input" rows="2" value={(*draft).clone()} oninput={on_input} onkeydown={on_key}
-                placeholder={t("composerPlaceholder")} aria-label={t("composerPlaceholder")}></textarea>
+                placeholder={t("composerPlaceholder")} aria-label={t("composerPlaceholder")} />
             <button id="send" type="submit">{ t("buttonSend") }</button>
         </form>
     }

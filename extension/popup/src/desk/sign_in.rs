@@ -1,5 +1,6 @@
-//! The sign-in form: server, agent name, password; the background checks them with the server
-//! and keeps the credentials in `storage.session` only.
+//! The sign-in form: agent name and password, and the server only when it needs asking (not set
+//! up yet, or the agent chose to change it; never when an admin locked it). The background checks
+//! them with the server and keeps the credentials in `storage.session` only.
 
 use cobrowse_agent::protocol::{Credentials, PopupReply, PopupRequest, Snapshot};
 use wasm_bindgen_futures::spawn_local;
@@ -22,6 +23,9 @@ pub fn sign_in_view(props: &SignInProps) -> Html {
     let password = use_state(String::new);
     let error = use_state(|| props.snapshot.agent.problem.map(|p| t(p.message_key())));
     let busy = use_state(|| false);
+    let locked = props.snapshot.policy.server_url_locked;
+    // A server already set up (saved, or the admin's) is shown, not asked for again.
+    let asking_server = use_state(|| !props.snapshot.configured && !locked);
     let field = |h: UseStateHandle<String>| {
         Callback::from(move |e: InputEvent| {
             h.set(e.target_unchecked_into::<HtmlInputElement>().value())
@@ -42,6 +46,7 @@ pub fn sign_in_view(props: &SignInProps) -> Html {
                 server_url: (*server).clone(),
                 agent_name: (*agent).clone(),
                 password: (*password).clone(),
+                display_name: None,
             });
             let (error, busy) = (error.clone(), busy.clone());
             spawn_local(async move {
@@ -53,12 +58,29 @@ pub fn sign_in_view(props: &SignInProps) -> Html {
             });
         })
     };
+    let on_change_server = {
+        let asking = asking_server.clone();
+        Callback::from(move |_: MouseEvent| asking.set(true))
+    };
     html! {
         <form id="sign-in" class="sign-in" onsubmit={on_submit}>
             <h2>{ t("signInTitle") }</h2>
-            <label for="signin-server">{ t("labelServerUrl") }</label>
-            <input id="signin-server" type="url" required=true readonly={props.snapshot.policy.server_url_locked}
-                value={(*server).clone()} oninput={field(server.clone())} />
+            if *asking_server {
+                <label for="signin-server">{ t("labelServerUrl") }</label>
+                <input id="signin-server" type="url" required=true autocomplete="url"
+                    value={(*server).clone()} oninput={field(server.clone())} />
+            } else {
+                <p class="signin-where">
+                    <span class="muted">{ t("labelServer") }</span>
+                    <span id="server-url" class="url" title={(*server).clone()}>{ (*server).clone() }</span>
+                    if !locked {
+                        <button id="signin-change-server" type="button" class="link"
+                            onclick={on_change_server}>
+                            { t("buttonChangeServer") }
+                        </button>
+                    }
+                </p>
+            }
             <label for="signin-agent">{ t("labelAgentName") }</label>
             <input id="signin-agent" type="text" required=true autocomplete="username" value={(*agent).clone()} oninput={field(agent.clone())} />
             <label for="signin-password">{ t("labelPassword") }</label>
