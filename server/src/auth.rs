@@ -165,6 +165,57 @@ pub struct Sessions {
     /// Origins (besides the server's own and browser extensions) whose requests may carry
     /// credentials.
     allowed_origins: Vec<String>,
+    /// Where argon2 checks run.
+    hashing: PasswordChecks,
+}
+
+/// argon2 checks on a few threads of their own: each check takes ~19 MiB and a core for tens
+/// of milliseconds, so a burst of sign-ins (every agent after a restart) queues here instead
+/// of spreading over the blocking pool — where every thread's allocator arena would keep its
+/// 19 MiB, growing the process by hundreds of megabytes — and starving everything else.
+#[derive(Debug)]
+struct PasswordChecks {
+    jobs: Mutex<std::sync::mpsc::Sender<PasswordCheck>>,
+}
+
+type PasswordCheck = (String, String, tokio::sync::oneshot::Sender<bool>);
+
+impl PasswordChecks {
+    /// One thread per core, at most four.
+    fn start() -> PasswordChecks {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let (tx, rx) = std::sync::mpsc::channel::<PasswordCheck>();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for n in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-check-{n}"))
+                .spawn(move || loop {
+                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((password, hash, answer)) = job else {
+                        return;
+                    };
+                    let _ = answer.send(password_matches(&password, &hash));
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-check thread");
+            }
+        }
+        PasswordChecks {
+            jobs: Mutex::new(tx),
+        }
+    }
+
+    /// Whether `password` matches `hash`; `false` if no check thread answers.
+    async fn matches(&self, password: String, hash: String) -> bool {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send((password, hash, answer));
+        sent.is_ok() && answered.await.unwrap_or(false)
+    }
 }
 
 /// Hashes a password for storage (argon2id, random salt).
@@ -210,6 +261,7 @@ impl Sessions {
             verified: Mutex::default(),
             tokens: Mutex::default(),
             failures: Failures::default(),
+            hashing: PasswordChecks::start(),
             allowed_origins: allowed_origins
                 .into_iter()
                 .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
@@ -298,10 +350,9 @@ impl Sessions {
             .as_ref()
             .map_or_else(|| UNKNOWN_USER_HASH.clone(), |a| a.password_hash.clone());
         let password = password.to_owned();
-        // argon2 takes tens of milliseconds on purpose: never on the async worker threads.
-        let matches = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
-            .await
-            .unwrap_or(false);
+        // argon2 takes tens of milliseconds on purpose: never on the async worker threads, and
+        // only a few at once.
+        let matches = self.hashing.matches(password, hash).await;
         match agent {
             Some(agent) if matches => {
                 self.verified

@@ -14,16 +14,27 @@ pub const SERVICE: &str = "customer-support";
 
 /// POSTs a form; the status and the JSON reply (`null` when it is not JSON).
 pub async fn post_form(http: &reqwest::Client, url: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    try_post_form(http, url, params)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`post_form`], with a connection that fails (the server is down) as an error.
+pub async fn try_post_form(
+    http: &reqwest::Client,
+    url: &str,
+    params: &[(&str, &str)],
+) -> Result<(u16, Value), String> {
     let r = http
         .post(url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(form::encode(params))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        .map_err(|e| format!("POST {url}: {e}"))?;
     let status = r.status().as_u16();
     let text = r.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
 #[derive(Debug)]
@@ -92,6 +103,17 @@ impl Customer {
 
     /// `POST …/{chatId}/{operation}` with the chat's identity and `extra`.
     pub async fn call(&self, operation: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+        self.try_call(operation, extra)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Customer::call`], with the server being down as an error (load and fault tests).
+    pub async fn try_call(
+        &self,
+        operation: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<(u16, Value), String> {
         let mut params = vec![
             ("userId", self.user_id.as_str()),
             ("secureKey", self.secure_key.as_str()),
@@ -102,7 +124,7 @@ impl Customer {
             "{}/genesys/2/chat/{SERVICE}/{}/{operation}",
             self.base, self.chat_id
         );
-        post_form(&self.http, &url, &params).await
+        try_post_form(&self.http, &url, &params).await
     }
 
     /// Starts a co-browse bound to this chat, as the demo shop's Co-browse button does; its

@@ -93,6 +93,11 @@ impl ReferenceServer {
         }
     }
 
+    /// The server process's id, while it runs (for its memory in `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Announced::id)
+    }
+
     /// `kill -9`: no shutdown, nothing flushed beyond what SQLite committed. The server is
     /// gone until [`ReferenceServer::restart`].
     pub fn kill(&mut self) {

@@ -56,17 +56,29 @@ impl RestAgent {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.try_get(path).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.try_post(path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`RestAgent::get`], with the server being down as an error (load and fault tests).
+    pub async fn try_get(&self, path: &str) -> Result<(u16, Value), String> {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
             .header("Authorization", &self.auth)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        reply(r).await
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        Ok(reply(r).await)
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    /// [`RestAgent::post`], with the server being down as an error.
+    pub async fn try_post(&self, path: &str, body: Value) -> Result<(u16, Value), String> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -75,8 +87,8 @@ impl RestAgent {
             .body(body.to_string())
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        reply(r).await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        Ok(reply(r).await)
     }
 
     /// An operation on chat `chat`.

@@ -11,6 +11,9 @@
 //!   relay throughput with 50 sessions; ours next to a minimal Node `ws` relay.
 //! * `desk` — the extension in headless Chromium and Firefox (`examples/desk_bench/`): a
 //!   customer message → the popup's DOM, and a co-browse hand-over → the verified card.
+//! * `load` — the reference server with 1,000 customers and 100 agents for 10 minutes and a
+//!   `kill -9` at half time (`server/examples/load_bench.rs`): acknowledged sends lost (must be
+//!   0: it fails otherwise), send latency p50/p99, the server's RSS over time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,12 +34,14 @@ pub fn run(paths: &Paths, what: &str) -> Result<(), String> {
         "bayeux" => bayeux(paths),
         "cobrowse" => cobrowse(paths, &tools),
         "desk" => desk(paths, &tools),
+        "load" => load(paths, &tools),
         "all" => size(paths, &tools)
             .and_then(|_| bayeux(paths))
             .and_then(|_| cobrowse(paths, &tools))
-            .and_then(|_| desk(paths, &tools)),
+            .and_then(|_| desk(paths, &tools))
+            .and_then(|_| load(paths, &tools)),
         other => Err(format!(
-            "unknown benchmark {other:?} (size, bayeux, cobrowse, desk, all)"
+            "unknown benchmark {other:?} (size, bayeux, cobrowse, desk, load, all)"
         )),
     }
 }
@@ -76,9 +81,13 @@ fn run_bench_program(
     )
 }
 
-/// The co-browse figures: a release build of the server and the bench program, in headless
-/// Chromium; the figures also go to `<target>/bench/cobrowse.json`.
-fn cobrowse(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+/// Builds the release server and its example `example`, then runs it ([`run_bench_program`]).
+fn server_example(
+    paths: &Paths,
+    tools: &crate::setup::Tools,
+    example: &str,
+    figures: &str,
+) -> Result<(), String> {
     cargo_release(
         paths,
         &[
@@ -87,10 +96,23 @@ fn cobrowse(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
             "--bin",
             "cobrowse-server",
             "--example",
-            "cobrowse_bench",
+            example,
         ],
     )?;
-    run_bench_program(paths, tools, "cobrowse_bench", "cobrowse")
+    run_bench_program(paths, tools, example, figures)
+}
+
+/// The co-browse figures: a release build of the server and the bench program, in headless
+/// Chromium; the figures also go to `<target>/bench/cobrowse.json`.
+fn cobrowse(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+    server_example(paths, tools, "cobrowse_bench", "cobrowse")
+}
+
+/// The server under load (`server/examples/load_bench.rs`): 1,000 customers and 100 agents
+/// for 10 minutes with a `kill -9` at half time (`LOAD_SECONDS`, `LOAD_CUSTOMERS`, … change
+/// it); fails if an acknowledged send was lost. Figures also in `<target>/bench/load.json`.
+fn load(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
+    server_example(paths, tools, "load_bench", "load")
 }
 
 /// The desk's figures: the built extension, a release server, both browsers; the figures also

@@ -124,7 +124,7 @@ pub trait ChatListener: Send + Sync {
 }
 
 pub struct Hub {
-    store: Mutex<Store>,
+    store: Store,
     fanout: Arc<dyn Fanout>,
     listener: std::sync::OnceLock<Arc<dyn ChatListener>>,
     pub config: HubConfig,
@@ -233,7 +233,7 @@ impl AgentOp {
 impl Hub {
     pub fn new(store: Store, fanout: Arc<dyn Fanout>, config: HubConfig) -> Hub {
         Hub {
-            store: Mutex::new(store),
+            store,
             fanout,
             listener: std::sync::OnceLock::new(),
             config,
@@ -275,8 +275,8 @@ impl Hub {
         }
     }
 
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     fn notify(&self, agent_id: &str, channel: &str, data: Value) {

@@ -12,34 +12,32 @@ use crate::model::{AgentChatState, ChatStatus, MessageKind};
 impl Hub {
     /// After a chat ends for an agent: if they hold no other chat, they become idle now.
     pub(super) fn agent_freed(&self, agent_id: &str) -> ApiResult<()> {
-        let store = self.store();
-        if store.agent_chats(agent_id)?.is_empty() {
-            let mut s = store.agent_state(agent_id)?;
-            s.idle_since_ms = now_ms();
-            store.set_agent_state(agent_id, s)?;
+        if self.store().agent_chats(agent_id)?.is_empty() {
+            self.store()
+                .update_agent_state(agent_id, |s| -> ApiResult<()> {
+                    s.idle_since_ms = now_ms();
+                    Ok(())
+                })?;
         }
         Ok(())
     }
 
     pub fn set_session(&self, agent_id: &str, in_session: bool) -> ApiResult<()> {
-        {
-            let store = self.store();
-            let mut s = store.agent_state(agent_id)?;
-            s.in_session = in_session;
-            if !in_session {
-                s.ready = false;
-            }
-            store.set_agent_state(agent_id, s)?;
-        }
+        self.store()
+            .update_agent_state(agent_id, |s| -> ApiResult<()> {
+                s.in_session = in_session;
+                if !in_session {
+                    s.ready = false;
+                }
+                Ok(())
+            })?;
         self.notify_channels(agent_id)?;
         self.route();
         Ok(())
     }
 
     pub fn set_ready(&self, agent_id: &str, ready: bool) -> ApiResult<()> {
-        {
-            let store = self.store();
-            let mut s = store.agent_state(agent_id)?;
+        self.store().update_agent_state(agent_id, |s| {
             if !s.in_session {
                 return Err(ApiError::invalid_state(
                     "start a contact-center session with the chat channel first",
@@ -49,8 +47,8 @@ impl Hub {
                 s.idle_since_ms = now_ms();
             }
             s.ready = ready;
-            store.set_agent_state(agent_id, s)?;
-        }
+            Ok(())
+        })?;
         self.notify_channels(agent_id)?;
         if ready {
             self.route();
@@ -142,12 +140,11 @@ impl Hub {
             self.notify_state(agent_id, "StatusChange", &chat, AgentChatState::Revoked);
             tracing::warn!(chat = %chat.id, agent = agent_id, "agent gone: chat re-queued");
         }
-        {
-            let store = self.store();
-            let mut s = store.agent_state(agent_id)?;
-            s.ready = false;
-            store.set_agent_state(agent_id, s)?;
-        }
+        self.store()
+            .update_agent_state(agent_id, |s| -> ApiResult<()> {
+                s.ready = false;
+                Ok(())
+            })?;
         self.route();
         Ok(())
     }

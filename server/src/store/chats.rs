@@ -100,12 +100,9 @@ fn chat_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatRow> {
 impl Store {
     // ---- chats ----
 
-    pub fn insert_chat(
-        &mut self,
-        chat: &ChatRow,
-        first: &NewMessage,
-    ) -> StoreResult<StoredMessage> {
-        let tx = self.conn.transaction()?;
+    pub fn insert_chat(&self, chat: &ChatRow, first: &NewMessage) -> StoreResult<StoredMessage> {
+        self.write(|c| {
+        let tx = c.transaction()?;
         tx.execute(
             "INSERT INTO chats (id, service, status, agent_id, agent_participant, agent_nickname, invite_deadline_ms,
                customer_user_id, secure_key, alias, customer_participant, nickname, subject, email, user_data,
@@ -129,22 +126,26 @@ impl Store {
         let m = append_in(&tx, &chat.id, first)?;
         tx.commit()?;
         Ok(m)
+        })
     }
 
     pub fn chat(&self, id: &str) -> StoreResult<ChatRow> {
         let sql = format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1");
-        self.conn
-            .query_row(&sql, params![id], chat_from_row)
-            .optional()?
-            .ok_or(StoreError::NotFound)
+        self.read(|c| {
+            c.query_row(&sql, params![id], chat_from_row)
+                .optional()?
+                .ok_or(StoreError::NotFound)
+        })
     }
 
     fn chats_where(&self, clause: &str, value: &dyn rusqlite::ToSql) -> StoreResult<Vec<ChatRow>> {
         let sql =
             format!("SELECT {CHAT_COLUMNS} FROM chats WHERE {clause} ORDER BY created_ms, id");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![value], chat_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params![value], chat_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// The chats an agent holds (offered or active).
@@ -164,7 +165,7 @@ impl Store {
         let sql = format!(
             "SELECT {CHAT_COLUMNS} FROM chats WHERE status = 'queued' ORDER BY created_ms, id LIMIT 1"
         );
-        Ok(self.conn.query_row(&sql, [], chat_from_row).optional()?)
+        self.read(|c| Ok(c.query_row(&sql, [], chat_from_row).optional()?))
     }
 
     /// Queued chats requested before `created_before_ms` (those that waited too long).
@@ -178,7 +179,8 @@ impl Store {
 
     /// Writes the routing and lifecycle columns of `chat`.
     pub fn update_chat(&self, chat: &ChatRow) -> StoreResult<()> {
-        self.conn.execute(
+        self.write(|c| {
+        c.execute(
             "UPDATE chats SET status = ?2, agent_id = ?3, agent_participant = ?4, agent_nickname = ?5,
                invite_deadline_ms = ?6, customer_left = ?7, ended_ms = ?8, user_data = ?9, nickname = ?10,
                service = ?11
@@ -198,60 +200,68 @@ impl Store {
             ],
         )?;
         Ok(())
+        })
     }
 
     /// Agents holding at least one offered or active chat.
     pub fn agents_with_chats(&self) -> StoreResult<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT DISTINCT agent_id FROM chats WHERE status IN ('offered', 'active') AND agent_id IS NOT NULL")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT DISTINCT agent_id FROM chats WHERE status IN ('offered', 'active') AND agent_id IS NOT NULL")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     pub fn add_refusal(&self, chat_id: &str, agent_id: &str) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO chat_refusals (chat_id, agent_id) VALUES (?1, ?2)",
-            params![chat_id, agent_id],
-        )?;
-        Ok(())
+        self.write(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO chat_refusals (chat_id, agent_id) VALUES (?1, ?2)",
+                params![chat_id, agent_id],
+            )?;
+            Ok(())
+        })
     }
 
     /// The index the next transcript entry of `chat_id` will get.
     pub fn next_index(&self, chat_id: &str) -> StoreResult<i64> {
-        self.conn
-            .query_row(
+        self.read(|c| {
+            c.query_row(
                 "SELECT next_index FROM chats WHERE id = ?1",
                 params![chat_id],
                 |r| r.get(0),
             )
             .optional()?
             .ok_or(StoreError::NotFound)
+        })
     }
 
     /// Forgets who refused a chat; returns how many had.
     pub fn clear_refusals(&self, chat_id: &str) -> StoreResult<usize> {
-        Ok(self.conn.execute(
-            "DELETE FROM chat_refusals WHERE chat_id = ?1",
-            params![chat_id],
-        )?)
+        self.write(|c| {
+            Ok(c.execute(
+                "DELETE FROM chat_refusals WHERE chat_id = ?1",
+                params![chat_id],
+            )?)
+        })
     }
 
     // ---- transcript ----
 
     /// Appends messages to a chat's transcript in one transaction; returns them with indices.
     pub fn append(
-        &mut self,
+        &self,
         chat_id: &str,
         messages: &[NewMessage],
     ) -> StoreResult<Vec<StoredMessage>> {
-        let tx = self.conn.transaction()?;
-        let mut out = Vec::with_capacity(messages.len());
-        for m in messages {
-            out.push(append_in(&tx, chat_id, m)?);
-        }
-        tx.commit()?;
-        Ok(out)
+        self.write(|c| {
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(messages.len());
+            for m in messages {
+                out.push(append_in(&tx, chat_id, m)?);
+            }
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     /// Messages with `index >= from`, at most `count`.
@@ -261,7 +271,8 @@ impl Store {
         from: i64,
         count: i64,
     ) -> StoreResult<Vec<StoredMessage>> {
-        let mut stmt = self.conn.prepare(
+        self.read(|c| {
+        let mut stmt = c.prepare(
             "SELECT idx, kind, from_role, from_nickname, from_participant, from_number, text, visibility, ts_ms
              FROM messages WHERE chat_id = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
         )?;
@@ -285,6 +296,7 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 }
 

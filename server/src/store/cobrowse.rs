@@ -158,7 +158,8 @@ fn user(r: &rusqlite::Row<'_>) -> rusqlite::Result<CobrowseUser> {
 impl Store {
     /// Inserts a new session; `Ok(false)` if its token is already live (draw another).
     pub fn insert_cobrowse(&self, s: &CobrowseRow) -> StoreResult<bool> {
-        let r = self.conn.execute(
+        self.write(|c| {
+        let r = c.execute(
             &format!("INSERT INTO cobrowse_sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
             params![
                 s.id,
@@ -183,25 +184,28 @@ impl Store {
             }
             Err(e) => Err(e.into()),
         }
+            })
     }
 
     pub fn update_cobrowse(&self, s: &CobrowseRow) -> StoreResult<()> {
-        let n = self.conn.execute(
-            "UPDATE cobrowse_sessions SET state = ?2, agent_id = ?3, activated_ms = ?4,
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE cobrowse_sessions SET state = ?2, agent_id = ?3, activated_ms = ?4,
                  deactivated_ms = ?5, end_reason = ?6 WHERE id = ?1",
-            params![
-                s.id,
-                s.state.as_str(),
-                s.agent_id,
-                s.activated_ms,
-                s.deactivated_ms,
-                s.end_reason
-            ],
-        )?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+                params![
+                    s.id,
+                    s.state.as_str(),
+                    s.agent_id,
+                    s.activated_ms,
+                    s.deactivated_ms,
+                    s.end_reason
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
     }
 
     fn cobrowse_where(
@@ -209,11 +213,13 @@ impl Store {
         clause: &str,
         values: &[&dyn rusqlite::ToSql],
     ) -> StoreResult<Vec<CobrowseRow>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM cobrowse_sessions WHERE {clause}"
-        ))?;
-        let rows = stmt.query_map(values, row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM cobrowse_sessions WHERE {clause}"
+            ))?;
+            let rows = stmt.query_map(values, row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// The live session with this token.
@@ -247,11 +253,13 @@ impl Store {
 
     /// How many sessions of this chat an agent joined so far (for `CoBrowseSessionsQuantity`).
     pub fn activated_cobrowse_count(&self, chat_id: &str) -> StoreResult<i64> {
-        Ok(self.conn.query_row(
+        self.read(|c| {
+        Ok(c.query_row(
             "SELECT COUNT(*) FROM cobrowse_sessions WHERE chat_id = ?1 AND activated_ms IS NOT NULL",
             params![chat_id],
             |r| r.get(0),
         )?)
+            })
     }
 
     /// Idle sessions whose deadline passed.
@@ -267,33 +275,37 @@ impl Store {
     // ---- participants ----
 
     pub fn insert_cobrowse_user(&self, u: &CobrowseUser) -> StoreResult<()> {
-        self.conn.execute(
+        self.write(|c| {
+        c.execute(
             "INSERT INTO cobrowse_users (user_token, session_id, user_id, role, name, agent_id, client_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![u.user_token, u.session_id, u.user_id, u.role, u.name, u.agent_id, u.client_id],
         )?;
         Ok(())
+            })
     }
 
     pub fn cobrowse_users(&self, session_id: &str) -> StoreResult<Vec<CobrowseUser>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT user_token, session_id, user_id, role, name, agent_id, client_id
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT user_token, session_id, user_id, role, name, agent_id, client_id
              FROM cobrowse_users WHERE session_id = ?1 ORDER BY user_id",
-        )?;
-        let rows = stmt.query_map(params![session_id], user)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            )?;
+            let rows = stmt.query_map(params![session_id], user)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     pub fn cobrowse_user(&self, user_token: &str) -> StoreResult<Option<CobrowseUser>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.read(|c| {
+            Ok(c.query_row(
                 "SELECT user_token, session_id, user_id, role, name, agent_id, client_id
                  FROM cobrowse_users WHERE user_token = ?1",
                 params![user_token],
                 user,
             )
             .optional()?)
+        })
     }
 
     // ---- history ----
@@ -304,20 +316,24 @@ impl Store {
         entered_ms: i64,
         url: &str,
     ) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT INTO cobrowse_pages (session_id, entered_ms, url) VALUES (?1, ?2, ?3)",
-            params![session_id, entered_ms, url],
-        )?;
-        Ok(())
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO cobrowse_pages (session_id, entered_ms, url) VALUES (?1, ?2, ?3)",
+                params![session_id, entered_ms, url],
+            )?;
+            Ok(())
+        })
     }
 
     /// `(entered_ms, url)` in the order visited.
     pub fn cobrowse_pages(&self, session_id: &str) -> StoreResult<Vec<(i64, String)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT entered_ms, url FROM cobrowse_pages WHERE session_id = ?1 ORDER BY n",
-        )?;
-        let rows = stmt.query_map(params![session_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT entered_ms, url FROM cobrowse_pages WHERE session_id = ?1 ORDER BY n",
+            )?;
+            let rows = stmt.query_map(params![session_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     // ---- tickets and views ----
@@ -329,39 +345,43 @@ impl Store {
         agent_id: &str,
         expires_ms: i64,
     ) -> StoreResult<()> {
-        self.conn.execute(
+        self.write(|c| {
+        c.execute(
             "DELETE FROM cobrowse_tickets WHERE expires_ms < ?1",
             params![expires_ms - 3_600_000],
         )?;
-        self.conn.execute(
+        c.execute(
             "INSERT INTO cobrowse_tickets (ticket, session_id, agent_id, expires_ms) VALUES (?1, ?2, ?3, ?4)",
             params![ticket, session_id, agent_id, expires_ms],
         )?;
         Ok(())
+            })
     }
 
     /// Takes a ticket (single use): its session and agent, if it exists and has not expired.
     pub fn take_cobrowse_ticket(
-        &mut self,
+        &self,
         ticket: &str,
         now_ms: i64,
     ) -> StoreResult<Option<(String, String)>> {
-        let tx = self.conn.transaction()?;
-        let found: Option<(String, String, i64)> = tx
+        self.write(|c| {
+            let tx = c.transaction()?;
+            let found: Option<(String, String, i64)> = tx
             .query_row(
                 "SELECT session_id, agent_id, expires_ms FROM cobrowse_tickets WHERE ticket = ?1",
                 params![ticket],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        tx.execute(
-            "DELETE FROM cobrowse_tickets WHERE ticket = ?1",
-            params![ticket],
-        )?;
-        tx.commit()?;
-        Ok(found
-            .filter(|(_, _, expires)| *expires > now_ms)
-            .map(|(s, a, _)| (s, a)))
+            tx.execute(
+                "DELETE FROM cobrowse_tickets WHERE ticket = ?1",
+                params![ticket],
+            )?;
+            tx.commit()?;
+            Ok(found
+                .filter(|(_, _, expires)| *expires > now_ms)
+                .map(|(s, a, _)| (s, a)))
+        })
     }
 
     pub fn insert_cobrowse_view(
@@ -371,22 +391,24 @@ impl Store {
         agent_id: &str,
         created_ms: i64,
     ) -> StoreResult<()> {
-        self.conn.execute(
+        self.write(|c| {
+        c.execute(
             "INSERT INTO cobrowse_views (view, session_id, agent_id, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![view, session_id, agent_id, created_ms],
         )?;
         Ok(())
+            })
     }
 
     /// The session and agent of a view.
     pub fn cobrowse_view(&self, view: &str) -> StoreResult<Option<(String, String)>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.read(|c| {
+            Ok(c.query_row(
                 "SELECT session_id, agent_id FROM cobrowse_views WHERE view = ?1",
                 params![view],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+        })
     }
 }
