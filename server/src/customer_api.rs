@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -60,6 +61,21 @@ pub fn routes() -> Router<AppState> {
             "/genesys/2/chat/{service}/{chat_id}/{operation}",
             post(chat_operation),
         )
+}
+
+/// A body the form extractor refused (too large, not form-encoded) as a Genesys error a GMS
+/// client can read, not axum's plain text.
+fn form_refused(rejection: FormRejection) -> Response {
+    let http = rejection.status().as_u16();
+    let message = if http == 413 {
+        format!(
+            "the request body is larger than {} KiB",
+            crate::MAX_BODY_BYTES / 1024
+        )
+    } else {
+        format!("the request body is not a form: {}", rejection.body_text())
+    };
+    error_response(ApiError::new(http, 2, message), None)
 }
 
 fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
@@ -137,8 +153,12 @@ async fn request_chat(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(service): Path<String>,
-    Form(p): Form<Params>,
+    form: Result<Form<Params>, FormRejection>,
 ) -> Response {
+    let p = match form {
+        Ok(Form(p)) => p,
+        Err(rejection) => return form_refused(rejection),
+    };
     let result = (|| -> ApiResult<Value> {
         if !state.limits.allow(
             &format!("ip:{}", peer.ip()),
@@ -204,8 +224,12 @@ async fn request_chat(
 async fn chat_operation(
     State(state): State<AppState>,
     Path((service, chat_id, operation)): Path<(String, String, String)>,
-    Form(p): Form<Params>,
+    form: Result<Form<Params>, FormRejection>,
 ) -> Response {
+    let p = match form {
+        Ok(Form(p)) => p,
+        Err(rejection) => return form_refused(rejection),
+    };
     let hub = &state.hub;
     let chat = match (|| -> ApiResult<ChatRow> {
         if !hub.config.services.contains(&service) {

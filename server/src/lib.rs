@@ -40,7 +40,7 @@ use crate::hub::{AgentTopics, Hub, HubConfig};
 use crate::store::{AgentRow, Store};
 
 /// Request bodies above this are refused (413) before they are read.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Options {

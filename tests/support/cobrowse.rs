@@ -276,3 +276,30 @@ async fn wait_for_unverified(s: &Session, chat_id: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The background stopped under the open popup while a co-browse is attached (both browsers):
+/// the new instance shows the card as it was; stopped again while the customer leaves (which
+/// ends the chat and its co-browse), the next one shows it ended.
+pub async fn a_stopped_background_brings_the_cobrowse_card_back_right(
+    s: &Session,
+) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&[]);
+    sign_in(s, &server).await?;
+    let customer = Customer::request(&server, "Pat").await;
+    super::agent_desk::accept(s, &customer).await?;
+    let token = customer.start_cobrowse().await;
+    customer
+        .custom_notice(&format!("cobrowse-token:{token}"))
+        .await;
+    wait_for_card(s, &customer.chat_id, "idle").await?;
+
+    stop_background_under_the_popup(s).await?;
+    wait_for_card(s, &customer.chat_id, "idle").await?;
+
+    let (status, reply) = customer.call("disconnect", &[]).await;
+    if status != 200 {
+        return Err(format!("disconnect: {status} {reply}"));
+    }
+    stop_background_under_the_popup(s).await?;
+    wait_for_card(s, &customer.chat_id, "ended").await
+}

@@ -58,6 +58,7 @@ macro_rules! shared_scenarios {
             the_indicator_banner_and_ready_switch_agree_through_an_outage,
             saving_without_a_permission_answer_says_what_to_do,
             the_pages_have_no_accessibility_violations,
+            a_stopped_background_brings_the_cobrowse_card_back_right,
         );
 
         #[tokio::test]
@@ -140,6 +141,67 @@ pub async fn stop_service_worker(s: &Session) -> Result<(), String> {
             .map(|_| ())
     })
     .await
+}
+
+/// Firefox: stops the extension's event page as about:debugging's *Terminate background
+/// script* does (a second window, then back), and waits until the popup in the current window
+/// is answered by a new instance (its port dropped, re-opened, and woke one).
+pub async fn terminate_event_page(s: &Session) -> Result<(), String> {
+    assert_eq!(s.browser, Browser::Firefox, "about:debugging is Firefox's");
+    let before = popup_worker_started_ms(s)
+        .await
+        .ok_or("the popup shows no worker start time")?;
+    let popup = s.client.window().await.map_err(|e| e.to_string())?;
+    let debugging = s.client.new_window(true).await.map_err(|e| e.to_string())?;
+    s.client
+        .switch_to_window(debugging.handle)
+        .await
+        .map_err(|e| e.to_string())?;
+    let clicked = async {
+        s.client
+            .goto("about:debugging#/runtime/this-firefox")
+            .await
+            .map_err(|e| e.to_string())?;
+        let button = ".qa-temporary-extension-terminate-bgscript-button";
+        s.wait_for("about:debugging's Terminate background script", || async {
+            s.attr(button, "class").await
+        })
+        .await?;
+        s.click(button).await
+    }
+    .await;
+    let closed = s.client.close_window().await.map_err(|e| e.to_string());
+    s.client
+        .switch_to_window(popup)
+        .await
+        .map_err(|e| e.to_string())?;
+    clicked?;
+    closed?;
+    s.wait_for("the popup to be answered by a new event page", || async {
+        popup_worker_started_ms(s).await.filter(|t| *t > before)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Stops the background under the open popup the way each browser can be made to (Chromium:
+/// the service worker closed through CDP; Firefox: the event page terminated), and waits for
+/// the popup to be answered by a new instance.
+pub async fn stop_background_under_the_popup(s: &Session) -> Result<(), String> {
+    match s.browser {
+        Browser::Chromium => {
+            let before = popup_worker_started_ms(s)
+                .await
+                .ok_or("the popup shows no worker start time")?;
+            stop_service_worker(s).await?;
+            s.wait_for("the popup to be answered by a new worker", || async {
+                popup_worker_started_ms(s).await.filter(|t| *t > before)
+            })
+            .await
+            .map(|_| ())
+        }
+        Browser::Firefox => terminate_event_page(s).await,
+    }
 }
 
 /// The `data-ms` start time of the worker instance the popup's last snapshot came from.

@@ -20,6 +20,7 @@ pub use super::chat_view::{
     the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
 };
 pub use super::cobrowse::{
+    a_stopped_background_brings_the_cobrowse_card_back_right,
     cobrowse_from_the_demo_shop_is_verified_joined_and_ended,
     spoofed_and_foreign_tokens_are_never_attached,
 };

@@ -1,8 +1,8 @@
 //! The soak: five chats going both ways through every fault the desk meets in a day, then
 //! every transcript compared with the server's. Faults, on a seeded schedule (the seed is
-//! printed; `COBROWSE_SOAK_SEED` replays it): the background stopped the way the browser
-//! stops it (Chromium; Firefox cannot stop an event page from outside, its idle unload has its
-//! own test), the server `kill -9`ed and restarted, the network between the extension and the
+//! printed; `COBROWSE_SOAK_SEED` replays it): the background stopped (Chromium: its service
+//! worker closed through CDP, as Chrome stops an idle one; Firefox: the event page terminated
+//! from about:debugging), the server `kill -9`ed and restarted, the network between the extension and the
 //! server dropped (a TCP proxy that the soak cuts and restores), and bursts at the server's
 //! per-chat limit. The verdict: 0 lost, 0 duplicated, 0 reordered, both ways, in the popup and
 //! on the server, and every message the agent wrote shown as sent exactly once.
@@ -176,8 +176,11 @@ pub async fn chats_survive_a_soak_of_faults(s: &Session) -> Result<(), String> {
 
     while Instant::now() < end {
         let now = Instant::now();
-        if s.browser == Browser::Chromium && now >= next_stop {
-            stop_service_worker(s).await?;
+        if now >= next_stop {
+            match s.browser {
+                Browser::Chromium => stop_service_worker(s).await?,
+                Browser::Firefox => terminate_event_page(s).await?,
+            }
             tally.background_stops += 1;
             next_stop = Instant::now() + rng.secs(10, 30);
         }

@@ -5,9 +5,11 @@
 //!    background stopped, the server `kill -9`ed and restarted, the network dropped for 1 to
 //!    120 s and bursts at the server's per-chat limit (`tests/support/soak.rs`); every
 //!    transcript compared with the server's.
-//! 2. The decoders that take outside bytes (Bayeux frames, GWS and GMS bodies, the page ↔
-//!    background protocol) fed generated inputs by the millions (`tests/decoders_fuzz.rs`,
-//!    proptest; a failing input is saved under `tests/decoders_fuzz.proptest-regressions`).
+//! 2. The decoders that take outside bytes (Bayeux frames, GWS bodies and notifications, the
+//!    page ↔ background protocol) fed generated inputs by the millions (`tests/decoders_fuzz.rs`,
+//!    proptest; a failing input is saved under `tests/decoders_fuzz.proptest-regressions`),
+//!    and GMS bodies, form-encoded or any bytes, sent to the real server by the ten thousand
+//!    (`server/tests/gms_fuzz.rs`: never a 5xx, always Genesys JSON).
 //!
 //! Prints the figures side by side; exits non-zero when anything was lost, duplicated or
 //! reordered, or a decoder panicked.
@@ -125,6 +127,26 @@ pub fn run(paths: &Paths, args: &[String]) -> Result<(), String> {
     );
     if let Err(e) = &fuzz {
         failures.push(format!("decoders: {e}"));
+    }
+    // GMS bodies go to the real server over HTTP (hundreds a second): a fiftieth as many.
+    let gms_cases = (o.fuzz_cases / 50).max(300);
+    println!("\n==> GMS bodies to the real server ({gms_cases} cases)");
+    let gms = crate::process::run(
+        cargo(paths)
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "cobrowse-server",
+                "--test",
+                "gms_fuzz",
+                "--",
+                "--nocapture",
+            ])
+            .env("GMS_FUZZ_CASES", gms_cases.to_string()),
+    );
+    if let Err(e) = &gms {
+        failures.push(format!("GMS bodies: {e}"));
     }
 
     println!("\n==> soak figures");
