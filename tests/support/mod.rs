@@ -16,6 +16,7 @@ pub mod scenarios;
 pub mod soak;
 
 pub use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 pub use testkit::browser::*;
 pub use testkit::{Customer, ReferenceServer, RestAgent};
 
@@ -129,16 +130,30 @@ pub async fn stop_service_worker(s: &Session) -> Result<(), String> {
         })
         .await?;
     let stopped: Vec<Value> = workers.iter().map(|w| w["targetId"].clone()).collect();
-    for id in &stopped {
-        s.cdp("Target.closeTarget", json!({ "targetId": id }))
-            .await?;
-    }
+    // A worker caught while it starts or handles an event may outlive one close: close what
+    // is still there again, every few seconds, until it is gone.
+    let last_close = std::cell::Cell::new(None::<Instant>);
     s.wait_for("the stopped service worker to be gone", || async {
-        service_workers(s)
-            .await
-            .ok()
-            .filter(|w| w.iter().all(|w| !stopped.contains(&w["targetId"])))
-            .map(|_| ())
+        let running = service_workers(s).await.ok()?;
+        let left: Vec<&Value> = running
+            .iter()
+            .map(|w| &w["targetId"])
+            .filter(|id| stopped.contains(id))
+            .collect();
+        if left.is_empty() {
+            return Some(());
+        }
+        if last_close
+            .get()
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(3))
+        {
+            for id in left {
+                // A target that went away meanwhile answers with an error: nothing to do.
+                let _ = s.cdp("Target.closeTarget", json!({ "targetId": id })).await;
+            }
+            last_close.set(Some(Instant::now()));
+        }
+        None
     })
     .await
 }
