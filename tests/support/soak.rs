@@ -133,10 +133,29 @@ async fn server_transcript(c: &Customer) -> Vec<Value> {
     }
 }
 
-/// The agent writes `text` into the chat shown.
+/// The agent writes `text` into the chat shown and sends it, as an agent does: if the background could not take it (the
+/// browser stopped it just then), the text is back in the composer, so send it again.
 async fn agent_writes(s: &Session, text: &str) -> Result<(), String> {
     s.fill("#composer-input", text).await?;
-    s.click("#send").await
+    s.click("#send").await?;
+    loop {
+        let returned = s
+            .wait_for("the background to take or return the message", || async {
+                let state = s.attr("#composer", "data-state").await?;
+                let holds_it = s.value("#composer-input").await.as_deref() == Some(text);
+                match state.as_str() {
+                    // Taken once the composer no longer holds it (the page has rendered).
+                    "taken" if !holds_it => Some(false),
+                    "returned" if holds_it => Some(true),
+                    _ => None,
+                }
+            })
+            .await?;
+        if !returned {
+            return Ok(());
+        }
+        s.click("#send").await?;
+    }
 }
 
 /// The soak itself; the figures go to stdout (and `COBROWSE_SOAK_JSON`, when set).

@@ -26,6 +26,14 @@ impl UseDraftHandle {
         self.text.set(text);
     }
 
+    /// A send the background did not take: the text comes back, unless the agent has typed
+    /// something new since (the stored draft is the truth, not this handle's copy).
+    pub fn restore(&self, text: String) {
+        if stored(&self.chat_id).is_empty() {
+            self.set(text);
+        }
+    }
+
     /// Sent: forget it.
     pub fn clear(&self) {
         LocalStorage::delete(draft_key(&self.chat_id));
