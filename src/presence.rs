@@ -116,13 +116,6 @@ impl Presence {
     pub fn can_switch(&self) -> bool {
         self.connection == Connection::Live
     }
-
-    /// When this view changes by itself if nothing else happens (the last event grows old):
-    /// the page re-renders then. `None` when only a new event can change it.
-    pub fn next_change_ms(status: &AgentStatus, now_ms: u64) -> Option<u64> {
-        let expires = status.last_event_ms? + LIVE_MS + 1;
-        (status.problem.is_none() && expires > now_ms).then_some(expires)
-    }
 }
 
 #[cfg(test)]
@@ -166,16 +159,11 @@ mod tests {
         assert_eq!(p.banner(), Some(Problem::ServerUnreachable));
         assert_eq!(p.availability, Availability::Unknown);
         assert!(!p.can_switch());
-        assert_eq!(Presence::next_change_ms(&s, 1_500), None);
     }
 
     #[test]
-    fn an_old_event_is_connecting_and_the_page_knows_when_that_happens() {
+    fn an_old_event_is_connecting() {
         let s = status(Some(1_000), None, Some(AgentState::NotReady));
-        assert_eq!(
-            Presence::next_change_ms(&s, 2_000),
-            Some(1_000 + LIVE_MS + 1)
-        );
         assert_eq!(
             Presence::of(&s, 1_000 + LIVE_MS).connection,
             Connection::Live
@@ -184,7 +172,6 @@ mod tests {
         assert_eq!(later.connection, Connection::Connecting);
         assert_eq!(later.availability, Availability::Unknown);
         assert_eq!(later.banner(), None);
-        assert_eq!(Presence::next_change_ms(&s, 1_000 + LIVE_MS + 1), None);
     }
 
     #[test]

@@ -7,8 +7,8 @@ mod support;
 use support::agent_desk::{accept, customer_lines, open_chat, sign_in};
 use support::cobrowse::wait_for_card;
 use support::{
-    in_browser, open_options, popup_worker_started_ms, save_settings, stop_service_worker, Browser,
-    Customer, ReferenceServer, Session,
+    in_browser, open_options, popup_answered_by_a_worker_newer_than, popup_worker_started_ms,
+    save_settings, stop_service_worker, Browser, Customer, ReferenceServer, Session,
 };
 
 // Everything both browsers run.
@@ -58,10 +58,7 @@ async fn chromium_stopped_service_worker_answers_at_cold_start_and_settings_surv
         // Stop it under an open popup: the popup re-opens its port, which wakes a new worker,
         // whose snapshot it then shows.
         stop_service_worker(s).await?;
-        s.wait_for("the popup to show a newer worker", || async {
-            popup_worker_started_ms(s).await.filter(|t| *t > second)
-        })
-        .await?;
+        popup_answered_by_a_worker_newer_than(s, second).await?;
         s.wait_for_value("#signin-agent", "agent-cold").await
     })
     .await;
@@ -191,10 +188,7 @@ async fn chromium_worker_stopped_with_a_cobrowse_brings_its_card_back_right() {
             return Err(format!("disconnect: {status} {reply}"));
         }
         s.goto("popup.html").await?;
-        s.wait_for("a newer worker", || async {
-            popup_worker_started_ms(s).await.filter(|t| *t > second)
-        })
-        .await?;
+        popup_answered_by_a_worker_newer_than(s, second).await?;
         wait_for_card(s, &customer.chat_id, "ended").await
     })
     .await;

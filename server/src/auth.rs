@@ -175,7 +175,7 @@ pub struct Sessions {
 /// 19 MiB, growing the process by hundreds of megabytes — and starving everything else.
 #[derive(Debug)]
 struct PasswordChecks {
-    jobs: Mutex<std::sync::mpsc::Sender<PasswordCheck>>,
+    jobs: std::sync::mpsc::Sender<PasswordCheck>,
 }
 
 type PasswordCheck = (String, String, tokio::sync::oneshot::Sender<bool>);
@@ -201,19 +201,13 @@ impl PasswordChecks {
                 tracing::error!(error = %e, "cannot start a password-check thread");
             }
         }
-        PasswordChecks {
-            jobs: Mutex::new(tx),
-        }
+        PasswordChecks { jobs: tx }
     }
 
     /// Whether `password` matches `hash`; `false` if no check thread answers.
     async fn matches(&self, password: String, hash: String) -> bool {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let sent = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send((password, hash, answer));
+        let sent = self.jobs.send((password, hash, answer));
         sent.is_ok() && answered.await.unwrap_or(false)
     }
 }

@@ -192,11 +192,7 @@ pub async fn terminate_event_page(s: &Session) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     clicked?;
     closed?;
-    s.wait_for("the popup to be answered by a new event page", || async {
-        popup_worker_started_ms(s).await.filter(|t| *t > before)
-    })
-    .await
-    .map(|_| ())
+    popup_answered_by_a_worker_newer_than(s, before).await
 }
 
 /// Stops the background under the open popup the way each browser can be made to (Chromium:
@@ -209,14 +205,22 @@ pub async fn stop_background_under_the_popup(s: &Session) -> Result<(), String> 
                 .await
                 .ok_or("the popup shows no worker start time")?;
             stop_service_worker(s).await?;
-            s.wait_for("the popup to be answered by a new worker", || async {
-                popup_worker_started_ms(s).await.filter(|t| *t > before)
-            })
-            .await
-            .map(|_| ())
+            popup_answered_by_a_worker_newer_than(s, before).await
         }
         Browser::Firefox => terminate_event_page(s).await,
     }
+}
+
+/// Waits until the popup shows a snapshot from a worker instance started after `before_ms`.
+pub async fn popup_answered_by_a_worker_newer_than(
+    s: &Session,
+    before_ms: u64,
+) -> Result<(), String> {
+    s.wait_for("the popup to be answered by a newer worker", || async {
+        popup_worker_started_ms(s).await.filter(|t| *t > before_ms)
+    })
+    .await
+    .map(|_| ())
 }
 
 /// The `data-ms` start time of the worker instance the popup's last snapshot came from.

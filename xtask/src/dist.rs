@@ -101,10 +101,7 @@ fn copy_file(from: &Path, to_dir: &Path) -> Result<(), String> {
 
 /// `--remap-path-prefix` for the Cargo home and the checkout, as `CARGO_ENCODED_RUSTFLAGS`.
 fn reproducible_rustflags(paths: &Paths) -> String {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    let cargo_home = crate::setup::cargo_home();
     [
         format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
         format!("--remap-path-prefix={}=/src", paths.root.display()),

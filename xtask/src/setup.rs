@@ -38,12 +38,16 @@ impl Tools {
     }
 }
 
-fn cargo_bin_dir() -> PathBuf {
+/// `$CARGO_HOME`, else `~/.cargo`.
+pub fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
-        .join("bin")
+}
+
+fn cargo_bin_dir() -> PathBuf {
+    cargo_home().join("bin")
 }
 
 /// `name` on PATH, else in cargo's bin directory.

@@ -11,13 +11,20 @@ pub fn t_with(key: &str, substitutions: &[&str]) -> String {
     webext::i18n::message(key, substitutions).unwrap_or_else(|| key.to_owned())
 }
 
+thread_local! {
+    static UI_LOCALE: String = {
+        let words = webext::i18n::message("localeCode", &[]).unwrap_or_else(|| "en".to_owned());
+        match webext::i18n::ui_language() {
+            Some(ui) if ui == words || ui.starts_with(&format!("{words}-")) => ui,
+            _ => words,
+        }
+    };
+}
+
 /// The language the page's words are in, as a BCP 47 tag for `lang` and for dates and times:
 /// the browser's UI language when the words are in it (`en-GB` keeps its 24-hour clock), else
 /// the `_locales` language the browser fell back to (a German UI reads `de`, never `en`).
+/// Worked out once per page: every rendered time asks.
 pub fn ui_locale() -> String {
-    let words = webext::i18n::message("localeCode", &[]).unwrap_or_else(|| "en".to_owned());
-    match webext::i18n::ui_language() {
-        Some(ui) if ui == words || ui.starts_with(&format!("{words}-")) => ui,
-        _ => words,
-    }
+    UI_LOCALE.with(String::clone)
 }
