@@ -146,7 +146,7 @@ proptest! {
                     chat_id: "C1".into(),
                     from: 1,
                     messages: reply.messages,
-                    after_restart: false,
+                    asked_at_ms: at,
                 },
                 at,
             );

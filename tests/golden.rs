@@ -90,6 +90,7 @@ fn outgoing() -> OutgoingMessage {
         attempts: 1,
         after_index: 3,
         not_before_ms: 0,
+        check_from_ms: 0,
     }
 }
 

@@ -81,7 +81,7 @@ fn random_client_id() -> String {
 
 impl<P, A> Bayeux<P, A>
 where
-    P: Clone + PartialEq + Send + Sync + 'static,
+    P: Clone + Eq + std::hash::Hash + Send + Sync + 'static,
     A: Authorizer<P> + Send + 'static,
 {
     pub fn new(
@@ -331,7 +331,7 @@ async fn endpoint<P, A, Auth>(
     request: axum::extract::Request,
 ) -> Response
 where
-    P: Clone + PartialEq + Send + Sync + 'static,
+    P: Clone + Eq + std::hash::Hash + Send + Sync + 'static,
     A: Authorizer<P> + Send + 'static,
     Auth: Authenticator<Principal = P>,
 {
@@ -363,7 +363,7 @@ async fn route_request<P, A, Auth>(
     body: axum::body::Body,
 ) -> Response
 where
-    P: Clone + PartialEq + Send + Sync + 'static,
+    P: Clone + Eq + std::hash::Hash + Send + Sync + 'static,
     A: Authorizer<P> + Send + 'static,
     Auth: Authenticator<Principal = P>,
 {
@@ -420,7 +420,7 @@ async fn long_polling<P, A, Auth>(
     from_headers: Option<P>,
 ) -> Response
 where
-    P: Clone + PartialEq + Send + Sync + 'static,
+    P: Clone + Eq + std::hash::Hash + Send + Sync + 'static,
     A: Authorizer<P> + Send + 'static,
     Auth: Authenticator<Principal = P>,
 {
@@ -481,7 +481,7 @@ async fn websocket<P, A, Auth>(
     socket: WebSocket,
     from_headers: Option<P>,
 ) where
-    P: Clone + PartialEq + Send + Sync + 'static,
+    P: Clone + Eq + std::hash::Hash + Send + Sync + 'static,
     A: Authorizer<P> + Send + 'static,
     Auth: Authenticator<Principal = P>,
 {

@@ -43,7 +43,7 @@ use crate::backoff::Backoff;
 use crate::bayeux::client::{ClientConfig, Event};
 use crate::bayeux::message::BayeuxError;
 use crate::bayeux::{LONG_POLLING, WEBSOCKET};
-use crate::chat::{DeskChange, DeskOutcome, Effect, SendResult};
+use crate::chat::{DeskChange, DeskOutcome, Effect, SendFailure, SendResult};
 use crate::cobrowse::{CobrowseChange, CobrowseOutcome};
 use crate::gws::cobrowse::{SessionChangedMessage, COBROWSE_TOPIC};
 use crate::gws::{
@@ -293,7 +293,8 @@ pub struct Session {
     /// Resyncs started; the transcripts still to come of the current one.
     resyncs: u64,
     resync_fetches_left: usize,
-    /// This worker instance has completed a resync: sends in flight are its own.
+    /// This worker instance has completed a resync: its transcripts are fresh enough to send
+    /// after.
     resynced: bool,
     pump: PumpState,
     next_request: u64,
@@ -368,6 +369,7 @@ impl Session {
                 self.credentials = credentials;
                 self.csrf = csrf;
                 self.policy = policy;
+                self.change_desk(DeskChange::WorkerStarted, After::Nothing);
             }
             Input::WokeUp => {
                 self.connect();
@@ -689,7 +691,7 @@ impl Session {
             Purpose::Fetch {
                 chat_id,
                 from,
-                after_restart,
+                asked_at_ms,
                 resync,
             } => {
                 let messages = match &outcome {
@@ -704,7 +706,7 @@ impl Session {
                             chat_id,
                             from,
                             messages,
-                            after_restart,
+                            asked_at_ms,
                         },
                         After::Fetched { resync },
                     ),
@@ -718,10 +720,9 @@ impl Session {
             Purpose::SendMessage { client_id } => {
                 let result = match &outcome {
                     Outcome::Ok(_) => SendResult::Sent,
-                    other => SendResult::Failed {
-                        reason: other.detail(),
-                        retryable: other.is_retryable(),
-                    },
+                    Outcome::Unreachable(_) => SendResult::Failed(SendFailure::NoAnswer),
+                    Outcome::Throttled(_) => SendResult::Failed(SendFailure::Throttled),
+                    other => SendResult::Failed(SendFailure::Refused(other.detail())),
                 };
                 self.change_desk(DeskChange::SendSettled { client_id, result }, After::Pump);
             }
@@ -906,12 +907,10 @@ impl Session {
         self.send(&c, Request::get(paths::CHATS), Purpose::ChatList { resync });
     }
 
-    fn fetch(&mut self, effects: Vec<Effect>, resync: Option<u64>) {
+    fn fetch(&mut self, now_ms: i64, effects: Vec<Effect>, resync: Option<u64>) {
         let Some(c) = self.credentials.clone() else {
             return;
         };
-        // Before this worker's first resync, a send in flight may be a dead predecessor's.
-        let after_restart = !self.resynced;
         for Effect::Fetch { chat_id, from } in effects {
             self.send(
                 &c,
@@ -919,7 +918,7 @@ impl Session {
                 Purpose::Fetch {
                     chat_id,
                     from,
-                    after_restart,
+                    asked_at_ms: now_ms,
                     resync,
                 },
             );
@@ -954,7 +953,7 @@ impl Session {
         match after {
             After::Nothing => {}
             After::Notification => {
-                self.fetch(outcome.fetch, None);
+                self.fetch(now_ms, outcome.fetch, None);
                 self.pump_outbox();
             }
             After::ChatList { resync } => {
@@ -965,10 +964,16 @@ impl Session {
                 if outcome.fetch.is_empty() {
                     self.resynced();
                 } else {
-                    self.fetch(outcome.fetch, Some(resync));
+                    self.fetch(now_ms, outcome.fetch, Some(resync));
                 }
             }
-            After::Fetched { resync } => self.resync_fetch_done(resync),
+            After::Fetched { resync } => {
+                self.resync_fetch_done(resync);
+                // A check may have found an unconfirmed message did not arrive: it goes again.
+                if !outcome.outbox_changed.is_empty() {
+                    self.pump_outbox();
+                }
+            }
             After::Pump => self.pumped(now_ms, outcome),
         }
     }
@@ -988,6 +993,7 @@ impl Session {
     }
 
     fn pumped(&mut self, now_ms: i64, outcome: DeskOutcome) {
+        self.fetch(now_ms, outcome.fetch, None);
         match (outcome.next_outgoing, self.credentials.clone()) {
             (Some(m), Some(c)) => self.send(
                 &c,

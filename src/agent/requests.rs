@@ -60,11 +60,11 @@ pub(super) enum Purpose {
     ChatList {
         resync: u64,
     },
-    /// A transcript from `from`.
+    /// A transcript from `from`, asked for at `asked_at_ms`.
     Fetch {
         chat_id: String,
         from: i64,
-        after_restart: bool,
+        asked_at_ms: i64,
         resync: Option<u64>,
     },
     SendMessage {

@@ -532,11 +532,16 @@ fn a_write_refused_for_its_csrf_token_fetches_a_new_one_and_goes_once_more() {
 #[test]
 fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
     // The previous worker died with two sends on their way: one reached the server.
-    let mut b = Background::restored(Some(creds("agent1")));
+    let mut b = Background::new();
     b.desk.outbox.push("arrived", "C1", "first", 0);
     b.desk.outbox.push("lost", "C2", "second", 0);
     b.desk.outbox.take_next(0);
     b.desk.outbox.take_next(0);
+    b.input(Input::Restored {
+        credentials: Some(creds("agent1")),
+        csrf: None,
+        policy: Policy::default(),
+    });
     b.input(Input::WokeUp);
     b.answer(Method::Get, paths::ME, me_with_token("agent1", "t"));
     let ticket = b.page(PageCommand::SendMessage {
@@ -622,7 +627,7 @@ fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
 }
 
 #[test]
-fn an_unanswered_send_is_retried_on_the_backoff_then_fails_and_a_refusal_fails_at_once() {
+fn an_unanswered_send_is_checked_in_the_transcript_before_it_goes_again_and_never_given_up() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([]))]);
     b.page(PageCommand::SendMessage {
@@ -630,25 +635,65 @@ fn an_unanswered_send_is_retried_on_the_backoff_then_fails_and_a_refusal_fails_a
         client_id: "m1".into(),
         text: "hello".into(),
     });
+    let messages = format!("{}/C1/messages", paths::CHATS);
     let mut waits = Vec::new();
-    for _ in 0..crate::chat::outbox::MAX_ATTEMPTS {
+    for _ in 0..6 {
         b.answer(Method::Post, &paths::chat("C1"), Err("offline".into()));
-        if let Some(wait) = b.timers.remove(&Timer::OutboxRetry) {
-            waits.push(wait);
-            b.now += wait as i64;
-            b.input(Input::TimerFired(Timer::OutboxRetry));
-        }
+        assert_eq!(b.in_flight(Method::Post, &paths::chat("C1")), 0);
+        // After the wait, the transcript says whether it arrived; it did not: again.
+        let wait = b
+            .timers
+            .remove(&Timer::OutboxRetry)
+            .expect("a check is due");
+        waits.push(wait);
+        b.now += wait as i64;
+        b.input(Input::TimerFired(Timer::OutboxRetry));
+        assert_eq!(
+            b.in_flight(Method::Post, &paths::chat("C1")),
+            0,
+            "not before the check"
+        );
+        b.answer(
+            Method::Get,
+            &messages,
+            ok(json!({"statusCode": 0, "messages": []})),
+        );
     }
-    assert_eq!(waits, [1000, 2000, 4000, 8000]);
-    assert!(matches!(
-        b.desk.outbox.for_chat("C1").next().unwrap().state,
-        OutgoingState::Failed(_)
-    ));
-    assert!(b.requests.is_empty(), "no automatic send after failing");
-    // Retry sends it again; a refusal is final at once.
-    b.page(PageCommand::RetryMessage {
+    assert_eq!(waits, [1000, 2000, 4000, 8000, 8000, 8000]);
+    // This time it arrived though no answer came: its echo settles it, nothing goes again.
+    b.answer(Method::Post, &paths::chat("C1"), Err("offline".into()));
+    b.now += b.timers.remove(&Timer::OutboxRetry).unwrap() as i64;
+    b.input(Input::TimerFired(Timer::OutboxRetry));
+    b.answer(
+        Method::Get,
+        &messages,
+        ok(json!({"statusCode": 0, "messages": [agent_text(1, "hello")]})),
+    );
+    assert!(b.desk.outbox.is_empty());
+    assert!(b.requests.is_empty(), "{:?}", b.requests);
+}
+
+#[test]
+fn a_slow_down_waits_and_a_refusal_fails_at_once_until_the_agent_retries() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([]))]);
+    b.page(PageCommand::SendMessage {
+        chat_id: "C1".into(),
         client_id: "m1".into(),
+        text: "hello".into(),
     });
+    b.answer(
+        Method::Post,
+        &paths::chat("C1"),
+        reply(
+            429,
+            json!({"statusCode": 1, "statusMessage": "too many requests"}).to_string(),
+            &[],
+        ),
+    );
+    assert_eq!(b.timers.remove(&Timer::OutboxRetry), Some(1000));
+    b.now += 1000;
+    b.input(Input::TimerFired(Timer::OutboxRetry));
     b.answer(
         Method::Post,
         &paths::chat("C1"),
@@ -663,6 +708,11 @@ fn an_unanswered_send_is_retried_on_the_backoff_then_fails_and_a_refusal_fails_a
         OutgoingState::Failed("the chat has ended".into())
     );
     assert!(b.timers.is_empty());
+    assert!(b.requests.is_empty(), "no automatic send after a refusal");
+    b.page(PageCommand::RetryMessage {
+        client_id: "m1".into(),
+    });
+    assert_eq!(b.in_flight(Method::Post, &paths::chat("C1")), 1);
 }
 
 #[test]

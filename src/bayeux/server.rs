@@ -12,13 +12,18 @@
 //! Bad input never panics and never affects other sessions: it gets a Bayeux error reply
 //! (`"error": "4xx:args:message"`).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+use std::hash::Hash;
 
 use serde_json::{json, Value};
 
 use super::channel::ChannelName;
 use super::message::{Advice, BayeuxError, Message, Reconnect};
 use super::{meta, VERSION};
+
+mod sessions;
+
+use sessions::{Retained, RetainedByPrincipal, Sessions};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
@@ -165,20 +170,11 @@ pub struct EngineStats {
     pub retained: usize,
 }
 
-/// A message for a principal that had no subscribed session when it was sent.
-#[derive(Debug)]
-struct Retained<P> {
-    principal: P,
-    channel: String,
-    data: Value,
-    until_ms: u64,
-}
-
 pub struct Engine<P, A> {
     config: ServerConfig,
     authorizer: A,
-    sessions: HashMap<String, Session<P>>,
-    retained: VecDeque<Retained<P>>,
+    sessions: Sessions<P>,
+    retained: RetainedByPrincipal<P>,
     new_client_id: Box<dyn FnMut() -> String + Send>,
     handshakes: u64,
 }
@@ -223,7 +219,7 @@ fn unknown_client(request: &Message) -> Message {
     reply
 }
 
-impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
+impl<P: Clone + Eq + Hash, A: Authorizer<P>> Engine<P, A> {
     /// `new_client_id` must return unguessable ids (the transport passes a CSPRNG).
     pub fn new(
         config: ServerConfig,
@@ -233,8 +229,8 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         Engine {
             config,
             authorizer,
-            sessions: HashMap::new(),
-            retained: VecDeque::new(),
+            sessions: Sessions::new(),
+            retained: RetainedByPrincipal::new(),
             new_client_id,
             handshakes: 0,
         }
@@ -247,7 +243,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
     pub fn stats(&self) -> EngineStats {
         EngineStats {
             sessions: self.sessions.len(),
-            queued: self.sessions.values().map(|s| s.queue.len()).sum(),
+            queued: self.sessions.iter().map(|(_, s)| s.queue.len()).sum(),
             retained: self.retained.len(),
         }
     }
@@ -307,7 +303,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                         meta::CONNECT => match self.connect(now_ms, &client_id, &msg, ctx) {
                             Ok(held) => out.held = Some(held),
                             Err(reply) => {
-                                if !self.sessions.contains_key(&client_id) {
+                                if !self.sessions.contains(&client_id) {
                                     out.ended.push(client_id);
                                 }
                                 out.replies.push(*reply)
@@ -375,8 +371,9 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         }
         let mut own: Vec<(u64, u64, String)> = self
             .sessions
+            .of(&principal)
             .iter()
-            .filter(|(_, s)| s.principal == principal)
+            .filter_map(|id| self.sessions.get(id).map(|s| (id, s)))
             .map(|(id, s)| (s.last_seen_ms.max(s.held_until_ms), s.seq, id.clone()))
             .collect();
         if own.len() >= self.config.max_sessions_per_principal {
@@ -599,7 +596,9 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
                 BayeuxError::new(400, &[channel.as_str()], "cannot publish to a wildcard"),
             );
         }
-        let principal = self.sessions[client_id].principal.clone();
+        let Some(principal) = self.principal_of(client_id).cloned() else {
+            return error_reply(msg, BayeuxError::new(402, &[], "session_unknown"));
+        };
         if !self.authorizer.may_publish(&principal, &channel) {
             return error_reply(
                 msg,
@@ -636,7 +635,7 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
     ) -> Vec<String> {
         let max_queue = self.config.max_queue;
         let mut woken = Vec::new();
-        for (id, session) in &mut self.sessions {
+        for (id, session) in self.sessions.iter_mut() {
             if to(&session.principal) && session.subscriptions.iter().any(|s| s.matches(channel)) {
                 enqueue(session, channel, &data, max_queue);
                 woken.push(id.clone());
@@ -656,26 +655,24 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         channel: &str,
         data: Value,
     ) -> Vec<String> {
-        let woken = self.deliver_where(channel, data.clone(), |p| p == principal);
-        if woken.is_empty() {
-            let max = self.config.max_retained_per_principal;
-            if self
-                .retained
-                .iter()
-                .filter(|r| r.principal == *principal)
-                .count()
-                >= max
-            {
-                if let Some(oldest) = self.retained.iter().position(|r| r.principal == *principal) {
-                    self.retained.remove(oldest);
+        let max_queue = self.config.max_queue;
+        let mut woken = Vec::new();
+        for id in self.sessions.of(principal).to_vec() {
+            if let Some(session) = self.sessions.get_mut(&id) {
+                if session.subscriptions.iter().any(|s| s.matches(channel)) {
+                    enqueue(session, channel, &data, max_queue);
+                    woken.push(id);
                 }
             }
-            self.retained.push_back(Retained {
-                principal: principal.clone(),
+        }
+        if woken.is_empty() {
+            let r = Retained {
                 channel: channel.to_owned(),
                 data,
                 until_ms: now_ms + self.config.retain_for_principal_ms,
-            });
+            };
+            self.retained
+                .push(principal, r, self.config.max_retained_per_principal);
         }
         woken
     }
@@ -687,20 +684,14 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         let Some(session) = self.sessions.get_mut(client_id) else {
             return false;
         };
-        let mut moved = false;
-        let mut kept = VecDeque::with_capacity(self.retained.len());
-        for r in self.retained.drain(..) {
-            if r.principal == session.principal
-                && session.subscriptions.iter().any(|s| s.matches(&r.channel))
-            {
-                enqueue(session, &r.channel, &r.data, max_queue);
-                moved = true;
-            } else {
-                kept.push_back(r);
-            }
+        let subscriptions = &session.subscriptions;
+        let taken = self.retained.take(&session.principal, |r| {
+            subscriptions.iter().any(|s| s.matches(&r.channel))
+        });
+        for r in &taken {
+            enqueue(session, &r.channel, &r.data, max_queue);
         }
-        self.retained = kept;
-        moved
+        !taken.is_empty()
     }
 
     /// Delivers `data` on `channel` to one session regardless of subscriptions (the answer to
@@ -724,16 +715,11 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
     /// Removes every session of `principal` and what was kept for it (sign-out); returns the
     /// sessions removed.
     pub fn forget_principal(&mut self, principal: &P) -> Vec<String> {
-        let ids: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.principal == *principal)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids = self.sessions.of(principal).to_vec();
         for id in &ids {
             self.sessions.remove(id);
         }
-        self.retained.retain(|r| r.principal != *principal);
+        self.retained.forget(principal);
         ids
     }
 
@@ -756,16 +742,13 @@ impl<P: Clone + PartialEq, A: Authorizer<P>> Engine<P, A> {
         for id in &expired {
             self.sessions.remove(id);
         }
-        self.retained.retain(|r| r.until_ms >= now_ms);
+        self.retained.expire(now_ms);
         expired
     }
 
     /// How many sessions `principal` has (0: its client is gone or between sessions).
     pub fn sessions_of(&self, principal: &P) -> usize {
-        self.sessions
-            .values()
-            .filter(|s| s.principal == *principal)
-            .count()
+        self.sessions.of(principal).len()
     }
 
     /// The connection type a session last used.

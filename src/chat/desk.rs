@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::outbox::{Outbox, OutgoingMessage};
+use super::outbox::{Outbox, OutgoingMessage, SendFailure};
 use super::transcript::{page_of, Line, LineKind, Pages, Role, Transcript, TranscriptHead};
 use crate::cobrowse::detect::{self, Carrier, Found};
 use crate::cobrowse::Token;
@@ -191,20 +191,24 @@ pub enum DeskChange {
     ApplyNotification(Notification),
     /// The chat list after a (re)connect.
     ApplyChatList(ChatsReply),
-    /// A transcript fetched from `from`.
+    /// A transcript fetched from `from`, asked for at `asked_at_ms`.
     ApplyFetched {
         chat_id: String,
         from: i64,
         messages: Vec<Message>,
-        after_restart: bool,
+        asked_at_ms: i64,
     },
+    /// A new worker instance started: sends left on their way by the one before are
+    /// unconfirmed.
+    WorkerStarted,
     /// The agent wrote a message.
     QueueMessage {
         client_id: String,
         chat_id: String,
         text: String,
     },
-    /// The next message due to be sent (marked as on its way).
+    /// The next message due to be sent (marked as on its way), and the transcripts to fetch
+    /// to settle unconfirmed ones.
     TakeNextOutgoing,
     /// How a send ended; then, like [`DeskChange::TakeNextOutgoing`], the next message due.
     SendSettled {
@@ -286,6 +290,7 @@ impl DeskChange {
             DeskChange::TakeNextOutgoing
             | DeskChange::SendSettled { .. }
             | DeskChange::Retry { .. }
+            | DeskChange::WorkerStarted
             | DeskChange::Prune => Vec::new(),
         }
     }
@@ -295,10 +300,7 @@ impl DeskChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendResult {
     Sent,
-    Failed {
-        reason: String,
-        retryable: bool,
-    },
+    Failed(SendFailure),
     /// It was taken but never sent (the agent was signed out meanwhile): it waits again.
     NotSent,
 }
@@ -470,8 +472,9 @@ impl Desk {
                 chat_id,
                 from,
                 messages,
-                after_restart,
-            } => self.apply_fetched(&chat_id, from, &messages, after_restart),
+                asked_at_ms,
+            } => self.apply_fetched(&chat_id, from, &messages, asked_at_ms),
+            DeskChange::WorkerStarted => self.outbox.worker_started(now_ms),
             DeskChange::QueueMessage {
                 client_id,
                 chat_id,
@@ -486,19 +489,21 @@ impl Desk {
             }
             DeskChange::TakeNextOutgoing => {
                 outcome.next_outgoing = self.outbox.take_next(now_ms);
+                outcome.fetch = self.checks_due(now_ms);
             }
             DeskChange::SendSettled { client_id, result } => {
                 // A message put back is not taken again at once: nothing is sent now.
                 let go_on = result != SendResult::NotSent;
                 match result {
                     SendResult::Sent => self.outbox.sent(&client_id),
-                    SendResult::Failed { reason, retryable } => self
-                        .outbox
-                        .send_failed(&client_id, &reason, retryable, now_ms),
+                    SendResult::Failed(failure) => {
+                        self.outbox.send_failed(&client_id, failure, now_ms)
+                    }
                     SendResult::NotSent => self.outbox.put_back(&client_id),
                 }
                 if go_on {
                     outcome.next_outgoing = self.outbox.take_next(now_ms);
+                    outcome.fetch = self.checks_due(now_ms);
                 }
             }
             DeskChange::Retry { client_id } => self.outbox.retry(&client_id),
@@ -735,7 +740,7 @@ impl Desk {
                         from: 1,
                     }];
                 }
-                let resync_from = self.add_lines(&id, |t| t.apply_live(&log.messages), false);
+                let resync_from = self.add_lines(&id, |t| t.apply_live(&log.messages), None);
                 resync_from
                     .map(|from| vec![Effect::Fetch { chat_id: id, from }])
                     .unwrap_or_default()
@@ -759,7 +764,7 @@ impl Desk {
         &mut self,
         chat_id: &str,
         f: impl FnOnce(&mut Transcript<'_>) -> super::transcript::Applied,
-        after_restart: bool,
+        fetched_at_ms: Option<i64>,
     ) -> Option<i64> {
         let before = self.heads.get(chat_id)?.clone();
         let live = before.state == ChatState::Chatting;
@@ -815,7 +820,7 @@ impl Desk {
             .entry(chat_id.to_owned())
             .or_default()
             .extend(applied.added.iter().copied());
-        self.outbox.reconcile(chat_id, &new_lines, after_restart);
+        self.outbox.reconcile(chat_id, &new_lines, fetched_at_ms);
         self.found.extend(found);
         self.truncate(chat_id);
         applied.resync_from
@@ -869,16 +874,26 @@ impl Desk {
         effects
     }
 
-    /// The reply to a transcript fetch from `from`; after a worker restart, also settles
-    /// messages whose send outcome was unknown.
-    fn apply_fetched(
-        &mut self,
-        chat_id: &str,
-        from: i64,
-        messages: &[Message],
-        after_restart: bool,
-    ) {
-        self.add_lines(chat_id, |t| t.apply_fetched(from, messages), after_restart);
+    /// The transcripts to fetch now to settle the outbox's unconfirmed messages.
+    fn checks_due(&mut self, now_ms: i64) -> Vec<Effect> {
+        self.outbox
+            .due_checks(now_ms)
+            .into_iter()
+            .map(|c| Effect::Fetch {
+                chat_id: c.chat_id,
+                from: c.from,
+            })
+            .collect()
+    }
+
+    /// The reply to a transcript fetch from `from`, asked for at `asked_at_ms`; also settles
+    /// the chat's messages whose send outcome was unknown.
+    fn apply_fetched(&mut self, chat_id: &str, from: i64, messages: &[Message], asked_at_ms: i64) {
+        self.add_lines(
+            chat_id,
+            |t| t.apply_fetched(from, messages),
+            Some(asked_at_ms),
+        );
     }
 
     fn mark_read(&mut self, chat_id: &str) {
@@ -968,7 +983,7 @@ mod tests {
             chat_id: id.into(),
             from: 1,
             messages: Vec::new(),
-            after_restart: false,
+            asked_at_ms: 0,
         }
     }
 

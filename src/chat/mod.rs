@@ -17,5 +17,5 @@ pub use desk::{
     ChatChanged, ChatHead, ChatIndex, Desk, DeskChange, DeskMeta, DeskOutcome, Effect, Key, Record,
     Retention, SendResult,
 };
-pub use outbox::{Outbox, OutgoingMessage, OutgoingState};
+pub use outbox::{Outbox, OutgoingMessage, OutgoingState, SendFailure};
 pub use transcript::{Applied, CustomerWords, Line, LineKind, Role, Transcript, TranscriptHead};

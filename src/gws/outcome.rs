@@ -42,7 +42,7 @@ pub enum Outcome {
     Throttled(String),
     /// The server answered no: its `statusMessage`, or the HTTP status.
     Refused(String),
-    /// No answer (network down, timeout, the server is gone).
+    /// No answer (network down, timeout, the server is gone, or a gateway's 502/503/504).
     Unreachable(String),
 }
 
@@ -70,18 +70,14 @@ impl Outcome {
                 let message = s
                     .and_then(|s| s.status_message)
                     .unwrap_or_else(|| format!("HTTP {code}"));
-                if code == 429 {
-                    Outcome::Throttled(message)
-                } else {
-                    Outcome::Refused(message)
+                match code {
+                    429 => Outcome::Throttled(message),
+                    // A gateway in front of the server: it is not there now.
+                    502..=504 => Outcome::Unreachable(message),
+                    _ => Outcome::Refused(message),
                 }
             }
         }
-    }
-
-    /// Worth trying again later as it is (the server may come back); a refusal is not.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Outcome::Unreachable(_))
     }
 
     /// A short text for logs and failed-message reasons (never shown as HTML).
@@ -135,7 +131,11 @@ mod tests {
         );
         assert_eq!(
             Outcome::of(&reply(502, "<html>")),
-            Outcome::Refused("HTTP 502".into())
+            Outcome::Unreachable("HTTP 502".into())
+        );
+        assert_eq!(
+            Outcome::of(&reply(500, "<html>")),
+            Outcome::Refused("HTTP 500".into())
         );
         // A 2xx that is not a Genesys reply is no success.
         assert_eq!(
@@ -144,8 +144,6 @@ mod tests {
         );
         let down = Outcome::of(&Err("connection refused".into()));
         assert_eq!(down, Outcome::Unreachable("connection refused".into()));
-        assert!(down.is_retryable());
-        assert!(!Outcome::BadCredentials.is_retryable());
     }
 
     #[test]

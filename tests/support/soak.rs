@@ -351,6 +351,31 @@ pub async fn chats_survive_a_soak_of_faults(s: &Session) -> Result<(), String> {
     if verdict.is_empty() {
         Ok(())
     } else {
-        Err(format!("soak (seed {}): {}", plan.seed, verdict.join("; ")))
+        let kept = keep_for_post_mortem(s, plan.seed).await;
+        Err(format!(
+            "soak (seed {}): {}; {kept}",
+            plan.seed,
+            verdict.join("; ")
+        ))
+    }
+}
+
+/// After a failed soak: the extension's storage (both areas, credentials left out) and the
+/// popup's page, written to a file under the system's temporary directory for a post-mortem.
+async fn keep_for_post_mortem(s: &Session, seed: u64) -> String {
+    let script = "const done = arguments[arguments.length - 1];
+        const api = (globalThis.browser ?? globalThis.chrome).storage;
+        Promise.all([api.local.get(null), api.session.get(null)]).then(([local, session]) => {
+          delete session.credentials;
+          done({ local, session, page: document.documentElement.outerHTML });
+        }, (e) => done({ error: String(e) }));";
+    let dump = match s.client.execute_async(script, vec![]).await {
+        Ok(v) => v,
+        Err(e) => return format!("no post-mortem: {e}"),
+    };
+    let path = std::env::temp_dir().join(format!("soak-{:?}-{seed}.json", s.browser));
+    match std::fs::write(&path, dump.to_string()) {
+        Ok(()) => format!("storage and page kept in {}", path.display()),
+        Err(e) => format!("no post-mortem: {e}"),
     }
 }

@@ -132,7 +132,7 @@ impl ChatIdentity {
 }
 
 /// Who is asking, as far as co-browse cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Visitor {
     /// A customer's page (or anyone): may create sessions and join one with its customer token.
     Anonymous,

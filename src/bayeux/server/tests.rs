@@ -591,6 +591,27 @@ fn messages_for_a_principal_between_sessions_wait_for_its_next_subscription() {
 }
 
 #[test]
+fn what_is_kept_for_a_principal_is_bounded_and_goes_with_its_sign_out_alone() {
+    let mut e = engine();
+    let max = e.config().max_retained_per_principal;
+    for n in 0..max + 5 {
+        e.deliver_to_principal(0, &"agent1".to_string(), "/v2/me/chats", json!(n));
+    }
+    e.deliver_to_principal(0, &"agent2".to_string(), "/v2/me/chats", json!("other"));
+    assert_eq!(e.stats().retained, max + 1, "agent1's oldest went");
+    let a = handshake(&mut e, "agent1");
+    let b = handshake(&mut e, "agent2");
+    assert_eq!(e.sessions_of(&"agent1".to_string()), 1);
+    assert_eq!(e.forget_principal(&"agent1".to_string()), vec![a]);
+    assert_eq!(e.sessions_of(&"agent1".to_string()), 0);
+    assert_eq!(e.stats().retained, 1, "agent2's stays");
+    assert_eq!(e.principal_of(&b), Some(&"agent2".to_string()));
+    // A session removed any way leaves nothing of it in the principal's index.
+    assert!(e.forget(&b));
+    assert_eq!(e.sessions_of(&"agent2".to_string()), 0);
+}
+
+#[test]
 fn messages_to_a_principal_survive_a_forgotten_session_exactly_once() {
     let mut s = Sim::new(true);
     s.client.subscribe("/v2/me/chats").unwrap();
