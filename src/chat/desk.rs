@@ -889,10 +889,12 @@ impl Desk {
     /// The reply to a transcript fetch from `from`, asked for at `asked_at_ms`; also settles
     /// the chat's messages whose send outcome was unknown.
     fn apply_fetched(&mut self, chat_id: &str, from: i64, messages: &[Message], asked_at_ms: i64) {
+        // A full page may end before an echo it would show: it cannot say one is missing.
+        let whole = messages.len() < crate::gws::paths::MAX_MESSAGES_PER_FETCH as usize;
         self.add_lines(
             chat_id,
             |t| t.apply_fetched(from, messages),
-            Some(asked_at_ms),
+            whole.then_some(asked_at_ms),
         );
     }
 
@@ -1174,6 +1176,72 @@ mod tests {
         let o = s.change(log("c1", &[(1, "Agent", "hello")]), 1);
         assert_eq!(o.outbox_changed, ["c1"]);
         assert!(s.get::<Outbox>(&Key::Outbox).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unanswered_send_is_checked_and_only_a_whole_transcript_says_it_is_missing() {
+        use crate::chat::OutgoingState;
+        let mut s = Store::default();
+        s.change(state("c1", "Chatting"), 0);
+        s.change(fetched("c1"), 0);
+        s.change(
+            DeskChange::QueueMessage {
+                client_id: "m1".into(),
+                chat_id: "c1".into(),
+                text: "hello".into(),
+            },
+            0,
+        );
+        s.change(DeskChange::TakeNextOutgoing, 0);
+        let o = s.change(
+            DeskChange::SendSettled {
+                client_id: "m1".into(),
+                result: SendResult::Failed(SendFailure::NoAnswer),
+            },
+            0,
+        );
+        assert_eq!((o.next_outgoing, o.next_attempt_at), (None, Some(1000)));
+        let o = s.change(DeskChange::TakeNextOutgoing, 1000);
+        assert_eq!(
+            o.fetch,
+            [Effect::Fetch {
+                chat_id: "c1".into(),
+                from: 1
+            }]
+        );
+        let unconfirmed = |s: &Store| {
+            s.get::<Outbox>(&Key::Outbox)
+                .unwrap()
+                .for_chat("c1")
+                .next()
+                .map(|m| m.state.clone())
+        };
+        // A full page of customer lines: the echo could lie beyond it.
+        let page: Vec<String> = (1..=crate::gws::paths::MAX_MESSAGES_PER_FETCH)
+            .map(|i| format!(r#"{{"index":{i},"type":"Text","text":"c","from":{{"type":"Client","nickname":"x"}}}}"#))
+            .collect();
+        let messages: Vec<Message> =
+            serde_json::from_str(&format!("[{}]", page.join(","))).unwrap();
+        s.change(
+            DeskChange::ApplyFetched {
+                chat_id: "c1".into(),
+                from: 1,
+                messages,
+                asked_at_ms: 1000,
+            },
+            1000,
+        );
+        assert_eq!(unconfirmed(&s), Some(OutgoingState::Unconfirmed));
+        s.change(
+            DeskChange::ApplyFetched {
+                chat_id: "c1".into(),
+                from: 1001,
+                messages: Vec::new(),
+                asked_at_ms: 1000,
+            },
+            1000,
+        );
+        assert_eq!(unconfirmed(&s), Some(OutgoingState::Queued));
     }
 
     #[test]

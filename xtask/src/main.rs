@@ -6,6 +6,7 @@
 //!   stores the source archive, its build instructions and the listing text.
 //! * `screenshots` — the popup and options page in both themes, into `docs/screenshots/`.
 //! * `soak`  — the long soak of faults in both browsers and the decoders under generated input.
+//! * `busy`  — the end-to-end suites three times in a row next to a CPU hog.
 //! * `bench` — benchmarks (sizes; Bayeux server and client against the official CometD; the
 //!   co-browse live view against a Node relay).
 //!
@@ -65,6 +66,8 @@ commands:
                                      the source archive, build instructions and listing
   soak [--seconds N] [--seed N]      chats through faults in both browsers (default 600 s),
                                      then the decoders under generated input; fails on any loss
+  busy [--rounds N]                  the end-to-end suites N times (default 3) next to a CPU
+                                     hog; fails on any failure
   screenshots                        the popup and options page, light and dark, into
                                      docs/screenshots/ (headless Chromium)
   bench [size|bayeux|cobrowse|desk|load|all]
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         }
         Some("test") => test::run(&paths),
         Some("soak") => soak::run(&paths, &args[1..]),
+        Some("busy") => test::busy(&paths, &args[1..]),
         Some("screenshots") => store::screenshots(&paths),
         Some("bench") => bench::run(&paths, args.get(1).map(String::as_str).unwrap_or("all")),
         Some("dist") => {

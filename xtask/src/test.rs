@@ -362,19 +362,7 @@ pub fn run(paths: &Paths) -> Result<(), String> {
     }
     if built_ok {
         for target in &e2e_targets {
-            let mut e2e = r.cargo();
-            e2e.args([
-                "test",
-                "-p",
-                "cobrowse-agent",
-                "--test",
-                target,
-                "--",
-                "--test-threads=1",
-            ])
-            .env("COBROWSE_DIST", &paths.dist)
-            .env("COBROWSE_SERVER", server_bin.clone().unwrap_or_default());
-            tools.browsers_for(&mut e2e);
+            let e2e = r.e2e(&tools, target, &server_bin.clone().unwrap_or_default());
             r.step(&format!("end-to-end: {target}"), Expect::Tests, 1800, e2e);
         }
     } else {
@@ -392,33 +380,104 @@ pub fn run(paths: &Paths) -> Result<(), String> {
         );
     }
 
-    println!("\n==> summary");
-    let (mut passed, mut failed, mut steps_failed) = (0, 0, 0);
-    for o in &r.outcomes {
-        passed += o.passed;
-        failed += o.failed;
-        if !o.ok {
-            steps_failed += 1;
+    r.summary(started)
+}
+
+/// `cargo xtask busy [--rounds N]`: the end-to-end suites `N` times in a row (default 3) next
+/// to a CPU hog (a thread spinning at normal priority, one core of this machine's two), so a
+/// wait that depends on timing luck rather than on the event shows up as a failure.
+pub fn busy(paths: &Paths, args: &[String]) -> Result<(), String> {
+    let rounds: u32 = match args {
+        [] => 3,
+        [flag, n] if flag == "--rounds" => n.parse().map_err(|_| "--rounds needs a number")?,
+        _ => return Err("busy: usage: cargo xtask busy [--rounds N]".into()),
+    };
+    let started = Instant::now();
+    let tools = ensure_build_tools(paths)?;
+    dist::build(paths, &tools)?;
+    let server = build_server(paths)?;
+    let (_, e2e_targets) = root_test_targets(paths)?;
+    let mut r = Runner {
+        paths,
+        outcomes: Vec::new(),
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hog = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut x: u64 = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        })
+    };
+    println!("xtask: a CPU hog spins on one core while the suites run");
+    for round in 1..=rounds {
+        for target in &e2e_targets {
+            let e2e = r.e2e(&tools, target, &server);
+            r.step(
+                &format!("round {round}/{rounds}, busy: {target}"),
+                Expect::Tests,
+                2400,
+                e2e,
+            );
         }
-        let tests = if o.passed + o.failed > 0 {
-            format!("{} passed, {} failed", o.passed, o.failed)
-        } else {
-            String::new()
-        };
-        println!(
-            "{:4} {:7.1}s  {:45} {} {}",
-            if o.ok { "ok" } else { "FAIL" },
-            o.seconds,
-            o.name,
-            tests,
-            o.note
-        );
     }
-    println!("total {:.0}s", started.elapsed().as_secs_f64());
-    println!("tests: {passed} passed, {failed} failed");
-    if steps_failed == 0 {
-        Ok(())
-    } else {
-        Err(format!("{steps_failed} step(s) failed"))
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = hog.join();
+    r.summary(started)
+}
+
+impl Runner<'_> {
+    /// One end-to-end suite (`tests/{target}.rs`) against the built extension and server.
+    fn e2e(&self, tools: &Tools, target: &str, server: &Path) -> Command {
+        let mut e2e = self.cargo();
+        e2e.args([
+            "test",
+            "-p",
+            "cobrowse-agent",
+            "--test",
+            target,
+            "--",
+            "--test-threads=1",
+        ])
+        .env("COBROWSE_DIST", &self.paths.dist)
+        .env("COBROWSE_SERVER", server);
+        tools.browsers_for(&mut e2e);
+        e2e
+    }
+
+    /// Prints every step's outcome; fails if any step did.
+    fn summary(&self, started: Instant) -> Result<(), String> {
+        let r = self;
+        println!("\n==> summary");
+        let (mut passed, mut failed, mut steps_failed) = (0, 0, 0);
+        for o in &r.outcomes {
+            passed += o.passed;
+            failed += o.failed;
+            if !o.ok {
+                steps_failed += 1;
+            }
+            let tests = if o.passed + o.failed > 0 {
+                format!("{} passed, {} failed", o.passed, o.failed)
+            } else {
+                String::new()
+            };
+            println!(
+                "{:4} {:7.1}s  {:45} {} {}",
+                if o.ok { "ok" } else { "FAIL" },
+                o.seconds,
+                o.name,
+                tests,
+                o.note
+            );
+        }
+        println!("total {:.0}s", started.elapsed().as_secs_f64());
+        println!("tests: {passed} passed, {failed} failed");
+        if steps_failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("{steps_failed} step(s) failed"))
+        }
     }
 }
