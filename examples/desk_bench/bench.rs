@@ -3,12 +3,16 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use testkit::background::{
+    click_terminate_background_script, popup_worker_started_ms, stop_service_worker,
+};
 use testkit::browser::{Browser, Session};
 use testkit::popup::{accept, sign_in};
 use testkit::{Customer, ReferenceServer};
 
 const MESSAGES: usize = 40;
 const HANDOVERS: usize = 20;
+const OPENS: usize = 10;
 
 fn now_ms() -> f64 {
     std::time::SystemTime::now()
@@ -60,6 +64,71 @@ async fn seen_at(s: &Session, key: &str) -> f64 {
     }
 }
 
+/// The popup's own marks (ms since its navigation began): the desk first painted with the
+/// background's answer, the answering worker instance first heard from the server; and that
+/// instance's start time.
+const MARKS: &str = "
+    const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;
+    return [at('cobrowse-agent:first-paint'), at('cobrowse-agent:connected'),
+            document.getElementById('snapshot')?.dataset.workerMs ?? null];";
+
+/// Opens the popup afresh and waits for its marks; `(first paint, connected, worker start)`.
+async fn open_popup(s: &Session) -> Option<(f64, f64, u64)> {
+    s.client.goto("about:blank").await.ok()?;
+    s.goto("popup.html").await.ok()?;
+    s.wait_for_within("the popup's marks", Duration::from_secs(30), || async {
+        let v = eval(s, MARKS).await;
+        let worker = v[2].as_str().and_then(|w| w.parse().ok());
+        Some((v[0].as_f64()?, v[1].as_f64()?, worker?))
+    })
+    .await
+    .ok()
+}
+
+/// The popup opened `OPENS` times with the background running (warm), and `OPENS` times right
+/// after the background was stopped with no page open (cold: the browser starts a new
+/// instance, which compiles the wasm, restores the session and reconnects). A cold sample
+/// whose popup still shows the old instance (the stop did not take) is taken again.
+async fn opens(s: &Session) -> Value {
+    let (mut warm_paint, mut warm_connected) = (Vec::new(), Vec::new());
+    for _ in 0..OPENS {
+        let (paint, connected, _) = open_popup(s).await.expect("a warm open");
+        warm_paint.push(paint);
+        warm_connected.push(connected);
+    }
+    let (mut cold_paint, mut cold_connected) = (Vec::new(), Vec::new());
+    let mut tries = 0;
+    while cold_paint.len() < OPENS {
+        tries += 1;
+        assert!(tries <= OPENS * 3, "the background would not stop");
+        let before = popup_worker_started_ms(s)
+            .await
+            .expect("a worker start time");
+        s.client.goto("about:blank").await.unwrap();
+        match s.browser {
+            Browser::Chromium => stop_service_worker(s).await.unwrap(),
+            Browser::Firefox => click_terminate_background_script(s).await.unwrap(),
+        }
+        let Some((paint, connected, worker)) = open_popup(s).await else {
+            continue;
+        };
+        if worker > before {
+            cold_paint.push(paint);
+            cold_connected.push(connected);
+        }
+    }
+    let figure = |v: Vec<f64>| {
+        let (p50, p99) = p50_p99(v);
+        json!({"p50": p50, "p99": p99, "n": OPENS})
+    };
+    json!({
+        "warm_open_to_first_paint_ms": figure(warm_paint),
+        "warm_open_to_connected_ms": figure(warm_connected),
+        "cold_open_to_first_paint_ms": figure(cold_paint),
+        "cold_open_to_connected_ms": figure(cold_connected),
+    })
+}
+
 async fn run(browser: Browser) -> Value {
     let server = ReferenceServer::start_from_env(&["--per-address-limit", "1000"]);
     let s = Session::start(browser).await;
@@ -91,13 +160,18 @@ async fn run(browser: Browser) -> Value {
         seen_at(&s, &format!("card:ended:{round}")).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
+    let opened = opens(&s).await;
     s.close().await;
     let (m50, m99) = p50_p99(message);
     let (c50, c99) = p50_p99(card);
-    json!({
+    let mut v = json!({
         "message_to_popup_ms": {"p50": m50, "p99": m99, "n": MESSAGES},
         "cobrowse_handover_to_card_ms": {"p50": c50, "p99": c99, "n": HANDOVERS},
-    })
+    });
+    if let (Some(v), Value::Object(o)) = (v.as_object_mut(), opened) {
+        v.extend(o);
+    }
+    v
 }
 
 #[tokio::main]
@@ -121,6 +195,32 @@ pub async fn main() {
             c["p99"].as_f64().unwrap_or(f64::NAN),
         );
         all.insert(format!("{browser:?}").to_lowercase(), v);
+    }
+    println!("\n== opening the popup (its own marks: ms from navigation, p50 / p99) ==");
+    println!(
+        "{:10} {:>20} {:>20} {:>20} {:>20}",
+        "browser",
+        "warm → first paint",
+        "warm → connected",
+        "cold → first paint",
+        "cold → connected"
+    );
+    for (browser, v) in &all {
+        let f = |k: &str| {
+            format!(
+                "{:.0} / {:.0} ms",
+                v[k]["p50"].as_f64().unwrap_or(f64::NAN),
+                v[k]["p99"].as_f64().unwrap_or(f64::NAN)
+            )
+        };
+        println!(
+            "{:10} {:>20} {:>20} {:>20} {:>20}",
+            browser,
+            f("warm_open_to_first_paint_ms"),
+            f("warm_open_to_connected_ms"),
+            f("cold_open_to_first_paint_ms"),
+            f("cold_open_to_connected_ms"),
+        );
     }
     if let Ok(path) = std::env::var("COBROWSE_BENCH_JSON") {
         std::fs::write(

@@ -11,7 +11,8 @@
 //!   customer), [`rest_agent`] (an agent over the GWS REST API with Basic from core, and
 //!   its CometD notifications), [`proxy`] (a TCP proxy that cuts connections), [`browser`]
 //!   (headless Chromium and Firefox ESR over WebDriver, with or without the extension),
-//!   [`popup`] (the extension's popup driven as an agent: sign in, go Ready, accept).
+//!   [`popup`] (the extension's popup driven as an agent: sign in, go Ready, accept),
+//!   [`background`] (the extension's background stopped as each browser stops it).
 //!
 //! Missing tools fail loudly with what to run; nothing here skips a test.
 
@@ -19,6 +20,8 @@ pub mod form;
 pub mod process;
 pub mod reference_server;
 
+#[cfg(feature = "harness")]
+pub mod background;
 #[cfg(feature = "harness")]
 pub mod browser;
 #[cfg(feature = "harness")]

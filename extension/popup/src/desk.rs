@@ -62,6 +62,18 @@ pub struct DeskProps {
     pub on_open: Callback<String>,
 }
 
+/// `performance` marks the benchmarks read (`cargo xtask bench desk`): the desk first painted
+/// with the background's answer, and the worker instance answering it first heard from the
+/// server (connected again after a cold start).
+pub const MARK_FIRST_PAINT: &str = "cobrowse-agent:first-paint";
+pub const MARK_CONNECTED: &str = "cobrowse-agent:connected";
+
+fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
 #[function_component(DeskView)]
 pub fn desk_view(props: &DeskProps) -> Html {
     let s = &props.snapshot;
@@ -86,6 +98,18 @@ pub fn desk_view(props: &DeskProps) -> Html {
             }
         });
     }
+    use_effect_with((), |_| mark(MARK_FIRST_PAINT));
+    // This worker instance has heard the server (after a cold start, the stored status is the
+    // last instance's until then).
+    let heard_by_this_worker = s
+        .agent
+        .last_event_ms
+        .is_some_and(|t| t >= s.worker.started_at_ms);
+    use_effect_with(heard_by_this_worker, |heard| {
+        if *heard {
+            mark(MARK_CONNECTED);
+        }
+    });
     // Sign-out with live chats waits for a confirmation.
     let confirming = use_state(|| false);
     // The live region speaks customer messages that arrive while the popup is open, not the
