@@ -369,7 +369,6 @@ impl Session {
                 self.credentials = credentials;
                 self.csrf = csrf;
                 self.policy = policy;
-                self.change_desk(DeskChange::WorkerStarted, After::Nothing);
             }
             Input::WokeUp => {
                 self.connect();
@@ -936,6 +935,10 @@ impl Session {
     }
 
     fn resynced(&mut self) {
+        if !self.resynced {
+            // This instance has sent nothing yet: what is on its way is an earlier one's.
+            self.change_desk(DeskChange::TakeOverOutbox, After::Nothing);
+        }
         self.resynced = true;
         self.pump_outbox();
     }

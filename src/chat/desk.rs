@@ -198,9 +198,9 @@ pub enum DeskChange {
         messages: Vec<Message>,
         asked_at_ms: i64,
     },
-    /// A new worker instance started: sends left on their way by the one before are
-    /// unconfirmed.
-    WorkerStarted,
+    /// This worker instance is about to send for the first time (its first resync is done):
+    /// what an earlier instance left on its way is unconfirmed.
+    TakeOverOutbox,
     /// The agent wrote a message.
     QueueMessage {
         client_id: String,
@@ -290,7 +290,7 @@ impl DeskChange {
             DeskChange::TakeNextOutgoing
             | DeskChange::SendSettled { .. }
             | DeskChange::Retry { .. }
-            | DeskChange::WorkerStarted
+            | DeskChange::TakeOverOutbox
             | DeskChange::Prune => Vec::new(),
         }
     }
@@ -474,7 +474,7 @@ impl Desk {
                 messages,
                 asked_at_ms,
             } => self.apply_fetched(&chat_id, from, &messages, asked_at_ms),
-            DeskChange::WorkerStarted => self.outbox.worker_started(now_ms),
+            DeskChange::TakeOverOutbox => self.outbox.take_over(now_ms),
             DeskChange::QueueMessage {
                 client_id,
                 chat_id,

@@ -144,9 +144,10 @@ impl Outbox {
         });
     }
 
-    /// A new worker starts at `now_ms`: sends its predecessor left on their way have no one
-    /// to hear their answer, so whether they arrived is for the transcript to say.
-    pub fn worker_started(&mut self, now_ms: i64) {
+    /// A worker instance that has sent nothing yet takes the outbox over at `now_ms`: sends an
+    /// earlier instance left on their way have no one to hear their answer, so whether they
+    /// arrived is for the transcript to say.
+    pub fn take_over(&mut self, now_ms: i64) {
         for m in self
             .items
             .iter_mut()
@@ -430,7 +431,7 @@ mod tests {
         o.push("lost", "chat2", "second", 0);
         o.take_next(0);
         o.take_next(0);
-        o.worker_started(100);
+        o.take_over(100);
         assert_eq!(state(&o, "lost"), OutgoingState::Unconfirmed);
         assert!(o.take_next(100).is_none(), "nothing goes before the check");
         let checks = o.due_checks(100);
