@@ -112,18 +112,30 @@ fn scroll_to_bottom(el: &web_sys::Element) {
 
 /// The transcript follows the newest line while the agent is at the bottom; scrolled up to read
 /// back, it stays put and offers a "new messages" button instead.
+///
+/// Only the agent scrolling up stops the following: a scroll event arrives a frame after the
+/// scroll that caused it, and when lines come fast the list has grown by then, so "not at the
+/// bottom" alone would take our own scroll for the agent's.
 #[function_component(Transcript)]
 pub fn transcript(props: &TranscriptProps) -> Html {
     let list = use_node_ref();
     let following = use_mut_ref(|| true);
+    // Where the list was scrolled to last (by us or the agent).
+    let last_top = use_mut_ref(|| 0);
     let unseen = use_state(|| false);
     let newest = (props.lines.last().map(|l| l.index), props.outgoing.len());
     {
-        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
+        let (list, following, last_top, unseen) = (
+            list.clone(),
+            following.clone(),
+            last_top.clone(),
+            unseen.clone(),
+        );
         use_effect_with(newest, move |_| {
             if let Some(el) = list.cast::<web_sys::Element>() {
                 if *following.borrow() {
                     scroll_to_bottom(&el);
+                    *last_top.borrow_mut() = el.scroll_top();
                 } else if el.scroll_height() > el.client_height() {
                     unseen.set(true);
                 }
@@ -131,22 +143,38 @@ pub fn transcript(props: &TranscriptProps) -> Html {
         });
     }
     let onscroll = {
-        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
+        let (list, following, last_top, unseen) = (
+            list.clone(),
+            following.clone(),
+            last_top.clone(),
+            unseen.clone(),
+        );
         Callback::from(move |_: Event| {
             if let Some(el) = list.cast::<web_sys::Element>() {
-                let bottom = at_bottom(&el);
-                *following.borrow_mut() = bottom;
-                if bottom && *unseen {
-                    unseen.set(false);
+                let top = el.scroll_top();
+                if at_bottom(&el) {
+                    *following.borrow_mut() = true;
+                    if *unseen {
+                        unseen.set(false);
+                    }
+                } else if top < *last_top.borrow() {
+                    *following.borrow_mut() = false;
                 }
+                *last_top.borrow_mut() = top;
             }
         })
     };
     let jump = {
-        let (list, following, unseen) = (list.clone(), following.clone(), unseen.clone());
+        let (list, following, last_top, unseen) = (
+            list.clone(),
+            following.clone(),
+            last_top.clone(),
+            unseen.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
             if let Some(el) = list.cast::<web_sys::Element>() {
                 scroll_to_bottom(&el);
+                *last_top.borrow_mut() = el.scroll_top();
             }
             *following.borrow_mut() = true;
             unseen.set(false);
