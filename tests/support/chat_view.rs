@@ -1,8 +1,9 @@
 //! The chat view as an agent reads it: it follows the newest line unless the agent scrolled up
 //! (then a "new messages" button), a 128-character name never widens the popup, customer text
 //! is isolated for bidi, notices, custom notices and pushed URLs look different from messages,
-//! and a customer renaming themselves leaves a line naming both names; the desk bar (indicator,
-//! banner, Ready switch) tells one story through an outage.
+//! and a customer renaming themselves leaves a line naming both names; the chat on screen stays
+//! there when the list reorders; the desk bar (indicator, banner, Ready switch) tells one story
+//! through an outage.
 
 use fantoccini::Locator;
 
@@ -279,6 +280,59 @@ pub async fn the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty(
         (focused == json!([first.chat_id, "true", 1])).then_some(())
     })
     .await?;
+    drop(server);
+    Ok(())
+}
+
+/// The chat on screen stays there when the list reorders: with nothing picked, the pane shows
+/// the list's top; a line from another customer moves that chat to the top, and the pane (and
+/// what the agent types next) must not follow it.
+pub async fn the_chat_on_screen_stays_when_the_list_reorders(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&[]);
+    sign_in(s, &server).await?;
+    let first = Customer::request(&server, "Ada").await;
+    accept(s, &first).await?;
+    let second = Customer::request(&server, "Ben").await;
+    accept(s, &second).await?;
+    // Opened afresh, nothing is picked: the pane shows the list's top.
+    s.goto("popup.html").await?;
+    let top = s
+        .wait_for("the list", || async {
+            list_order(s).await.first().cloned()
+        })
+        .await?;
+    let on_screen = s
+        .wait_for("a chat on screen", || async {
+            s.attr("#chat", "data-chat").await
+        })
+        .await?;
+    if on_screen != top {
+        return Err(format!("the pane shows {on_screen}, the list's top is {top}"));
+    }
+    let (shown, other) = if on_screen == first.chat_id {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    other.send("me first, please").await;
+    s.wait_for("the other customer's chat on top", || async {
+        (list_order(s).await.first() == Some(&other.chat_id)).then_some(())
+    })
+    .await?;
+    let now = s.attr("#chat", "data-chat").await.unwrap_or_default();
+    if now != shown.chat_id {
+        return Err(format!(
+            "the pane moved to {now} when {} wrote",
+            other.chat_id
+        ));
+    }
+    s.fill("#composer-input", "for you").await?;
+    s.click("#send").await?;
+    shown.receives(&["for you"]).await?;
+    let elsewhere = other.agent_texts().await;
+    if !elsewhere.is_empty() {
+        return Err(format!("the other customer got {elsewhere:?}"));
+    }
     drop(server);
     Ok(())
 }

@@ -56,6 +56,7 @@ macro_rules! shared_scenarios {
             chats_survive_a_soak_of_faults,
             the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
             the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
+            the_chat_on_screen_stays_when_the_list_reorders,
             signing_out_with_live_chats_asks_first,
             the_indicator_banner_and_ready_switch_agree_through_an_outage,
             saving_without_a_permission_answer_says_what_to_do,

@@ -124,11 +124,19 @@ pub fn desk_view(props: &DeskProps) -> Html {
         let error = error.setter();
         Callback::from(move |e| error.set(e))
     };
+    // The chat on screen stays there until the agent picks another (or it goes): the list
+    // reorders whenever a customer writes, and the pane must not move under the agent's typing
+    // (with nothing picked it showed the list's top, so a line from another customer swapped
+    // the chat, and the agent's next message went to that customer).
+    let shown = use_mut_ref(|| None::<String>);
+    let find = |id: &String| s.chats.iter().find(|c| &c.id == id);
     let current = selected
         .as_ref()
-        .and_then(|id| s.chats.iter().find(|c| &c.id == id))
+        .and_then(find)
+        .or_else(|| shown.borrow().as_ref().and_then(find))
         .or_else(|| s.chats.first())
         .cloned();
+    shown.replace(current.as_ref().map(|c| c.id.clone()));
     {
         // The chat on screen comes whole: ask for it when it is not the one loaded.
         let wanted = current.as_ref().map(|c| c.id.clone());
