@@ -1,5 +1,9 @@
 //! The bench itself; host only (the test kit and tokio are host dev-dependencies).
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -61,6 +65,69 @@ async fn seen_at(s: &Session, key: &str) -> f64 {
         }
         assert!(std::time::Instant::now() < deadline, "never shown: {key}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The official CometD JavaScript client subscribed as the same agent
+/// (`tests/interop/agent-listener.mjs`): when it received each text line.
+struct OfficialClient {
+    child: Child,
+    received: Arc<Mutex<HashMap<String, f64>>>,
+}
+
+impl OfficialClient {
+    /// Starts the client signed in as `agent1` and waits until it is subscribed.
+    fn start(server: &ReferenceServer) -> OfficialClient {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/agent-listener.mjs");
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(["--server", &server.url, "--agent", "agent1", "--password", "agent1"])
+            .args(["--transport", "websocket"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("node {script}: {e}"));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("{script} said nothing"));
+        let first: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{first}: {e}"));
+        assert_eq!(first["ready"], true, "the official client: {first}");
+        let received = Arc::new(Mutex::new(HashMap::new()));
+        let into = received.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if let (Some(text), Some(at)) = (v["text"].as_str(), v["at"].as_f64()) {
+                    into.lock().unwrap().entry(text.to_owned()).or_insert(at);
+                }
+            }
+        });
+        OfficialClient { child, received }
+    }
+
+    async fn received_at(&self, text: &str) -> f64 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(at) = self.received.lock().unwrap().get(text) {
+                return *at;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the official client never received {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for OfficialClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -136,13 +203,15 @@ async fn run(browser: Browser) -> Value {
     let customer = Customer::request(&server, "Pat").await;
     accept(&s, &customer).await.unwrap();
     eval(&s, STAMP).await;
+    let official = OfficialClient::start(&server);
 
-    let mut message = Vec::new();
+    let (mut message, mut official_message) = (Vec::new(), Vec::new());
     for i in 0..MESSAGES {
         let text = format!("bench line {i}");
         let sent = now_ms();
         customer.send(&text).await;
         message.push(seen_at(&s, &text).await - sent);
+        official_message.push(official.received_at(&text).await - sent);
         // The server's per-chat limit is 30 writes in 10 s.
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
@@ -160,12 +229,15 @@ async fn run(browser: Browser) -> Value {
         seen_at(&s, &format!("card:ended:{round}")).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
+    drop(official);
     let opened = opens(&s).await;
     s.close().await;
     let (m50, m99) = p50_p99(message);
+    let (o50, o99) = p50_p99(official_message);
     let (c50, c99) = p50_p99(card);
     let mut v = json!({
         "message_to_popup_ms": {"p50": m50, "p99": m99, "n": MESSAGES},
+        "message_to_official_client_ms": {"p50": o50, "p99": o99, "n": MESSAGES},
         "cobrowse_handover_to_card_ms": {"p50": c50, "p99": c99, "n": HANDOVERS},
     });
     if let (Some(v), Value::Object(o)) = (v.as_object_mut(), opened) {
@@ -179,20 +251,27 @@ pub async fn main() {
     let mut all = serde_json::Map::new();
     println!("\n== the agent desk (empty desk, one open chat; in-page clocks) ==");
     println!(
-        "{:10} {:>24} {:>24}",
-        "browser", "message → popup p50/p99", "co-browse → card p50/p99"
+        "{:10} {:>24} {:>30} {:>24}",
+        "browser",
+        "message → popup p50/p99",
+        "message → official client p50/p99",
+        "co-browse → card p50/p99"
     );
     for browser in [Browser::Chromium, Browser::Firefox] {
         let v = run(browser).await;
-        let m = &v["message_to_popup_ms"];
-        let c = &v["cobrowse_handover_to_card_ms"];
+        let f = |k: &str| {
+            format!(
+                "{:.1} / {:.1} ms",
+                v[k]["p50"].as_f64().unwrap_or(f64::NAN),
+                v[k]["p99"].as_f64().unwrap_or(f64::NAN)
+            )
+        };
         println!(
-            "{:10} {:>13.1} / {:>6.1} ms {:>13.1} / {:>6.1} ms",
+            "{:10} {:>24} {:>30} {:>24}",
             format!("{browser:?}"),
-            m["p50"].as_f64().unwrap_or(f64::NAN),
-            m["p99"].as_f64().unwrap_or(f64::NAN),
-            c["p50"].as_f64().unwrap_or(f64::NAN),
-            c["p99"].as_f64().unwrap_or(f64::NAN),
+            f("message_to_popup_ms"),
+            f("message_to_official_client_ms"),
+            f("cobrowse_handover_to_card_ms"),
         );
         all.insert(format!("{browser:?}").to_lowercase(), v);
     }

@@ -2,7 +2,10 @@
 //! Chromium and Firefox against the reference server. No pass/fail.
 //!
 //! - a customer message → its line in the open chat of the popup (the popup page stamps the
-//!   line's arrival with a `MutationObserver`; the sender stamps the send; one machine's clock);
+//!   line's arrival with a `MutationObserver`; the sender stamps the send; one machine's clock),
+//!   side by side with the official CometD JavaScript client (npm `cometd`, in Node:
+//!   `tests/interop/agent-listener.mjs`) subscribed as the same agent on the same server and
+//!   receiving the same notification;
 //! - a customer's co-browse hand-over (the adapter's custom notice) → the verified card in the
 //!   popup: what the card costs beyond a message is the verification's round trip.
 //!
