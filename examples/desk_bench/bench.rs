@@ -78,10 +78,20 @@ struct OfficialClient {
 impl OfficialClient {
     /// Starts the client signed in as `agent1` and waits until it is subscribed.
     fn start(server: &ReferenceServer) -> OfficialClient {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/agent-listener.mjs");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/agent-listener.mjs"
+        );
         let mut child = Command::new("node")
             .arg(script)
-            .args(["--server", &server.url, "--agent", "agent1", "--password", "agent1"])
+            .args([
+                "--server",
+                &server.url,
+                "--agent",
+                "agent1",
+                "--password",
+                "agent1",
+            ])
             .args(["--transport", "websocket"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

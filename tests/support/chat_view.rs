@@ -307,7 +307,9 @@ pub async fn the_chat_on_screen_stays_when_the_list_reorders(s: &Session) -> Res
         })
         .await?;
     if on_screen != top {
-        return Err(format!("the pane shows {on_screen}, the list's top is {top}"));
+        return Err(format!(
+            "the pane shows {on_screen}, the list's top is {top}"
+        ));
     }
     let (shown, other) = if on_screen == first.chat_id {
         (&first, &second)

@@ -14,8 +14,7 @@ pub use super::agent_desk_actions::{
     sign_in_is_refused_while_the_browser_holds_another_agents_session,
 };
 pub use super::chat_view::{
-    signing_out_with_live_chats_asks_first,
-    the_chat_on_screen_stays_when_the_list_reorders,
+    signing_out_with_live_chats_asks_first, the_chat_on_screen_stays_when_the_list_reorders,
     the_chat_view_follows_isolates_truncates_and_tells_lines_apart,
     the_indicator_banner_and_ready_switch_agree_through_an_outage,
     the_queue_puts_the_longest_waiting_first_and_says_why_it_is_empty,
