@@ -206,6 +206,129 @@ async fn opens(s: &Session) -> Value {
     })
 }
 
+/// Total customer lines per second across `INTAKE_CHATS` chats, each rate held `INTAKE_STEP`;
+/// the ramp stops at the first rate the desk does not keep up with.
+const INTAKE_RATES: [u32; 6] = [30, 60, 120, 240, 480, 960];
+const INTAKE_CHATS: usize = 10;
+const INTAKE_STEP: Duration = Duration::from_secs(10);
+/// How long after a step's last send every line may take to be stored.
+const INTAKE_SETTLE: Duration = Duration::from_secs(60);
+/// A rate is kept up with when every line is stored and the p99 stays under this.
+const INTAKE_P99_BOUND_MS: f64 = 1000.0;
+
+/// Stamps, in the popup page, when each customer line of the current step (`window.__prefix`)
+/// is first in the background's stored pages (`storage.onChanged`): the desk has taken it.
+const STAMP_STORED: &str = "
+    window.__stored = {};
+    window.__prefix = null;
+    (globalThis.browser ?? globalThis.chrome).storage.onChanged.addListener((changes, area) => {
+      if (area !== 'local' || !window.__prefix) return;
+      const now = Date.now();
+      for (const [key, change] of Object.entries(changes)) {
+        if (!key.startsWith('lines:') || !Array.isArray(change.newValue)) continue;
+        for (const line of change.newValue) {
+          const t = line.text;
+          if (typeof t === 'string' && t.startsWith(window.__prefix) && !(t in window.__stored)) {
+            window.__stored[t] = now;
+          }
+        }
+      }
+    });
+    return true;";
+
+/// Sustained intake: ten customers writing at once at rising total rates (the server's
+/// per-chat limit lifted), each line's send → stored by the background; per rate the rate
+/// offered, p50/p99/max, how many were still not stored when the sending stopped, and whether
+/// every line arrived.
+async fn intake(browser: Browser) -> Value {
+    let server = ReferenceServer::start_from_env(&[
+        "--per-address-limit",
+        "1000",
+        "--max-chats",
+        "10",
+        "--chat-writes-per-10s",
+        "100000",
+    ]);
+    let s = Session::start(browser).await;
+    sign_in(&s, &server).await.unwrap();
+    let mut customers = Vec::new();
+    for n in 0..INTAKE_CHATS {
+        let c = Customer::request(&server, &format!("Intake{n}")).await;
+        accept(&s, &c).await.unwrap();
+        customers.push(c);
+    }
+    eval(&s, STAMP_STORED).await;
+    let mut steps = Vec::new();
+    for rate in INTAKE_RATES {
+        let prefix = format!("r{rate}-");
+        eval(
+            &s,
+            &format!("window.__stored = {{}}; window.__prefix = {prefix:?}; return true;"),
+        )
+        .await;
+        let per_chat = (rate as usize * INTAKE_STEP.as_secs() as usize) / INTAKE_CHATS;
+        let pace = INTAKE_STEP / per_chat as u32;
+        let started = std::time::Instant::now();
+        let writers = customers.iter().enumerate().map(|(n, c)| {
+            let prefix = prefix.clone();
+            async move {
+                let mut sent = Vec::with_capacity(per_chat);
+                let mut tick = tokio::time::interval(pace);
+                for k in 0..per_chat {
+                    tick.tick().await;
+                    let text = format!("{prefix}c{n}-{k}");
+                    let at = now_ms();
+                    c.send(&text).await;
+                    sent.push((text, at));
+                }
+                sent
+            }
+        });
+        let sent: Vec<(String, f64)> = futures_util::future::join_all(writers)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let offered = sent.len() as f64 / started.elapsed().as_secs_f64();
+        let count = "return Object.keys(window.__stored).length;";
+        let behind = sent.len() - eval(&s, count).await.as_u64().unwrap_or(0) as usize;
+        let deadline = std::time::Instant::now() + INTAKE_SETTLE;
+        while (eval(&s, count).await.as_u64().unwrap_or(0) as usize) < sent.len()
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let stored = eval(&s, "return window.__stored;").await;
+        let latencies: Vec<f64> = sent
+            .iter()
+            .filter_map(|(text, at)| Some(stored[text].as_f64()? - at))
+            .collect();
+        let missing = sent.len() - latencies.len();
+        let max = latencies.iter().copied().fold(f64::NAN, f64::max);
+        let (p50, p99) = if latencies.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            p50_p99(latencies)
+        };
+        let kept_up = missing == 0 && p99 <= INTAKE_P99_BOUND_MS;
+        steps.push(json!({
+            "rate_per_s": rate, "offered_per_s": offered, "lines": sent.len(),
+            "p50_ms": p50, "p99_ms": p99, "max_ms": max,
+            "not_stored_when_sending_stopped": behind, "missing": missing, "kept_up": kept_up,
+        }));
+        if !kept_up {
+            break;
+        }
+    }
+    s.close().await;
+    let highest = steps
+        .iter()
+        .filter(|v| v["kept_up"] == true)
+        .next_back()
+        .cloned();
+    json!({"steps": steps, "highest_kept_up": highest})
+}
+
 async fn run(browser: Browser) -> Value {
     let server = ReferenceServer::start_from_env(&["--per-address-limit", "1000"]);
     let s = Session::start(browser).await;
@@ -310,6 +433,45 @@ pub async fn main() {
             f("cold_open_to_first_paint_ms"),
             f("cold_open_to_connected_ms"),
         );
+    }
+    println!(
+        "\n== sustained intake (10 chats writing at once, the per-chat limit lifted; a customer \
+         line → stored by the background; kept up: every line stored, p99 ≤ {INTAKE_P99_BOUND_MS} ms) =="
+    );
+    println!(
+        "{:10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>16} {:>8}",
+        "browser", "rate/s", "offered/s", "p50 ms", "p99 ms", "max ms", "behind at stop", "missing"
+    );
+    for browser in [Browser::Chromium, Browser::Firefox] {
+        let v = intake(browser).await;
+        for step in v["steps"].as_array().into_iter().flatten() {
+            let f = |k: &str| step[k].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "{:10} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>16} {:>8}",
+                format!("{browser:?}"),
+                step["rate_per_s"].as_u64().unwrap_or(0),
+                f("offered_per_s"),
+                f("p50_ms"),
+                f("p99_ms"),
+                f("max_ms"),
+                step["not_stored_when_sending_stopped"]
+                    .as_u64()
+                    .unwrap_or(0),
+                step["missing"].as_u64().unwrap_or(0),
+            );
+        }
+        let key = format!("{browser:?}").to_lowercase();
+        match &v["highest_kept_up"] {
+            Value::Null => println!("{key}: not kept up with even at the lowest rate"),
+            h => println!(
+                "{key}: kept up with up to {} lines/s (p99 {:.1} ms)",
+                h["rate_per_s"],
+                h["p99_ms"].as_f64().unwrap_or(f64::NAN)
+            ),
+        }
+        if let Some(o) = all.get_mut(&key).and_then(Value::as_object_mut) {
+            o.insert("intake".into(), v);
+        }
     }
     if let Ok(path) = std::env::var("COBROWSE_BENCH_JSON") {
         std::fs::write(

@@ -7,7 +7,12 @@
 //!   `tests/interop/agent-listener.mjs`) subscribed as the same agent on the same server and
 //!   receiving the same notification;
 //! - a customer's co-browse hand-over (the adapter's custom notice) → the verified card in the
-//!   popup: what the card costs beyond a message is the verification's round trip.
+//!   popup: what the card costs beyond a message is the verification's round trip;
+//! - the popup opened warm and cold (its own `performance` marks);
+//! - sustained intake: ten customers writing at once at rising total rates (30 … 960 lines/s,
+//!   the server's per-chat limit lifted with `--chat-writes-per-10s`), each line's send → the
+//!   background's stored page holding it (`storage.onChanged` in the popup page); the highest
+//!   rate at which every line is stored with p99 ≤ 1 s.
 //!
 //! Environment: `COBROWSE_SERVER` (the release binary), `COBROWSE_DIST` (the built extension),
 //! `COBROWSE_BENCH_JSON` (where the figures go), and the browser variables of

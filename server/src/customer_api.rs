@@ -21,7 +21,7 @@ type Params = Vec<(String, String)>;
 
 /// Chats one client address may request per minute, unless configured otherwise.
 pub const CHAT_REQUESTS_PER_IP_PER_MINUTE: u32 = 20;
-/// Writes (messages, typing, notices…) one chat may make per 10 s.
+/// Writes (messages, typing, notices…) one chat may make per 10 s, unless configured otherwise.
 pub const WRITES_PER_CHAT_PER_10_S: u32 = 30;
 /// The longest customer nickname, at a chat request and on `updateNickname`.
 pub const MAX_NICKNAME_CHARS: usize = 128;
@@ -257,7 +257,7 @@ async fn chat_operation(
     if operation != "refresh"
         && !state.limits.allow(
             &format!("chat:{}", chat.id),
-            WRITES_PER_CHAT_PER_10_S,
+            hub.config.chat_writes_per_10_s,
             10_000,
         )
     {

@@ -63,6 +63,8 @@ pub struct Options {
     pub queue_timeout_ms: i64,
     /// Chat requests and co-browse creations one client address may make a minute.
     pub per_address_per_minute: u32,
+    /// Writes one customer chat may make in any 10 s window (`--chat-writes-per-10s`).
+    pub chat_writes_per_10_s: u32,
     /// Chats a demo agent may hold at once.
     pub max_chats: u32,
     /// Demo agents to seed (at least the three named ones).
@@ -161,6 +163,7 @@ pub fn app(
             requeue_grace_ms: options.requeue_grace_ms,
             queue_timeout_ms: options.queue_timeout_ms,
             per_address_per_minute: options.per_address_per_minute,
+            chat_writes_per_10_s: options.chat_writes_per_10_s,
         },
     ));
     let sessions = Arc::new(Sessions::new(options.allow_origins.clone()));

@@ -14,7 +14,8 @@ const USAGE: &str =
                        [--invite-timeout-ms MS] [--requeue-grace-ms MS] [--typing-preview]
                        [--no-notifications-token] [--cobrowse-idle-ms MS]
                        [--cobrowse-grace-ms MS] [--cobrowse-verifications-per-minute N]
-                       [--per-address-limit N] [--node-modules DIR]
+                       [--per-address-limit N] [--chat-writes-per-10s N]
+                       [--node-modules DIR]
                        [--allow-origin ORIGIN]... [--queue-timeout-ms MS]
 
   --listen ADDR            address to listen on (default 127.0.0.1:8700)
@@ -38,6 +39,8 @@ const USAGE: &str =
                            co-browse verifications one agent may ask a minute (default 30)
   --per-address-limit N    chat requests and co-browse creations one client address may make
                            a minute (default 20; lookups of live co-browse sessions: 3×)
+  --chat-writes-per-10s N  writes (messages, typing, notices…) one customer chat may make in any
+                           10 s window (default 30; 1 … 100000)
   --queue-timeout-ms MS    a chat no agent took within this long ends, the customer told to
                            try later (default 1800000: 30 minutes)
   --allow-origin ORIGIN    a web origin (https://desk.example.com) whose pages may use an
@@ -61,6 +64,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         requeue_grace_ms: 60_000,
         queue_timeout_ms: 30 * 60_000,
         per_address_per_minute: cobrowse_server::customer_api::CHAT_REQUESTS_PER_IP_PER_MINUTE,
+        chat_writes_per_10_s: cobrowse_server::customer_api::WRITES_PER_CHAT_PER_10_S,
         max_chats: 3,
         demo_agents: 3,
         cobrowse: cobrowse_server::cobrowse::CobrowseConfig {
@@ -133,6 +137,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.per_address_per_minute = value("--per-address-limit")?
                     .parse()
                     .map_err(|e| format!("--per-address-limit: {e}"))?
+            }
+            "--chat-writes-per-10s" => {
+                o.chat_writes_per_10_s = value("--chat-writes-per-10s")?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or("--chat-writes-per-10s: a number from 1 to 100000")?
             }
             "--node-modules" => o.cobrowse.node_modules = PathBuf::from(value("--node-modules")?),
             "-h" | "--help" => return Err(String::new()),

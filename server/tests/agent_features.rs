@@ -404,6 +404,20 @@ async fn customers_are_rate_limited_per_chat_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_chat_write_limit_is_configurable() {
+    let server = server(&["--chat-writes-per-10s", "5"]);
+    let (customer, _) = Customer::request_replied(&server, "Chatty").await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let (s, _) = customer
+            .call("send", &[("message", &format!("line {n}"))])
+            .await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_data_and_nicknames_are_bounded_and_closed_with_the_chat() {
     let server = server(&[]);
     let mut ann = Agent::new(&server, "agent1");

@@ -74,6 +74,8 @@ pub struct HubConfig {
     pub queue_timeout_ms: i64,
     /// Chats one client address may request a minute (co-browse sessions too; lookups 3×).
     pub per_address_per_minute: u32,
+    /// Writes one customer chat may make in any 10 s window.
+    pub chat_writes_per_10_s: u32,
 }
 
 /// What an agent asks of a chat (`POST /api/v2/me/chats/{id}`).
