@@ -291,7 +291,9 @@ async fn intake(browser: Browser) -> Value {
             .collect();
         let offered = sent.len() as f64 / started.elapsed().as_secs_f64();
         let count = "return Object.keys(window.__stored).length;";
-        let behind = sent.len() - eval(&s, count).await.as_u64().unwrap_or(0) as usize;
+        let behind = sent
+            .len()
+            .saturating_sub(eval(&s, count).await.as_u64().unwrap_or(0) as usize);
         let deadline = std::time::Instant::now() + INTAKE_SETTLE;
         while (eval(&s, count).await.as_u64().unwrap_or(0) as usize) < sent.len()
             && std::time::Instant::now() < deadline
@@ -321,11 +323,7 @@ async fn intake(browser: Browser) -> Value {
         }
     }
     s.close().await;
-    let highest = steps
-        .iter()
-        .filter(|v| v["kept_up"] == true)
-        .next_back()
-        .cloned();
+    let highest = steps.iter().rfind(|v| v["kept_up"] == true).cloned();
     json!({"steps": steps, "highest_kept_up": highest})
 }
 
