@@ -63,7 +63,7 @@ pub struct Options {
     pub queue_timeout_ms: i64,
     /// Chat requests and co-browse creations one client address may make a minute.
     pub per_address_per_minute: u32,
-    /// Writes one customer chat may make in any 10 s window (`--chat-writes-per-10s`).
+    /// Writes one customer chat may make per 10 s, in fixed windows (`--chat-writes-per-10s`).
     pub chat_writes_per_10_s: u32,
     /// Chats a demo agent may hold at once.
     pub max_chats: u32,

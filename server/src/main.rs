@@ -39,8 +39,8 @@ const USAGE: &str =
                            co-browse verifications one agent may ask a minute (default 30)
   --per-address-limit N    chat requests and co-browse creations one client address may make
                            a minute (default 20; lookups of live co-browse sessions: 3×)
-  --chat-writes-per-10s N  writes (messages, typing, notices…) one customer chat may make in any
-                           10 s window (default 30; 1 … 100000)
+  --chat-writes-per-10s N  writes (messages, typing, notices…) one customer chat may make per
+                           10 s, counted in fixed 10 s windows (default 30; 1 … 100000)
   --queue-timeout-ms MS    a chat no agent took within this long ends, the customer told to
                            try later (default 1800000: 30 minutes)
   --allow-origin ORIGIN    a web origin (https://desk.example.com) whose pages may use an

@@ -74,7 +74,7 @@ pub struct HubConfig {
     pub queue_timeout_ms: i64,
     /// Chats one client address may request a minute (co-browse sessions too; lookups 3×).
     pub per_address_per_minute: u32,
-    /// Writes one customer chat may make in any 10 s window.
+    /// Writes one customer chat may make per 10 s, in fixed windows.
     pub chat_writes_per_10_s: u32,
 }
 
