@@ -377,6 +377,12 @@ async fn run(browser: Browser) -> Value {
     v
 }
 
+/// A figure's `p50 / p99 ms` with `decimals` digits after the point.
+fn p50_p99_text(figure: &Value, decimals: usize) -> String {
+    let at = |k: &str| figure[k].as_f64().unwrap_or(f64::NAN);
+    format!("{:.*} / {:.*} ms", decimals, at("p50"), decimals, at("p99"))
+}
+
 #[tokio::main]
 pub async fn main() {
     let mut all = serde_json::Map::new();
@@ -390,13 +396,7 @@ pub async fn main() {
     );
     for browser in [Browser::Chromium, Browser::Firefox] {
         let v = run(browser).await;
-        let f = |k: &str| {
-            format!(
-                "{:.1} / {:.1} ms",
-                v[k]["p50"].as_f64().unwrap_or(f64::NAN),
-                v[k]["p99"].as_f64().unwrap_or(f64::NAN)
-            )
-        };
+        let f = |k: &str| p50_p99_text(&v[k], 1);
         println!(
             "{:10} {:>24} {:>30} {:>24}",
             format!("{browser:?}"),
@@ -416,13 +416,7 @@ pub async fn main() {
         "cold → connected"
     );
     for (browser, v) in &all {
-        let f = |k: &str| {
-            format!(
-                "{:.0} / {:.0} ms",
-                v[k]["p50"].as_f64().unwrap_or(f64::NAN),
-                v[k]["p99"].as_f64().unwrap_or(f64::NAN)
-            )
-        };
+        let f = |k: &str| p50_p99_text(&v[k], 0);
         println!(
             "{:10} {:>20} {:>20} {:>20} {:>20}",
             browser,
