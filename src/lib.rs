@@ -16,4 +16,5 @@ pub mod presence;
 pub mod protocol;
 pub mod sender;
 pub mod settings;
+pub mod sorted;
 pub mod storage_keys;

@@ -7,8 +7,11 @@
 //! * [`BackgroundEvent`]: pushed by the background over a `runtime.connect` port while a page
 //!   is open.
 //!
-//! All of it is plain JSON (Chrome JSON-serialises runtime messages): adjacently tagged enums,
-//! `{"type": "snake_case_name", "data": ...}`. Golden fixtures in `tests/fixtures/protocol/`
+//! All of it is plain JSON (Chrome JSON-serialises runtime messages): externally tagged enums,
+//! `{"snake_case_name": data}`, or the bare name when there is no data. (Not `{"type", "data"}`:
+//! an adjacently tagged enum is read through serde's buffered `Content` when the keys come in
+//! the other order, which doubled the code of every payload type in the wasm modules.) Golden
+//! fixtures in `tests/fixtures/protocol/`
 //! pin every variant so renaming one breaks a test, not a user.
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +23,7 @@ use crate::gws::{AgentState, ChatState, OperationName};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -43,7 +46,7 @@ impl RequestEnvelope {
 
 /// Page → background.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PopupRequest {
     /// Everything a page needs to paint.
     GetSnapshot,
@@ -149,7 +152,7 @@ impl ChatAction {
 
 /// Background → page, the answer to one [`PopupRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PopupReply {
     Snapshot(Snapshot),
     /// The chat asked for with [`PopupRequest::OpenChat`].
@@ -161,7 +164,7 @@ pub enum PopupReply {
 
 /// Background → page, pushed over the [`EVENTS_PORT_NAME`] port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum BackgroundEvent {
     /// The port just opened, or settings or sign-in changed: repaint from this.
     Snapshot(Snapshot),

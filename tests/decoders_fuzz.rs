@@ -131,7 +131,10 @@ proptest! {
     #[test]
     fn genesys_notifications_and_what_the_desk_does_with_them(value in arb_json(), at in any::<i64>()) {
         let mut desk = Desk::new();
-        if let Ok(n) = serde_json::from_value::<Notification>(value.clone()) {
+        let derived = serde_json::from_value::<Notification>(value.clone());
+        let from_text = Notification::from_text(&value.to_string());
+        prop_assert_eq!(derived.as_ref().ok(), from_text.as_ref().ok(), "the two readers disagree");
+        if let Ok(n) = derived {
             let _ = desk.change(DeskChange::ApplyNotification(n), at);
         }
         if let Ok(list) = serde_json::from_value::<ChatsReply>(value.clone()) {

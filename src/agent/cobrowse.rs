@@ -78,7 +78,12 @@ impl Session {
     }
 
     pub(super) fn set_badge(&mut self) {
-        let count = self.desk_waiting.union(&self.cobrowse_waiting).count();
+        let count = self.desk_waiting.len()
+            + self
+                .cobrowse_waiting
+                .iter()
+                .filter(|id| !self.desk_waiting.contains(*id))
+                .count();
         self.out.push(Command::SetBadge(count));
     }
 
@@ -359,7 +364,7 @@ impl Session {
             Event::Message(m) => {
                 let answer: ServiceAnswer = m
                     .data
-                    .and_then(|d| serde_json::from_value(d).ok())
+                    .and_then(|d| crate::bayeux::message::read_data(&d).ok())
                     .unwrap_or_default();
                 match m.channel.as_str() {
                     JOIN_CHANNEL if c.step == Step::Joining => {

@@ -35,13 +35,13 @@ mod requests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::sorted::{SortedMap, SortedSet};
 
 use serde_json::Map;
 
 use crate::backoff::Backoff;
 use crate::bayeux::client::{ClientConfig, Event};
-use crate::bayeux::message::BayeuxError;
+use crate::bayeux::message::{read_data, BayeuxError};
 use crate::bayeux::{LONG_POLLING, WEBSOCKET};
 use crate::chat::{DeskChange, DeskOutcome, Effect, SendFailure, SendResult};
 use crate::cobrowse::{CobrowseChange, CobrowseOutcome};
@@ -298,16 +298,16 @@ pub struct Session {
     resynced: bool,
     pump: PumpState,
     next_request: u64,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: SortedMap<RequestId, Pending>,
     policy: Policy,
     /// The badge's two parts, as the last desk and co-browse changes said.
-    desk_waiting: BTreeSet<String>,
-    cobrowse_waiting: BTreeSet<String>,
+    desk_waiting: SortedSet<String>,
+    cobrowse_waiting: SortedSet<String>,
     /// The one co-browse being stopped as controller, if any.
     controller: Option<Controller>,
     /// Views to open once their chat's co-browse is attached (the admin's auto-open): the
     /// join URL of the verification that attached it, used at once.
-    open_on_attach: BTreeMap<String, String>,
+    open_on_attach: SortedMap<String, String>,
     out: Vec<Command>,
 }
 
@@ -344,12 +344,12 @@ impl Session {
             resynced: false,
             pump: PumpState::Idle,
             next_request: 0,
-            pending: BTreeMap::new(),
+            pending: SortedMap::new(),
             policy: Policy::default(),
-            desk_waiting: BTreeSet::new(),
-            cobrowse_waiting: BTreeSet::new(),
+            desk_waiting: SortedSet::new(),
+            cobrowse_waiting: SortedSet::new(),
             controller: None,
-            open_on_attach: BTreeMap::new(),
+            open_on_attach: SortedMap::new(),
             out: Vec::new(),
         }
     }
@@ -820,7 +820,7 @@ impl Session {
                     .push(Command::UpdateStatus(StatusChange::Heard { at_ms }));
                 let Some(data) = m.data else { return };
                 if m.channel == COBROWSE_TOPIC {
-                    return match serde_json::from_value::<SessionChangedMessage>(data) {
+                    return match read_data::<SessionChangedMessage>(&data) {
                         Ok(n) => self.change_cobrowse(
                             CobrowseChange::Notified(n.cobrowse),
                             CobrowseAfter::Nothing,
@@ -828,7 +828,7 @@ impl Session {
                         Err(e) => self.log(format!("unreadable co-browse notification: {e}")),
                     };
                 }
-                match serde_json::from_value::<Notification>(data) {
+                match Notification::from_text(&data.to_string()) {
                     Ok(n) => {
                         self.change_desk(DeskChange::ApplyNotification(n), After::Notification)
                     }

@@ -14,7 +14,9 @@
 //! `id`, back-off with jitter and a cap, and CometD's ack extension (`ext.ack`) so that messages
 //! are redelivered after a reconnect and duplicates are dropped.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::sorted::{SortedMap, SortedSet};
 
 use serde_json::{json, Map, Value};
 
@@ -159,10 +161,10 @@ pub struct Client {
     advice: Advice,
     next_id: u64,
     next_request: u64,
-    pending: BTreeMap<String, Pending>,
-    requests: BTreeMap<u64, Vec<String>>,
-    wanted: BTreeSet<String>,
-    confirmed: BTreeSet<String>,
+    pending: SortedMap<String, Pending>,
+    requests: SortedMap<u64, Vec<String>>,
+    wanted: SortedSet<String>,
+    confirmed: SortedSet<String>,
     queued: VecDeque<Message>,
     failures: u32,
     ack_enabled: bool,
@@ -185,10 +187,10 @@ impl Client {
             advice: Advice::default(),
             next_id: 0,
             next_request: 0,
-            pending: BTreeMap::new(),
-            requests: BTreeMap::new(),
-            wanted: BTreeSet::new(),
-            confirmed: BTreeSet::new(),
+            pending: SortedMap::new(),
+            requests: SortedMap::new(),
+            wanted: SortedSet::new(),
+            confirmed: SortedSet::new(),
             queued: VecDeque::new(),
             failures: 0,
             ack_enabled: false,
@@ -671,7 +673,7 @@ impl Client {
 
     /// (Re-)sends every wanted subscription that is neither confirmed nor in flight, batched.
     fn send_wanted_subscriptions(&mut self) {
-        let in_flight: BTreeSet<String> = self
+        let in_flight: SortedSet<String> = self
             .pending
             .values()
             .filter_map(|p| match p {

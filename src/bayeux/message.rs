@@ -214,26 +214,30 @@ pub fn decode_frame(text: &str, limits: FrameLimits) -> Result<Vec<Message>, Dec
     if text.len() > limits.max_bytes {
         return Err(DecodeError::TooLarge(text.len()));
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    let items = match value {
-        Value::Array(items) => items,
-        obj @ Value::Object(_) => vec![obj],
+    let malformed = |e: serde_json::Error| DecodeError::Malformed(e.to_string());
+    // Read straight into messages (not through a `Value`): one reader per type, shared with
+    // everything else read from text.
+    let messages = match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str::<Vec<Message>>(text).map_err(malformed)?,
+        Some(b'{') => vec![serde_json::from_str::<Message>(text).map_err(malformed)?],
         _ => {
             return Err(DecodeError::Malformed(
                 "expected an array or an object".into(),
             ))
         }
     };
-    if items.len() > limits.max_messages {
-        return Err(DecodeError::TooManyMessages(items.len()));
+    // The byte limit above bounds what was read; this bounds what is handled.
+    if messages.len() > limits.max_messages {
+        return Err(DecodeError::TooManyMessages(messages.len()));
     }
-    items
-        .into_iter()
-        .map(|v| {
-            serde_json::from_value::<Message>(v).map_err(|e| DecodeError::Malformed(e.to_string()))
-        })
-        .collect()
+    Ok(messages)
+}
+
+/// Reads a message's `data` as `T` through its text. Its types are read from text anyway (the
+/// same ones come in REST replies), so this adds no second decoder per type to the wasm
+/// modules, where `serde_json::from_value` would.
+pub fn read_data<T: serde::de::DeserializeOwned>(data: &Value) -> serde_json::Result<T> {
+    serde_json::from_str(&data.to_string())
 }
 
 /// Encodes messages as a frame (always an array).

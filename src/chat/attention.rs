@@ -4,7 +4,7 @@
 //! interval until the agent acknowledges them (opens the popup); the bookkeeping of what was
 //! shown when is pure data here, stored by the background in `storage.session`.
 
-use std::collections::BTreeMap;
+use crate::sorted::SortedMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -67,9 +67,9 @@ pub struct Attention {
 /// What was shown, per chat: its mark and when.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Shown {
-    pub by_chat: BTreeMap<String, (i64, i64)>,
+    pub by_chat: SortedMap<String, (i64, i64)>,
     /// Marks the agent has seen (popup opened): not shown again.
-    pub acknowledged: BTreeMap<String, i64>,
+    pub acknowledged: SortedMap<String, i64>,
 }
 
 /// What a chat needs from the agent now, if anything: an invitation, or the customer's words

@@ -16,7 +16,7 @@
 //! A customer's message loads and stores `chat:<id>` and one page (and `waiting` when it starts
 //! or stops waiting): its cost does not grow with the number of chats or lines held.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::sorted::{SortedMap, SortedSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -122,7 +122,7 @@ pub struct IndexEntry {
 /// Every chat of the desk.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ChatIndex {
-    pub chats: BTreeMap<String, IndexEntry>,
+    pub chats: SortedMap<String, IndexEntry>,
 }
 
 /// One chat, without its lines.
@@ -238,7 +238,7 @@ fn page_keys<'a>(chat_id: &'a str, messages: &[Message]) -> impl Iterator<Item =
     messages
         .iter()
         .map(|m| page_of(m.index))
-        .collect::<BTreeSet<_>>()
+        .collect::<SortedSet<_>>()
         .into_iter()
         .map(move |p| Key::Page(chat_id.to_owned(), p))
 }
@@ -270,7 +270,7 @@ impl DeskChange {
                     .map(|(id, _)| id.as_str());
                 listed
                     .chain(live)
-                    .collect::<BTreeSet<_>>()
+                    .collect::<SortedSet<_>>()
                     .into_iter()
                     .map(head)
                     .collect()
@@ -324,7 +324,7 @@ pub struct DeskOutcome {
     /// When the earliest message waiting for a retry is due.
     pub next_attempt_at: Option<i64>,
     /// Chats waiting for the agent (the toolbar badge).
-    pub waiting: BTreeSet<String>,
+    pub waiting: SortedSet<String>,
     /// Chats whose head or lines changed.
     pub changed: Vec<ChatChanged>,
     /// Chats whose messages on their way changed (the outbox), besides those in `changed`.
@@ -341,18 +341,18 @@ pub struct DeskOutcome {
 pub struct Desk {
     pub meta: DeskMeta,
     pub index: ChatIndex,
-    pub waiting: BTreeSet<String>,
+    pub waiting: SortedSet<String>,
     pub outbox: Outbox,
     /// Heads loaded.
-    pub heads: BTreeMap<String, ChatHead>,
+    pub heads: SortedMap<String, ChatHead>,
     /// Pages loaded, per chat.
-    pub pages: BTreeMap<String, Pages>,
-    dirty: BTreeSet<Key>,
-    removed: BTreeSet<Key>,
+    pub pages: SortedMap<String, Pages>,
+    dirty: SortedSet<Key>,
+    removed: SortedSet<Key>,
     /// Lines added per chat during this change.
-    added: BTreeMap<String, Vec<i64>>,
+    added: SortedMap<String, Vec<i64>>,
     /// Lines changed in place per chat during this change (a token masked).
-    rewritten: BTreeMap<String, Vec<i64>>,
+    rewritten: SortedMap<String, Vec<i64>>,
     /// Co-browse candidates found during this change.
     found: Vec<Found>,
 }
@@ -363,7 +363,7 @@ pub struct Desk {
 pub enum Record<'a> {
     Meta(&'a DeskMeta),
     Index(&'a ChatIndex),
-    Waiting(&'a BTreeSet<String>),
+    Waiting(&'a SortedSet<String>),
     Outbox(&'a Outbox),
     Head(&'a ChatHead),
     Page(&'a Vec<Line>),
@@ -387,7 +387,7 @@ impl Desk {
     pub fn loaded(
         meta: Option<DeskMeta>,
         index: Option<ChatIndex>,
-        waiting: Option<BTreeSet<String>>,
+        waiting: Option<SortedSet<String>>,
         outbox: Option<Outbox>,
     ) -> Desk {
         let mut d = Desk {
@@ -527,7 +527,7 @@ impl Desk {
         }
         if self.outbox != outbox_before {
             self.touch(Key::Outbox);
-            let chats: BTreeSet<String> = self
+            let chats: SortedSet<String> = self
                 .outbox
                 .chats()
                 .chain(outbox_before.chats())
@@ -550,7 +550,7 @@ impl Desk {
                 head: head.clone(),
             })
             .collect();
-        outcome.removed.sort();
+        crate::sorted::sort_small_by(&mut outcome.removed, |a, b| a.cmp(b));
         outcome.found = std::mem::take(&mut self.found);
         outcome
     }
@@ -616,7 +616,7 @@ impl Desk {
             .flatten()
             .copied()
             .collect();
-        indexes.sort_unstable();
+        crate::sorted::sort_small_by(&mut indexes, |a, b| a.cmp(b));
         indexes.dedup();
         indexes
             .iter()
@@ -812,7 +812,7 @@ impl Desk {
             .added
             .iter()
             .map(|i| page_of(*i))
-            .collect::<BTreeSet<_>>()
+            .collect::<SortedSet<_>>()
         {
             self.touch(Key::Page(chat_id.to_owned(), p));
         }
@@ -845,7 +845,7 @@ impl Desk {
     /// The reply to `GET /api/v2/me/chats` after a (re)connect: the server's list is the truth.
     /// Chats it no longer lists are over for this agent. Returns the transcripts to fetch.
     fn apply_chat_list(&mut self, reply: &ChatsReply, now_ms: i64) -> Vec<Effect> {
-        let listed: BTreeSet<&str> = reply.chats.iter().map(|c| c.id.as_str()).collect();
+        let listed: SortedSet<&str> = reply.chats.iter().map(|c| c.id.as_str()).collect();
         let gone: Vec<String> = self
             .heads
             .values()
@@ -918,8 +918,11 @@ impl Desk {
             .filter(|(_, e)| e.finished)
             .map(|(id, e)| (e.since_ms, id))
             .collect();
-        finished.sort();
         let drop = finished.len().saturating_sub(keep);
+        if drop == 0 {
+            return Vec::new();
+        }
+        crate::sorted::sort_small_by(&mut finished, |a, b| a.cmp(b));
         finished
             .into_iter()
             .take(drop)
@@ -992,7 +995,7 @@ mod tests {
     /// A simulated store: the records by key, loaded and stored the way the background does.
     #[derive(Default)]
     struct Store {
-        records: BTreeMap<String, serde_json::Value>,
+        records: SortedMap<String, serde_json::Value>,
         /// Keys read and written by the last change.
         read: Vec<String>,
         written: Vec<String>,

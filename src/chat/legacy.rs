@@ -1,7 +1,7 @@
 //! The desk as layout 1 stored it (one `desk` key holding every chat and transcript), read once
 //! to migrate an agent's chats and outbox to the current layout (`super::desk`).
 
-use std::collections::BTreeMap;
+use crate::sorted::SortedMap;
 
 use serde::Deserialize;
 
@@ -16,7 +16,7 @@ pub const DESK_V1_KEY: &str = "desk";
 #[derive(Debug, Deserialize)]
 pub struct DeskV1 {
     #[serde(default)]
-    chats: BTreeMap<String, ChatRecordV1>,
+    chats: SortedMap<String, ChatRecordV1>,
     #[serde(default)]
     outbox: Outbox,
     #[serde(default)]
@@ -43,7 +43,7 @@ struct ChatRecordV1 {
 #[derive(Debug, Deserialize)]
 struct TranscriptV1 {
     #[serde(default)]
-    lines: BTreeMap<i64, Line>,
+    lines: SortedMap<i64, Line>,
     #[serde(default)]
     complete_through: i64,
 }

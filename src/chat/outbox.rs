@@ -11,7 +11,7 @@
 //! the server asked to slow down: only a refusal (the chat is over, the text is refused) fails
 //! a message, and then the agent can Retry.
 
-use std::collections::BTreeSet;
+use crate::sorted::SortedSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -163,7 +163,7 @@ impl Outbox {
     /// nothing of a chat is sent while an earlier one of it is on its way, unconfirmed, or
     /// waiting for its next attempt.
     pub fn take_next(&mut self, now_ms: i64) -> Option<OutgoingMessage> {
-        let mut blocked: BTreeSet<&str> = self
+        let mut blocked: SortedSet<&str> = self
             .items
             .iter()
             .filter(|m| matches!(m.state, OutgoingState::Sending | OutgoingState::Unconfirmed))
@@ -255,7 +255,7 @@ impl Outbox {
     /// message that holds the others back (none while one is on its way: its answer comes
     /// first).
     pub fn next_attempt_at(&self) -> Option<i64> {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut seen: SortedSet<&str> = SortedSet::new();
         let mut next: Option<i64> = None;
         for m in &self.items {
             let waits = match m.state {

@@ -9,7 +9,7 @@
 //! Stored in pages of [`PAGE_SPAN`] indices plus a small [`TranscriptHead`]: a new entry
 //! touches the head and one page, whatever the chat's length.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::sorted::{SortedMap, SortedSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -139,8 +139,8 @@ pub struct TranscriptHead {
     /// The newest index held.
     pub last_index: i64,
     /// Indices held beyond `complete_through` (after a gap; usually none).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub known_beyond: BTreeSet<i64>,
+    #[serde(default, skip_serializing_if = "SortedSet::is_empty")]
+    pub known_beyond: SortedSet<i64>,
     /// Who is typing now.
     pub typing: Option<Role>,
     /// Who wrote the newest message (text, custom notice or pushed URL).
@@ -152,7 +152,7 @@ pub struct TranscriptHead {
     /// The customer's newest text (for notifications and announcements).
     pub last_customer_text: Option<CustomerWords>,
     /// The pages held: page number → how many lines it has.
-    pub pages: BTreeMap<i64, u32>,
+    pub pages: SortedMap<i64, u32>,
 }
 
 /// The customer's newest words in a chat.
@@ -164,7 +164,7 @@ pub struct CustomerWords {
 }
 
 /// A chat's pages of lines as loaded for a change: page number → its lines in index order.
-pub type Pages = BTreeMap<i64, Vec<Line>>;
+pub type Pages = SortedMap<i64, Vec<Line>>;
 
 /// A chat's transcript for one change: its head, and the pages the change needs loaded (every
 /// page an entry of the change falls in).
@@ -273,7 +273,7 @@ impl Transcript<'_> {
     fn insert(&mut self, messages: &[Message]) -> Applied {
         let mut applied = Applied::default();
         let mut sorted: Vec<&Message> = messages.iter().collect();
-        sorted.sort_by_key(|m| m.index);
+        crate::sorted::sort_small_by(&mut sorted, |a, b| a.index.cmp(&b.index));
         for m in sorted {
             if self.insert_line(Line::from_wire(m)) {
                 applied.added.push(m.index);

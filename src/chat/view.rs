@@ -41,7 +41,7 @@ pub fn sort_summaries(chats: &mut [ChatSummary]) {
         (false, true) => 2,
         (false, false) => 1,
     };
-    chats.sort_by(|a, b| {
+    crate::sorted::sort_small_by(chats, |a, b| {
         let order = if a.waiting && b.waiting {
             let waited = |v: &ChatSummary| v.waiting_since_ms.unwrap_or(v.since_ms);
             waited(a).cmp(&waited(b))

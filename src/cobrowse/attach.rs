@@ -15,7 +15,7 @@
 //! The record is bounded: [`MAX_CHATS`] chats, [`MAX_CHECKED`] digests and [`MAX_QUEUED`]
 //! waiting candidates a chat.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::sorted::{SortedMap, SortedSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -173,7 +173,7 @@ pub struct CobrowseOutcome {
     /// Typed tokens now verified: the transcript line to mask (chat, index, token).
     pub mask: Vec<(String, i64, Token)>,
     /// Chats with a live session no agent joined yet (the badge counts them).
-    pub waiting: BTreeSet<String>,
+    pub waiting: SortedSet<String>,
     /// When to send [`CobrowseChange::Resume`].
     pub resume_at_ms: Option<i64>,
     /// Whether the record changed (to be stored).
@@ -184,7 +184,7 @@ pub struct CobrowseOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Attachments {
     #[serde(default)]
-    pub chats: BTreeMap<String, ChatCobrowse>,
+    pub chats: SortedMap<String, ChatCobrowse>,
     #[serde(default)]
     pub paused_until_ms: Option<i64>,
 }
@@ -440,7 +440,7 @@ impl Attachments {
     }
 
     /// Chats with a live session no agent joined yet.
-    pub fn waiting(&self) -> BTreeSet<String> {
+    pub fn waiting(&self) -> SortedSet<String> {
         self.chats
             .iter()
             .filter(|(_, c)| {

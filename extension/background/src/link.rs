@@ -8,8 +8,8 @@
 //! never relied on: if the worker dies, so does this connection, and the next wake-up starts a
 //! new one from stored settings.
 
+use cobrowse_agent::sorted::SortedMap;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use cobrowse_agent::bayeux::client::{
@@ -53,7 +53,7 @@ struct Link {
     headers: Vec<(String, String)>,
     client: Client,
     on_event: Rc<dyn Fn(Event)>,
-    timers: BTreeMap<Timer, TimerId>,
+    timers: SortedMap<Timer, TimerId>,
     socket: Option<Socket>,
     socket_generation: u64,
     socket_ever_opened: bool,
@@ -78,7 +78,7 @@ impl BayeuxLink {
             headers,
             client: Client::new(config),
             on_event: Rc::new(on_event),
-            timers: BTreeMap::new(),
+            timers: SortedMap::new(),
             socket: None,
             socket_generation: 0,
             socket_ever_opened: false,

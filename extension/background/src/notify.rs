@@ -4,7 +4,7 @@
 //! was shown when lives in `storage.session`; what is due is core's to say (`chat::attention`).
 //! A notification never carries a co-browse token.
 
-use std::collections::BTreeSet;
+use cobrowse_agent::sorted::SortedSet;
 
 use cobrowse_agent::chat::attention::{
     attention, attention_of, cobrowse_attention, cobrowse_key, Attention, AttentionKind,
@@ -139,7 +139,8 @@ pub async fn cobrowse_changed(changes: &JsValue, pages_open: bool) {
     let (now, before): (Option<Attachments>, Option<Attachments>) =
         webext::storage::change(changes, storage_keys::COBROWSE);
     let (now, before) = (now.unwrap_or_default(), before.unwrap_or_default());
-    let chats: BTreeSet<String> = now.waiting().union(&before.waiting()).cloned().collect();
+    let mut chats = now.waiting();
+    chats.extend(before.waiting());
     if chats.is_empty() {
         return;
     }
@@ -175,7 +176,7 @@ pub async fn acknowledge() {
         keys
     })
     .await;
-    let ids: BTreeSet<String> = items
+    let ids: SortedSet<String> = items
         .iter()
         .map(notification_id)
         .chain(

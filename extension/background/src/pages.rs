@@ -2,8 +2,8 @@
 //! request is checked for a trusted sender first, then decoded, then answered from storage or
 //! by asking the session; every answer carries a fresh snapshot.
 
+use cobrowse_agent::sorted::{SortedMap, SortedSet};
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
 
 use cobrowse_agent::agent::PageCommand;
 use cobrowse_agent::chat::{ChatHead, Key, Line, Outbox};
@@ -230,7 +230,7 @@ pub async fn chats_changed(changes: &JsValue, keys: &[String]) {
         } else {
             (None, None)
         };
-    let mut deltas: BTreeMap<String, ChatDelta> = BTreeMap::new();
+    let mut deltas: SortedMap<String, ChatDelta> = SortedMap::new();
     let mut removed = Vec::new();
     for key in keys {
         if let Some(id) = Key::head_chat(key) {
@@ -268,11 +268,11 @@ pub async fn chats_changed(changes: &JsValue, keys: &[String]) {
         }
     }
     for d in deltas.values_mut() {
-        d.lines.sort_by_key(|l| l.index);
+        cobrowse_agent::sorted::sort_small_by(&mut d.lines, |a, b| a.index.cmp(&b.index));
     }
     if let Some(outbox) = &outbox {
         let before = old_outbox.unwrap_or_default();
-        let chats: BTreeSet<&str> = outbox.chats().chain(before.chats()).collect();
+        let chats: SortedSet<&str> = outbox.chats().chain(before.chats()).collect();
         for id in chats {
             let now: Vec<_> = outbox.for_chat(id).cloned().collect();
             let was: Vec<_> = before.for_chat(id).cloned().collect();

@@ -5,8 +5,8 @@
 //! pages waiting for the answer to a request. A new worker instance starts them empty and
 //! restores the session from `storage.session` before its first input.
 
+use cobrowse_agent::sorted::SortedMap;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use cobrowse_agent::agent::{Command, Input, LinkId, PageCommand, Session, Ticket, Timer};
@@ -24,11 +24,11 @@ thread_local! {
     static SESSION: RefCell<Session> = RefCell::new(Session::new());
     /// Resolves once the session has its secrets from storage.
     static RESTORED: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
-    static LINKS: RefCell<BTreeMap<LinkId, BayeuxLink>> = const { RefCell::new(BTreeMap::new()) };
-    static TIMERS: RefCell<BTreeMap<Timer, TimerId>> = const { RefCell::new(BTreeMap::new()) };
+    static LINKS: RefCell<SortedMap<LinkId, BayeuxLink>> = const { RefCell::new(SortedMap::new()) };
+    static TIMERS: RefCell<SortedMap<Timer, TimerId>> = const { RefCell::new(SortedMap::new()) };
     /// Pages waiting for the answer to a request: where it goes, and what wakes them.
-    static WAITING: RefCell<BTreeMap<Ticket, (Answer, js_sys::Function)>> =
-        const { RefCell::new(BTreeMap::new()) };
+    static WAITING: RefCell<SortedMap<Ticket, (Answer, js_sys::Function)>> =
+        const { RefCell::new(SortedMap::new()) };
     static TICKETS: Cell<u64> = const { Cell::new(0) };
 }
 

@@ -29,17 +29,17 @@ fn runs_in_a_service_worker_global() {
 async fn request_without_extension_identity_is_refused_as_untrusted() {
     background::start();
     let reply = background::handle_message(
-        json(r#"{"protocol":1,"request":{"type":"get_snapshot"}}"#),
+        json(r#"{"protocol":1,"request":"get_snapshot"}"#),
         json(r#"{"id":"someone","url":"https://shop.example/"}"#),
     )
     .await;
     let reply = stringify(&reply);
-    assert!(reply.contains(r#""type":"refused""#), "{reply}");
+    assert!(reply.contains(r#"{"refused":"#), "{reply}");
     assert!(reply.contains(r#""reason":"untrusted_sender""#), "{reply}");
 }
 
 #[wasm_bindgen_test]
 async fn garbage_message_gets_a_reply_not_a_trap() {
     let reply = background::handle_message(JsValue::UNDEFINED, JsValue::NULL).await;
-    assert!(stringify(&reply).contains(r#""type":"refused""#));
+    assert!(stringify(&reply).contains(r#"{"refused":"#));
 }
