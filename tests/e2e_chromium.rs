@@ -155,6 +155,15 @@ async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
     .await;
 }
 
+#[tokio::test]
+async fn chromium_full_storage_gives_up_the_oldest_finished_chat() {
+    in_browser(
+        Browser::Chromium,
+        support::desk_load::a_full_storage_gives_up_the_oldest_finished_chat,
+    )
+    .await;
+}
+
 /// The service worker stopped while a co-browse is attached: a new worker shows the card as
 /// it was, and after a stop during which the co-browse ended, shows it ended.
 #[tokio::test]

@@ -930,6 +930,19 @@ impl Desk {
             .collect()
     }
 
+    /// When storage refuses a change for want of room (Chrome's 10 MB `storage.local` quota;
+    /// the extension does not ask for `unlimitedStorage`), the finished chat to give up first,
+    /// whatever the retention keeps: the oldest, as pruning would. What is live must be stored;
+    /// `None` when no finished chat is left to give up. Load its head before dropping it.
+    pub fn to_give_up_for_room(&self) -> Option<String> {
+        self.index
+            .chats
+            .iter()
+            .filter(|(_, e)| e.finished)
+            .min_by_key(|(id, e)| (e.since_ms, *id))
+            .map(|(id, _)| id.clone())
+    }
+
     /// Drops these chats (their heads loaded): every record of theirs goes.
     pub fn drop_chats(&mut self, ids: &[String]) {
         for id in ids {
@@ -1269,6 +1282,29 @@ mod tests {
         let (_, removes) = d.writes();
         let removed: Vec<String> = removes.iter().map(Key::name).collect();
         assert_eq!(removed, ["chat:a", "chat:b", "lines:a:0", "lines:b:0"]);
+    }
+
+    #[test]
+    fn storage_full_gives_up_the_oldest_finished_chat_first_and_never_a_live_one() {
+        let mut s = Store::default();
+        for (id, since) in [("newer", 20), ("older", 10)] {
+            s.change(state(id, "Chatting"), since);
+            s.change(state(id, "Completed"), since);
+        }
+        s.change(state("live", "Chatting"), 0);
+        let mut d = Desk {
+            index: s.get(&Key::Index).unwrap(),
+            ..Desk::default()
+        };
+        assert_eq!(d.to_give_up_for_room().as_deref(), Some("older"));
+        d.drop_chats(&["older".into()]);
+        assert_eq!(d.to_give_up_for_room().as_deref(), Some("newer"));
+        d.drop_chats(&["newer".into()]);
+        assert_eq!(
+            d.to_give_up_for_room(),
+            None,
+            "the live chat is never given up"
+        );
     }
 
     #[test]

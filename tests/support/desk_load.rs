@@ -190,3 +190,90 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
     }
     Ok(())
 }
+
+/// Fills `storage.local` up to Chrome's quota (`QUOTA_BYTES`, 10 MB) with one filler value,
+/// leaving less room than a line takes; answers the room left.
+const FILL_STORAGE: &str = "
+    const done = arguments[arguments.length - 1];
+    const local = (globalThis.browser ?? globalThis.chrome).storage.local;
+    (async () => {
+      const room = async () => local.QUOTA_BYTES - await local.getBytesInUse(null);
+      // The key and the value's quotes count too; then step down until it fits.
+      let size = await room() - 'filler'.length - 2 - 100;
+      while (size > 0) {
+        try { await local.set({filler: 'x'.repeat(size)}); break; } catch (e) { size -= 50; }
+      }
+      done(await room());
+    })().catch((e) => done('error: ' + e));";
+
+/// Chrome's `storage.local` full (the extension asks for no `unlimitedStorage`): a customer's
+/// line is still stored and shown, and what gives way is the oldest finished chat, not the
+/// newer one and never a live one. (Firefox's `storage.local` has no such quota.)
+pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Result<(), String> {
+    let server = ReferenceServer::start_from_env(&[]);
+    s.goto("options.html").await?;
+    let line = |text: &str| {
+        json!({"index": 1, "kind": "text", "role": "customer", "nickname": "customer",
+               "text": text, "at_ms": 1_763_000_000_000i64, "internal": false})
+    };
+    let finished = |id: &str, since_ms: i64, text: &str| {
+        json!({"id": id, "state": "Completed", "capabilities": [], "customer": id,
+               "subject": "", "unread": 0, "since_ms": since_ms,
+               "transcript": {"lines": {"1": line(text)}, "complete_through": 1}})
+    };
+    let desk = json!({
+        "chats": {
+            // Its records free far more room than a line takes.
+            "C-older": finished("C-older", 1_763_000_000_000, &"long ago ".repeat(2000)),
+            "C-newer": finished("C-newer", 1_763_500_000_000, "yesterday"),
+        },
+        "outbox": {"items": []},
+        "channel_state": "Ready"
+    });
+    let seeded = in_extension_page(
+        s,
+        "const done = arguments[arguments.length - 1];
+         (globalThis.browser ?? globalThis.chrome).storage.local.set({desk: arguments[0]})
+           .then(() => done('ok'), (e) => done('error: ' + e));",
+        vec![desk],
+    )
+    .await?;
+    if seeded != json!("ok") {
+        return Err(format!("seeding the finished chats: {seeded}"));
+    }
+    sign_in(s, &server).await?;
+    for id in ["C-older", "C-newer"] {
+        s.wait_for(&format!("the finished chat {id}"), || async {
+            s.attr(&format!(".chat-item[data-chat='{id}']"), "data-state")
+                .await
+        })
+        .await?;
+    }
+    let customer = Customer::request(&server, "Pat").await;
+    accept(s, &customer).await?;
+
+    let room = in_extension_page(s, FILL_STORAGE, vec![]).await?;
+    if room.as_i64().is_none_or(|r| r >= 200) {
+        return Err(format!("could not fill storage.local: {room}"));
+    }
+    let text = format!("written to a full storage {}", "!".repeat(400));
+    customer.send(&text).await;
+    s.wait_for("the customer's line, stored and shown", || async {
+        customer_lines(s).await.contains(&text).then_some(())
+    })
+    .await?;
+    s.wait_for("the oldest finished chat given up", || async {
+        s.attr(".chat-item[data-chat='C-older']", "data-state")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    if s.attr(".chat-item[data-chat='C-newer']", "data-state")
+        .await
+        .is_none()
+    {
+        return Err("the newer finished chat was given up too".into());
+    }
+    Ok(())
+}

@@ -181,19 +181,32 @@ async fn migrate() -> Result<Option<Desk>, WebExtError> {
         return Ok(None);
     };
     let desk = old.into_desk();
-    store(&desk).await?;
+    store(&desk, false).await?;
     storage::remove(Area::Local, DESK_V1_KEY).await?;
     webext::log("[cobrowse-agent] chats moved to storage layout 2");
     Ok(Some(desk))
 }
 
-/// Stores what a change altered and removes what it dropped.
-async fn store(desk: &Desk) -> Result<(), WebExtError> {
+/// Stores what a change altered and removes what it dropped; with `removes_first`, the other
+/// way round (to free room before writing).
+async fn store(desk: &Desk, removes_first: bool) -> Result<(), WebExtError> {
     let (writes, removes) = desk.writes();
     let items: Vec<(String, Record<'_>)> = writes.into_iter().map(|(k, r)| (k.name(), r)).collect();
-    storage::set_many(Area::Local, &items).await?;
     let removes: Vec<String> = removes.iter().map(Key::name).collect();
-    storage::remove_many(Area::Local, &removes).await
+    if removes_first {
+        storage::remove_many(Area::Local, &removes).await?;
+    }
+    storage::set_many(Area::Local, &items).await?;
+    if !removes_first {
+        storage::remove_many(Area::Local, &removes).await?;
+    }
+    Ok(())
+}
+
+/// Chrome's refusal when `storage.local` is full (`QUOTA_BYTES quota exceeded`, or
+/// `Resource::kQuotaBytes quota exceeded` in newer versions). Firefox has no such quota.
+fn is_storage_full(e: &WebExtError) -> bool {
+    e.message.contains("QuotaBytes") || e.message.contains("QUOTA_BYTES")
 }
 
 /// Every chat's head (for the list, notifications).
@@ -267,7 +280,22 @@ pub async fn change_desk(change: DeskChange) -> DeskOutcome {
             desk.drop_chats(&prunable);
             outcome.removed.extend(prunable);
         }
-        log_failure("saving chats", store(&desk).await);
+        let mut stored = store(&desk, false).await;
+        // Storage full: what is live must be stored, so the oldest finished chats go first
+        // (core says which), one at a time until the change fits or none is left.
+        while stored.as_ref().is_err_and(is_storage_full) {
+            let Some(id) = desk.to_give_up_for_room() else {
+                break;
+            };
+            log_failure("reading chats", load(&mut desk, &[Key::Head(id.clone())]).await);
+            desk.drop_chats(std::slice::from_ref(&id));
+            webext::log(&format!(
+                "[cobrowse-agent] storage is full: gave up the finished chat {id} to store what is live"
+            ));
+            outcome.removed.push(id);
+            stored = store(&desk, true).await;
+        }
+        log_failure("saving chats", stored);
         outcome
     })
     .await
