@@ -109,18 +109,6 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.entries.retain_mut(|(k, v)| keep(k, v));
     }
 
-    pub fn clear(&mut self) {
-        self.entries.clear();
-    }
-
-    pub fn first_key_value(&self) -> Option<(&K, &V)> {
-        self.entries.first().map(|(k, v)| (k, v))
-    }
-
-    pub fn last_key_value(&self) -> Option<(&K, &V)> {
-        self.entries.last().map(|(k, v)| (k, v))
-    }
-
     pub fn iter(&self) -> Iter<'_, K, V> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
@@ -141,8 +129,8 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.entries.iter_mut().map(|(_, v)| v)
     }
 
-    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = K> + ExactSizeIterator {
-        self.entries.into_iter().map(|(k, _)| k)
+    pub fn clear(&mut self) {
+        self.entries.clear();
     }
 
     pub fn into_values(self) -> impl DoubleEndedIterator<Item = V> + ExactSizeIterator {
@@ -181,10 +169,6 @@ impl<'a, K, V> Entry<'a, K, V> {
             }
         };
         &mut self.map.entries[i].1
-    }
-
-    pub fn or_insert(self, value: V) -> &'a mut V {
-        self.or_insert_with(|| value)
     }
 
     pub fn or_default(self) -> &'a mut V
@@ -369,25 +353,12 @@ impl<T: Ord> SortedSet<T> {
         self.items.first()
     }
 
-    pub fn last(&self) -> Option<&T> {
-        self.items.last()
-    }
-
     pub fn pop_first(&mut self) -> Option<T> {
         (!self.items.is_empty()).then(|| self.items.remove(0))
     }
 
-    pub fn pop_last(&mut self) -> Option<T> {
-        self.items.pop()
-    }
-
     pub fn iter(&self) -> std::slice::Iter<'_, T> {
         self.items.iter()
-    }
-
-    /// The values in order, as a slice.
-    pub fn as_slice(&self) -> &[T] {
-        &self.items
     }
 
     fn from_unsorted(items: Vec<T>) -> Self {
@@ -511,11 +482,7 @@ mod tests {
         *ours.entry(1000).or_default() += 5;
         *std.entry(1000).or_default() += 5;
         assert_eq!(ours.get(&1000), std.get(&1000));
-        assert_eq!(
-            ours.first_key_value(),
-            std.first_key_value(),
-            "first in order"
-        );
+        assert!(ours.iter().eq(std.iter()), "same entries in the same order");
     }
 
     #[test]
@@ -568,6 +535,6 @@ mod tests {
             serde_json::from_str(r#"{"z":1,"a":2,"z":3}"#).unwrap();
         assert!(read.iter().eq(read_std.iter()));
         let read: SortedSet<i64> = serde_json::from_str("[5,1,5,3]").unwrap();
-        assert_eq!(read.as_slice(), &[1, 3, 5]);
+        assert!(read.iter().eq(&[1, 3, 5]));
     }
 }
