@@ -40,20 +40,52 @@ async fn eval(s: &Session, script: &str) -> Value {
 }
 
 /// Stamps, in the popup page, when each customer line's text and each card state first shows.
+/// Only what each mutation added or changed is looked at, so a chat of 1,000 lines costs the
+/// stamping no more than a chat of one.
 const STAMP: &str = "
     window.__seen = {};
-    const note = () => {
-      for (const b of document.querySelectorAll('#transcript li[data-role=customer] .body')) {
-        const t = b.textContent;
-        if (!(t in window.__seen)) window.__seen[t] = Date.now();
-      }
-      const card = document.getElementById('cobrowse');
-      const key = 'card:' + (card ? card.dataset.state : 'none') + ':' + (window.__round || 0);
-      if (!(key in window.__seen)) window.__seen[key] = Date.now();
+    const LINE = '#transcript li[data-role=customer] .body';
+    const stamp = (body, now) => {
+      const t = body.textContent;
+      if (!(t in window.__seen)) window.__seen[t] = now;
     };
-    new MutationObserver(note).observe(document.body, {subtree: true, childList: true,
+    const card = (now) => {
+      const c = document.getElementById('cobrowse');
+      const key = 'card:' + (c ? c.dataset.state : 'none') + ':' + (window.__round || 0);
+      if (!(key in window.__seen)) window.__seen[key] = now;
+    };
+    new MutationObserver((records) => {
+      const now = Date.now();
+      for (const r of records) {
+        const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+        const inside = el?.closest(LINE);
+        if (inside) stamp(inside, now);
+        for (const n of r.addedNodes) {
+          if (n.nodeType !== 1) continue;
+          if (n.matches(LINE)) stamp(n, now);
+          for (const b of n.querySelectorAll(LINE)) stamp(b, now);
+        }
+      }
+      card(now);
+    }).observe(document.body, {subtree: true, childList: true,
       characterData: true, attributes: true, attributeFilter: ['data-state']});
-    note();
+    for (const b of document.querySelectorAll(LINE)) stamp(b, Date.now());
+    card(Date.now());
+    // When the background's stored page first holds each line: what the background took of
+    // the time, the rest is the popup's.
+    window.__stored = {};
+    (globalThis.browser ?? globalThis.chrome).storage.onChanged.addListener((changes, area) => {
+      if (area !== 'local') return;
+      const now = Date.now();
+      for (const [key, change] of Object.entries(changes)) {
+        if (!key.startsWith('lines:') || !Array.isArray(change.newValue)) continue;
+        for (const line of change.newValue) {
+          if (typeof line.text === 'string' && !(line.text in window.__stored)) {
+            window.__stored[line.text] = now;
+          }
+        }
+      }
+    });
     return true;";
 
 async fn seen_at(s: &Session, key: &str) -> f64 {
@@ -327,21 +359,52 @@ async fn intake(browser: Browser) -> Value {
     json!({"steps": steps, "highest_kept_up": highest})
 }
 
-async fn run(browser: Browser) -> Value {
-    let server = ReferenceServer::start_from_env(&["--per-address-limit", "1000"]);
+/// What the desk holds while the figures are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Desk {
+    /// One chat, just accepted.
+    Empty,
+    /// [`crate::full`]: 20 live chats × 1,000 lines and the finished chats kept.
+    Full,
+}
+
+/// The message, hand-over and popup figures with the desk `desk` holds; the message and the
+/// hand-over go to the chat open in the popup (with a full desk, one of 1,000 lines).
+async fn run(browser: Browser, desk: Desk) -> Value {
     let s = Session::start(browser).await;
-    sign_in(&s, &server).await.unwrap();
-    let customer = Customer::request(&server, "Pat").await;
-    accept(&s, &customer).await.unwrap();
+    let (server, customers, held) = match desk {
+        Desk::Empty => {
+            let server = ReferenceServer::start_from_env(&["--per-address-limit", "1000"]);
+            sign_in(&s, &server).await.unwrap();
+            let customer = Customer::request(&server, "Pat").await;
+            accept(&s, &customer).await.unwrap();
+            (
+                server,
+                vec![customer],
+                json!({"live_chats": 1, "finished_chats_held": 0}),
+            )
+        }
+        Desk::Full => {
+            let server = ReferenceServer::start_from_env(&crate::full::SERVER_OPTIONS);
+            let (customers, held) = crate::full::fill(&s, &server).await;
+            (server, customers, held)
+        }
+    };
+    let customer = &customers[0];
     eval(&s, STAMP).await;
     let official = OfficialClient::start(&server);
 
     let (mut message, mut official_message) = (Vec::new(), Vec::new());
+    let mut message_stored = Vec::new();
     for i in 0..MESSAGES {
         let text = format!("bench line {i}");
         let sent = now_ms();
         customer.send(&text).await;
         message.push(seen_at(&s, &text).await - sent);
+        let stored = eval(&s, &format!("return window.__stored[{text:?}] ?? null;")).await;
+        if let Some(at) = stored.as_f64() {
+            message_stored.push(at - sent);
+        }
         official_message.push(official.received_at(&text).await - sent);
         // The server's per-chat limit is 30 writes in 10 s.
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -364,12 +427,19 @@ async fn run(browser: Browser) -> Value {
     let opened = opens(&s).await;
     s.close().await;
     let (m50, m99) = p50_p99(message);
+    let (s50, s99) = if message_stored.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        p50_p99(message_stored.clone())
+    };
     let (o50, o99) = p50_p99(official_message);
     let (c50, c99) = p50_p99(card);
     let mut v = json!({
         "message_to_popup_ms": {"p50": m50, "p99": m99, "n": MESSAGES},
+        "message_to_stored_ms": {"p50": s50, "p99": s99, "n": message_stored.len()},
         "message_to_official_client_ms": {"p50": o50, "p99": o99, "n": MESSAGES},
         "cobrowse_handover_to_card_ms": {"p50": c50, "p99": c99, "n": HANDOVERS},
+        "desk": held,
     });
     if let (Some(v), Value::Object(o)) = (v.as_object_mut(), opened) {
         v.extend(o);
@@ -385,46 +455,127 @@ fn p50_p99_text(figure: &Value, decimals: usize) -> String {
 
 #[tokio::main]
 pub async fn main() {
+    let parts = std::env::var("DESK_BENCH_PARTS").unwrap_or_else(|_| "empty,full,intake".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    let desks: Vec<Desk> = [(Desk::Empty, "empty"), (Desk::Full, "full")]
+        .into_iter()
+        .filter(|(_, name)| part(name))
+        .map(|(desk, _)| desk)
+        .collect();
+    let names = std::env::var("DESK_BENCH_BROWSERS").unwrap_or_else(|_| "chromium,firefox".into());
+    let browsers: Vec<Browser> = [
+        (Browser::Chromium, "chromium"),
+        (Browser::Firefox, "firefox"),
+    ]
+    .into_iter()
+    .filter(|(_, name)| names.split(',').any(|n| n.trim() == *name))
+    .map(|(browser, _)| browser)
+    .collect();
     let mut all = serde_json::Map::new();
-    println!("\n== the agent desk (empty desk, one open chat; in-page clocks) ==");
-    println!(
-        "{:10} {:>24} {:>30} {:>24}",
-        "browser",
-        "message → popup p50/p99",
-        "message → official client p50/p99",
-        "co-browse → card p50/p99"
-    );
-    for browser in [Browser::Chromium, Browser::Firefox] {
-        let v = run(browser).await;
-        let f = |k: &str| p50_p99_text(&v[k], 1);
-        println!(
-            "{:10} {:>24} {:>30} {:>24}",
-            format!("{browser:?}"),
-            f("message_to_popup_ms"),
-            f("message_to_official_client_ms"),
-            f("cobrowse_handover_to_card_ms"),
-        );
-        all.insert(format!("{browser:?}").to_lowercase(), v);
+    let mut rows: Vec<(String, Value)> = Vec::new();
+    for &browser in &browsers {
+        for &desk in &desks {
+            let v = run(browser, desk).await;
+            let desk_name = match desk {
+                Desk::Empty => "empty".to_owned(),
+                Desk::Full => format!(
+                    "full: {} live + {} finished",
+                    v["desk"]["live_chats"], v["desk"]["finished_chats_held"]
+                ),
+            };
+            // Each run as it ends, so a later failure does not lose it.
+            println!(
+                "{browser:?} ({desk_name}): message → popup {}, → stored {}; first paint warm {}, cold {}",
+                p50_p99_text(&v["message_to_popup_ms"], 1),
+                p50_p99_text(&v["message_to_stored_ms"], 1),
+                p50_p99_text(&v["warm_open_to_first_paint_ms"], 0),
+                p50_p99_text(&v["cold_open_to_first_paint_ms"], 0),
+            );
+            rows.push((format!("{browser:?} ({desk_name})"), v.clone()));
+            let entry = all
+                .entry(format!("{browser:?}").to_lowercase())
+                .or_insert_with(|| json!({}));
+            match desk {
+                Desk::Empty => {
+                    if let (Some(o), Value::Object(v)) = (entry.as_object_mut(), v) {
+                        o.extend(v);
+                    }
+                }
+                Desk::Full => entry["full_desk"] = v,
+            }
+        }
     }
-    println!("\n== opening the popup (its own marks: ms from navigation, p50 / p99) ==");
-    println!(
-        "{:10} {:>20} {:>20} {:>20} {:>20}",
-        "browser",
-        "warm → first paint",
-        "warm → connected",
-        "cold → first paint",
-        "cold → connected"
-    );
-    for (browser, v) in &all {
-        let f = |k: &str| p50_p99_text(&v[k], 0);
+    if !rows.is_empty() {
         println!(
-            "{:10} {:>20} {:>20} {:>20} {:>20}",
-            browser,
-            f("warm_open_to_first_paint_ms"),
-            f("warm_open_to_connected_ms"),
-            f("cold_open_to_first_paint_ms"),
-            f("cold_open_to_connected_ms"),
+            "\n== the agent desk (the message and hand-over to the chat open in the popup; in-page clocks) =="
         );
+        println!(
+            "{:42} {:>24} {:>24} {:>34} {:>24}",
+            "browser (desk)",
+            "message → popup p50/p99",
+            "… → stored p50/p99",
+            "message → official client p50/p99",
+            "co-browse → card p50/p99"
+        );
+        for (name, v) in &rows {
+            let f = |k: &str| p50_p99_text(&v[k], 1);
+            println!(
+                "{:42} {:>24} {:>24} {:>34} {:>24}",
+                name,
+                f("message_to_popup_ms"),
+                f("message_to_stored_ms"),
+                f("message_to_official_client_ms"),
+                f("cobrowse_handover_to_card_ms"),
+            );
+        }
+        println!("\n== opening the popup (its own marks: ms from navigation, p50 / p99) ==");
+        println!(
+            "{:42} {:>20} {:>20} {:>20} {:>20}",
+            "browser (desk)",
+            "warm → first paint",
+            "warm → connected",
+            "cold → first paint",
+            "cold → connected"
+        );
+        for (name, v) in &rows {
+            let f = |k: &str| p50_p99_text(&v[k], 0);
+            println!(
+                "{:42} {:>20} {:>20} {:>20} {:>20}",
+                name,
+                f("warm_open_to_first_paint_ms"),
+                f("warm_open_to_connected_ms"),
+                f("cold_open_to_first_paint_ms"),
+                f("cold_open_to_connected_ms"),
+            );
+        }
+    }
+    let p50 = |v: &Value, k: &str| v[k]["p50"].as_f64().unwrap_or(f64::NAN);
+    let ratios: Vec<(String, f64, f64)> = all
+        .iter()
+        .filter(|(_, v)| v.get("full_desk").is_some() && v.get("message_to_popup_ms").is_some())
+        .map(|(browser, v)| {
+            let full = &v["full_desk"];
+            let ratio = |k: &str| p50(full, k) / p50(v, k);
+            (
+                browser.clone(),
+                ratio("message_to_popup_ms"),
+                ratio("warm_open_to_first_paint_ms"),
+            )
+        })
+        .collect();
+    if !ratios.is_empty() {
+        println!("\n== the full desk against the empty one (p50 full / p50 empty; the target is ≤ 1.2×) ==");
+        println!(
+            "{:10} {:>18} {:>26}",
+            "browser", "message → popup", "warm open → first paint"
+        );
+        for (browser, message, paint) in ratios {
+            println!("{browser:10} {message:>17.2}× {paint:>25.2}×");
+        }
+    }
+    if !part("intake") {
+        save(all);
+        return;
     }
     println!(
         "\n== sustained intake (10 chats writing at once, the per-chat limit lifted; a customer \
@@ -434,7 +585,7 @@ pub async fn main() {
         "{:10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>16} {:>8}",
         "browser", "rate/s", "offered/s", "p50 ms", "p99 ms", "max ms", "behind at stop", "missing"
     );
-    for browser in [Browser::Chromium, Browser::Firefox] {
+    for &browser in &browsers {
         let v = intake(browser).await;
         for step in v["steps"].as_array().into_iter().flatten() {
             let f = |k: &str| step[k].as_f64().unwrap_or(f64::NAN);
@@ -461,10 +612,13 @@ pub async fn main() {
                 h["p99_ms"].as_f64().unwrap_or(f64::NAN)
             ),
         }
-        if let Some(o) = all.get_mut(&key).and_then(Value::as_object_mut) {
-            o.insert("intake".into(), v);
-        }
+        all.entry(key).or_insert_with(|| json!({}))["intake"] = v;
     }
+    save(all);
+}
+
+/// The figures to `COBROWSE_BENCH_JSON`, when set.
+fn save(all: serde_json::Map<String, Value>) {
     if let Ok(path) = std::env::var("COBROWSE_BENCH_JSON") {
         std::fs::write(
             &path,

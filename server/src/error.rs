@@ -35,7 +35,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("chat"),
             StoreError::Sql(e) => {
-                tracing::error!(error = %e, "database error");
+                // The debug form carries SQLite's extended code (which kind of busy, say).
+                tracing::error!(error = %e, detail = ?e, "database error");
                 ApiError::new(500, 4, "internal error")
             }
         }
