@@ -23,7 +23,7 @@ use crate::gws::{AgentState, ChatState, OperationName};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -50,6 +50,11 @@ impl RequestEnvelope {
 pub enum PopupRequest {
     /// Everything a page needs to paint.
     GetSnapshot,
+    /// The snapshot again, with the newest `finished` finished chats in its list (the agent
+    /// asked to see more of them).
+    ListFinished {
+        finished: u32,
+    },
     /// Validate and store new settings (options page).
     SaveSettings(Settings),
     /// Sign in to the chat server (checked with `GET /api/v2/me`).
@@ -76,9 +81,11 @@ pub enum PopupRequest {
     MarkRead {
         chat_id: String,
     },
-    /// A chat's transcript and messages on their way (the chat the page shows).
+    /// A chat's newest lines (at least `lines` of them, when it has that many) and its
+    /// messages on their way (the chat the page shows; more lines when the agent reads back).
     OpenChat {
         chat_id: String,
+        lines: u32,
     },
     /// The agent started (true) or stopped (false) typing; the page throttles these.
     Typing {
@@ -208,9 +215,12 @@ pub struct Snapshot {
     pub configured: bool,
     pub worker: WorkerInfo,
     pub agent: AgentStatus,
-    /// Every chat, in the order of the list.
+    /// The chats of the list, in its order: every live one and the newest finished ones.
     pub chats: Vec<ChatSummary>,
-    /// The first chat of the list, whole (what the popup shows first).
+    /// Finished chats kept beyond those in `chats` (`ListFinished` brings more).
+    #[serde(default)]
+    pub finished_more: u32,
+    /// The first chat of the list, its newest lines (what the popup shows first).
     pub open: Option<ChatDetail>,
     /// The chats' co-browses.
     #[serde(default)]
@@ -401,13 +411,23 @@ impl ChatSummary {
     }
 }
 
-/// A chat's transcript (the lines to show) and its messages on their way.
+/// A chat's newest lines (whole pages of its transcript, the newest last), whether earlier
+/// ones are kept beyond them, and its messages on their way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatDetail {
     pub id: String,
     pub lines: Vec<Line>,
+    /// Earlier lines are kept that these do not include (ask for more with `OpenChat`).
+    pub earlier: bool,
     pub outgoing: Vec<OutgoingMessage>,
 }
+
+/// The newest lines a page asks for when it opens a chat: what the popup shows first.
+pub const LINES_FIRST_SHOWN: u32 = 100;
+
+/// The finished chats a snapshot's list holds at first (every live chat is always in it);
+/// the agent asks for more with `ListFinished`.
+pub const FINISHED_FIRST_LISTED: u32 = 20;
 
 /// What changed in one chat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

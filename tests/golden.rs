@@ -98,6 +98,7 @@ fn detail() -> ChatDetail {
     ChatDetail {
         id: "0000Na9B26EF002X".into(),
         lines: vec![line()],
+        earlier: true,
         outgoing: vec![outgoing()],
     }
 }
@@ -132,6 +133,7 @@ fn snapshot() -> Snapshot {
             transport: Some(Transport::WebSocket),
         },
         chats: vec![summary()],
+        finished_more: 3,
         open: Some(detail()),
         cobrowse: vec![cobrowse_view()],
         policy: Policy {
@@ -152,6 +154,10 @@ fn requests_match_fixtures() {
     check(
         "request_get_snapshot",
         &RequestEnvelope::new(PopupRequest::GetSnapshot),
+    );
+    check(
+        "request_list_finished",
+        &RequestEnvelope::new(PopupRequest::ListFinished { finished: 40 }),
     );
     check(
         "request_save_settings",
@@ -231,6 +237,7 @@ fn agent_requests_match_fixtures() {
         "request_open_chat",
         &RequestEnvelope::new(PopupRequest::OpenChat {
             chat_id: "0000Na9B26EF002X".into(),
+            lines: 100,
         }),
     );
     check(
@@ -306,6 +313,7 @@ fn events_match_fixtures() {
 fn fixtures_decode_through_the_background_entry_point() {
     for name in [
         "request_get_snapshot",
+        "request_list_finished",
         "request_save_settings",
         "request_sign_in",
         "request_sign_out",
@@ -420,6 +428,7 @@ fn every_fixture_file_is_checked() {
             "request_enter_cobrowse_code.json",
             "request_get_snapshot.json",
             "request_join_cobrowse.json",
+            "request_list_finished.json",
             "request_mark_read.json",
             "request_open_chat.json",
             "request_retry_message.json",

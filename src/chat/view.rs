@@ -1,7 +1,7 @@
 //! The desk as pages show it: each chat's summary for the list (in the list's order), one chat
 //! whole (its lines and messages on their way), and what changed in a chat.
 
-use super::desk::{ChatChanged, ChatHead, Desk};
+use super::desk::{ChatChanged, ChatHead, Desk, Key};
 use super::outbox::Outbox;
 use crate::gws::OperationName;
 use crate::protocol::{BackgroundEvent, ChatDelta, ChatDetail, ChatSummary, Snapshot};
@@ -61,19 +61,68 @@ impl Desk {
         chats
     }
 
-    /// One loaded chat whole (its pages loaded): the lines to show, its messages on their way.
+    /// The chats a list shows first: every live one, and the newest `finished` finished ones
+    /// (by the index alone, no head read); and how many finished ones are kept beyond those.
+    pub fn listed(&self, finished: usize) -> (Vec<String>, u32) {
+        let mut done: Vec<(i64, &String)> = self
+            .index
+            .chats
+            .iter()
+            .filter(|(_, e)| e.finished)
+            .map(|(id, e)| (e.since_ms, id))
+            .collect();
+        crate::sorted::sort_small_by(&mut done, |a, b| b.cmp(a));
+        let more = done.len().saturating_sub(finished);
+        let ids = self
+            .index
+            .chats
+            .iter()
+            .filter(|(_, e)| !e.finished)
+            .map(|(id, _)| id.clone())
+            .chain(done.into_iter().take(finished).map(|(_, id)| id.clone()))
+            .collect();
+        (ids, u32::try_from(more).unwrap_or(u32::MAX))
+    }
+
+    /// The pages of a loaded chat's head that hold its newest `lines` lines (all its pages
+    /// when it has fewer), the newest first: what opening the chat loads.
+    pub fn newest_pages(&self, chat_id: &str, lines: u32) -> Vec<Key> {
+        let Some(head) = self.heads.get(chat_id) else {
+            return Vec::new();
+        };
+        let mut held = 0u32;
+        head.transcript
+            .pages
+            .iter()
+            .rev()
+            .take_while(|(_, count)| {
+                let more = held < lines;
+                held = held.saturating_add(**count);
+                more
+            })
+            .map(|(page, _)| Key::Page(chat_id.to_owned(), *page))
+            .collect()
+    }
+
+    /// One loaded chat as far as its pages are loaded: the lines to show, whether earlier
+    /// pages are kept beyond them, its messages on their way.
     pub fn detail(&self, chat_id: &str) -> Option<ChatDetail> {
-        self.heads.get(chat_id)?;
+        let head = self.heads.get(chat_id)?;
+        let pages = self.pages.get(chat_id);
+        let earlier = head
+            .transcript
+            .pages
+            .keys()
+            .any(|p| pages.is_none_or(|loaded| loaded.get(p).is_none()));
         Some(ChatDetail {
             id: chat_id.to_owned(),
-            lines: self
-                .pages
-                .get(chat_id)
+            lines: pages
                 .into_iter()
                 .flat_map(|p| p.values().flatten())
                 .filter(|l| l.is_visible())
                 .cloned()
                 .collect(),
+            earlier,
             outgoing: self.outbox.for_chat(chat_id).cloned().collect(),
         })
     }
@@ -197,6 +246,67 @@ mod tests {
         )
     }
 
+    /// A desk holding one chat of `lines` text lines (indexes 1 … `lines`, pages of 100).
+    fn desk_with_lines(lines: i64) -> Desk {
+        let lines: serde_json::Map<String, serde_json::Value> = (1..=lines)
+            .map(|i| {
+                (
+                    i.to_string(),
+                    serde_json::json!({"index": i, "kind": "text", "role": "customer",
+                        "nickname": "Pat", "text": format!("line {i}"), "at_ms": i,
+                        "internal": false}),
+                )
+            })
+            .collect();
+        let v1: crate::chat::legacy::DeskV1 = serde_json::from_value(serde_json::json!({
+            "chats": {"c": {"id": "c", "state": "Chatting", "capabilities": [],
+                "transcript": {"lines": lines, "complete_through": lines.len()}}}
+        }))
+        .unwrap();
+        v1.into_desk()
+    }
+
+    #[test]
+    fn the_list_shows_every_live_chat_and_the_newest_finished_ones() {
+        let mut d = Desk::new();
+        d.change(state("live", "Chatting", r#""SendMessage""#), 5);
+        for (n, at) in [("old", 1), ("newer", 3), ("newest", 4), ("mid", 2)] {
+            d.change(state(n, "Chatting", ""), at);
+            d.change(state(n, "Completed", ""), at);
+        }
+        assert_eq!(
+            d.listed(2),
+            (vec!["live".into(), "newest".into(), "newer".into()], 2)
+        );
+        assert_eq!(d.listed(10).1, 0);
+        assert_eq!(d.listed(10).0.len(), 5);
+        assert_eq!(d.listed(0), (vec!["live".into()], 4));
+    }
+
+    #[test]
+    fn opening_a_chat_loads_the_pages_of_its_newest_lines() {
+        let d = desk_with_lines(250);
+        let page = |p: i64| Key::Page("c".into(), p);
+        // Pages of 100 indexes: 1–99, 100–199, 200–250.
+        assert_eq!(d.newest_pages("c", 50), [page(2)]);
+        assert_eq!(d.newest_pages("c", 51), [page(2)]);
+        assert_eq!(d.newest_pages("c", 52), [page(2), page(1)]);
+        assert_eq!(d.newest_pages("c", 1000), [page(2), page(1), page(0)]);
+        assert_eq!(d.newest_pages("c", 0), Vec::<Key>::new());
+        assert_eq!(d.newest_pages("unknown", 100), Vec::<Key>::new());
+
+        // What is loaded is what the detail brings; earlier pages are said to exist.
+        let whole = d.detail("c").unwrap();
+        assert_eq!(whole.lines.len(), 250);
+        assert!(!whole.earlier);
+        let mut newest = d.clone();
+        newest.pages.get_mut("c").unwrap().retain(|p, _| *p == 2);
+        let detail = newest.detail("c").unwrap();
+        assert_eq!(detail.lines.first().map(|l| l.index), Some(200));
+        assert_eq!(detail.lines.len(), 51);
+        assert!(detail.earlier);
+    }
+
     #[test]
     fn waiting_chats_come_first_and_finished_ones_last() {
         let mut d = Desk::new();
@@ -279,6 +389,7 @@ mod tests {
         let mut shown = ChatDetail {
             id: "c".into(),
             lines: vec![line(1, "a"), line(3, "c")],
+            earlier: false,
             outgoing: Vec::new(),
         };
         let mut d = Desk::new();

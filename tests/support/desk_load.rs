@@ -81,6 +81,9 @@ pub async fn ten_chatty_customers_are_kept_up_with(s: &Session) -> Result<(), St
     Ok(())
 }
 
+/// Lines of the upgraded live chat: three pages of 100 indexes (1–99, 100–199, 200–250).
+const OLD_LINES: i64 = 250;
+
 /// What the previous build (storage layout 1) kept: one `desk` key with every chat.
 fn layout_1_desk() -> Value {
     let line = |index: i64, role: &str, text: &str| {
@@ -88,16 +91,28 @@ fn layout_1_desk() -> Value {
                "text": text, "at_ms": 1_764_000_000_000i64 + index, "internal": false})
     };
     let mut lines = serde_json::Map::new();
-    for i in 1..=150 {
+    for i in 1..=OLD_LINES {
         let role = if i % 2 == 1 { "customer" } else { "agent" };
         lines.insert(i.to_string(), line(i, role, &format!("old line {i}")));
     }
-    json!({
+    let mut chats = serde_json::Map::new();
+    // Older finished chats beyond the 20 the list shows first.
+    for n in 0..EXTRA_FINISHED {
+        chats.insert(
+            format!("C-past-{n:02}"),
+            json!({"id": format!("C-past-{n:02}"), "state": "Completed", "capabilities": [],
+                   "customer": format!("Past {n}"), "subject": "", "unread": 0,
+                   "since_ms": 1_762_000_000_000i64 + n as i64,
+                   "transcript": {"lines": {"1": line(1, "customer", "long ago")},
+                                  "complete_through": 1}}),
+        );
+    }
+    let mut desk = json!({
         "chats": {
             "C-old": {
                 "id": "C-old", "state": "Chatting", "capabilities": ["SendMessage", "Complete"],
                 "customer": "Olga", "subject": "Upgrade", "unread": 2, "since_ms": 1_764_000_000_000i64,
-                "transcript": {"lines": lines, "complete_through": 150}
+                "transcript": {"lines": lines, "complete_through": OLD_LINES}
             },
             "C-done": {
                 "id": "C-done", "state": "Completed", "capabilities": [],
@@ -107,11 +122,16 @@ fn layout_1_desk() -> Value {
         },
         "outbox": {"items": [{
             "client_id": "m-old", "chat_id": "C-old", "text": "queued before the upgrade",
-            "state": {"state": "queued"}, "attempts": 0, "after_index": 150, "not_before_ms": 0
+            "state": {"state": "queued"}, "attempts": 0, "after_index": OLD_LINES, "not_before_ms": 0
         }]},
         "channel_state": "Ready"
-    })
+    });
+    desk["chats"].as_object_mut().unwrap().extend(chats);
+    desk
 }
+
+/// Finished chats of the upgraded desk besides `C-done`: 25 finished in all.
+const EXTRA_FINISHED: usize = 24;
 
 /// Runs `script` (its last argument is the callback) in the extension page shown.
 async fn in_extension_page(s: &Session, script: &str, args: Vec<Value>) -> Result<Value, String> {
@@ -139,14 +159,34 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
 
     s.goto("popup.html").await?;
     open_chat(s, "C-old").await?;
-    let want: Vec<String> = (1..=150)
-        .step_by(2)
-        .map(|i| format!("old line {i}"))
-        .collect();
-    s.wait_for("the old chat's customer lines", || async {
-        (customer_lines(s).await == want).then_some(())
-    })
-    .await?;
+    // A long transcript shows its newest 100 lines; each "Show earlier lines" shows 100 more,
+    // loading pages the popup does not hold yet (opening it loaded 200–250 and 100–199).
+    let customer_lines_from = |first: i64| -> Vec<String> {
+        (first..=OLD_LINES)
+            .filter(|i| i % 2 == 1)
+            .map(|i| format!("old line {i}"))
+            .collect()
+    };
+    for (first, what) in [
+        (151, "the old chat's newest customer lines"),
+        (51, "100 earlier lines, loaded"),
+        (1, "every line"),
+    ] {
+        if first < 151 {
+            s.click("#earlier-lines").await?;
+        }
+        let want = customer_lines_from(first);
+        s.wait_for(what, || async {
+            (customer_lines(s).await == want).then_some(())
+        })
+        .await?;
+        let offered = s.text("#earlier-lines").await.is_some();
+        if offered != (first > 1) {
+            return Err(format!(
+                "with lines from {first} shown, earlier lines offered: {offered}"
+            ));
+        }
+    }
     s.wait_for("the message queued before the upgrade", || async {
         s.attr("li.outgoing[data-client-id='m-old']", "data-state")
             .await
@@ -178,6 +218,7 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
         "chat:C-old",
         "lines:C-old:0",
         "lines:C-old:1",
+        "lines:C-old:2",
         "chat:C-done",
         "lines:C-done:0",
     ] {
@@ -188,6 +229,42 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
     if keys.iter().any(|k| k == "desk") {
         return Err(format!("the layout 1 key is still stored: {keys:?}"));
     }
+    // Opened afresh, the list holds the live chat and the newest 20 finished chats (while
+    // migrating, each migrated chat came as a change); the other 5 on request.
+    s.goto("popup.html").await?;
+    open_chat(s, "C-old").await?;
+    let finished_listed = || async {
+        s.client
+            .execute(
+                "return document.querySelectorAll('.chat-item[data-state=Completed]').length;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+    };
+    s.wait_for("the newest 20 finished chats listed", || async {
+        (finished_listed().await == Some(20)).then_some(())
+    })
+    .await?;
+    let more = s.text("#more-finished").await.unwrap_or_default();
+    if !more.contains('5') {
+        return Err(format!(
+            "the 5 other finished chats are not offered: {more:?}"
+        ));
+    }
+    s.click("#more-finished").await?;
+    s.wait_for("all 25 finished chats listed", || async {
+        (finished_listed().await == Some(25)).then_some(())
+    })
+    .await?;
+    if s.text("#more-finished").await.is_some() {
+        return Err("every finished chat is listed, yet more are offered".into());
+    }
+    if s.attr("#chat", "data-chat").await.as_deref() != Some("C-old") {
+        return Err("listing more finished chats changed the chat shown".into());
+    }
+
     Ok(())
 }
 

@@ -281,6 +281,11 @@ pub async fn chats_survive_a_soak_of_faults(s: &Session) -> Result<(), String> {
         open_chat(s, &c.chat_id).await?;
         let settled = s
             .wait_for_within(&format!("chat {n} to settle"), SETTLE, || async {
+                // A long chat shows its newest lines first: show them all.
+                if s.text("#earlier-lines").await.is_some() {
+                    let _ = s.click("#earlier-lines").await;
+                    return None;
+                }
                 let customer = texts(s, CUSTOMER_LINES).await.ok()?;
                 let agent = texts(s, AGENT_LINES).await.ok()?;
                 let pending = texts(s, OUTGOING).await.ok()?;

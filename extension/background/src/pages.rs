@@ -10,7 +10,8 @@ use cobrowse_agent::chat::{ChatHead, Key, Line, Outbox};
 use cobrowse_agent::cobrowse::Attachments;
 use cobrowse_agent::protocol::{
     decode_request, BackgroundEvent, ChatDelta, PopupReply, PopupRequest, Problem, Refusal,
-    RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, PROTOCOL_VERSION,
+    RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, FINISHED_FIRST_LISTED,
+    LINES_FIRST_SHOWN, PROTOCOL_VERSION,
 };
 use cobrowse_agent::sender::{classify_sender, MessageSender, SenderTrust};
 use cobrowse_agent::storage_keys;
@@ -34,8 +35,32 @@ fn storage_refusal(e: WebExtError) -> Refusal {
     Refusal::of(Problem::Storage, e.to_string())
 }
 
-/// Reads everything a page paints from storage.
+/// How many times a snapshot is read again because a change was stored while it was read;
+/// after that it is read in the storage queue, where no change can come between.
+const SNAPSHOT_READS: usize = 3;
+
+/// Reads everything a page paints from storage, as of one moment. The reads take several
+/// storage calls, and a change stored between them has its delta pushed before this snapshot
+/// goes out: a page would then replace the newer state with the older one (a chat invited
+/// while the desk was read went missing from the list). So the snapshot is read again until no
+/// change was stored while it was read.
 async fn load_snapshot() -> Result<Snapshot, Refusal> {
+    load_snapshot_listing(FINISHED_FIRST_LISTED).await
+}
+
+/// [`load_snapshot`] with the newest `finished` finished chats in its list.
+async fn load_snapshot_listing(finished: u32) -> Result<Snapshot, Refusal> {
+    for _ in 0..SNAPSHOT_READS {
+        let before = store::finished_jobs();
+        let snapshot = read_snapshot(finished).await?;
+        if store::finished_jobs() == before {
+            return Ok(snapshot);
+        }
+    }
+    store::serialized(read_snapshot(finished)).await
+}
+
+async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
     let stored = match store::settings().await {
         Ok(s) => s,
         // A value we cannot read (older build, hand-edited) is shown as defaults, not an error
@@ -47,14 +72,14 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         Err(e) => return Err(storage_refusal(e)),
     };
     let policy = store::policy().await;
-    let mut desk = store::desk_heads().await;
+    let (mut desk, finished_more) = store::listed_heads(finished).await;
     let mut agent = store::status().await;
     agent.channel_state = desk.meta.channel_state;
     let chats = desk.summaries(!agent.signed_in);
-    // The popup shows the first chat of the list first: it comes whole.
+    // The popup shows the first chat of the list first: its newest lines come with it.
     let open = match chats.first() {
         Some(first) => {
-            store::load_pages(&mut desk, &first.id).await;
+            store::load_pages(&mut desk, &first.id, LINES_FIRST_SHOWN).await;
             desk.detail(&first.id)
         }
         None => None,
@@ -71,6 +96,7 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
         notify: store::notify_settings().await,
         retention: store::retention().await,
         chats,
+        finished_more,
         open,
         agent,
     })
@@ -79,6 +105,9 @@ async fn load_snapshot() -> Result<Snapshot, Refusal> {
 async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
     let command = match request {
         PopupRequest::GetSnapshot => return Ok(PopupReply::Snapshot(load_snapshot().await?)),
+        PopupRequest::ListFinished { finished } => {
+            return Ok(PopupReply::Snapshot(load_snapshot_listing(finished).await?))
+        }
         PopupRequest::SaveSettings(settings) => {
             let settings = store::policy().await.allows(&settings).map_err(|e| {
                 Refusal::new(
@@ -104,16 +133,18 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
                 .map_err(storage_refusal)?;
             return Ok(PopupReply::SettingsSaved(load_snapshot().await?));
         }
-        PopupRequest::OpenChat { chat_id } => {
-            let mut desk = store::desk_heads().await;
-            store::load_pages(&mut desk, &chat_id).await;
-            return desk.detail(&chat_id).map(PopupReply::Chat).ok_or_else(|| {
-                Refusal::new(
-                    RefusalReason::MalformedRequest,
-                    "errorInternal",
-                    "no such chat",
-                )
-            });
+        PopupRequest::OpenChat { chat_id, lines } => {
+            return store::one_chat(&chat_id, lines)
+                .await
+                .detail(&chat_id)
+                .map(PopupReply::Chat)
+                .ok_or_else(|| {
+                    Refusal::new(
+                        RefusalReason::MalformedRequest,
+                        "errorInternal",
+                        "no such chat",
+                    )
+                });
         }
         PopupRequest::SignIn(credentials) => PageCommand::SignIn(credentials),
         PopupRequest::SignOut => PageCommand::SignOut,

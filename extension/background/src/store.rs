@@ -7,7 +7,7 @@
 //! notifications were shown, the co-browses attached to chats (secrets and per-browser-session
 //! facts). `storage.managed`: the administrator's policy (read only).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 
 use cobrowse_agent::agent::Write;
@@ -27,6 +27,10 @@ use webext::WebExtError;
 thread_local! {
     /// The last job in the queue: the next one waits for it.
     static TAIL: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
+    /// How many serialized jobs this instance has finished: a reader that spans several
+    /// storage calls compares it before and after to know nothing was written in between
+    /// (a count, not state: nothing is decided from its value).
+    static FINISHED_JOBS: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Runs `f` after every earlier serialized job has finished.
@@ -38,10 +42,16 @@ pub async fn serialized<T>(f: impl Future<Output = T>) -> T {
         let _ = JsFuture::from(p).await;
     }
     let out = f.await;
+    FINISHED_JOBS.with(|n| n.set(n.get() + 1));
     if let Some(r) = resolve {
         let _ = r.call0(&JsValue::UNDEFINED);
     }
     out
+}
+
+/// The serialized jobs finished so far (see [`serialized`]).
+pub fn finished_jobs() -> u64 {
+    FINISHED_JOBS.with(Cell::get)
 }
 
 fn log_failure(what: &str, result: Result<(), WebExtError>) {
@@ -228,23 +238,46 @@ pub async fn desk_heads() -> Desk {
     desk
 }
 
+/// The heads of the chats a list shows first (every live one and the newest `finished`
+/// finished ones: what a snapshot reads does not grow with the finished chats kept), and how
+/// many finished chats are kept beyond them.
+pub async fn listed_heads(finished: u32) -> (Desk, u32) {
+    let mut desk = match load_base().await {
+        Ok(d) => d,
+        Err(e) => {
+            log_failure("reading chats", Err(e));
+            return (Desk::new(), 0);
+        }
+    };
+    let (ids, more) = desk.listed(finished as usize);
+    load_heads(&mut desk, ids.into_iter()).await;
+    (desk, more)
+}
+
+/// One chat with the pages of its newest `lines` lines (and the small records): what opening
+/// it costs does not grow with the rest of the desk.
+pub async fn one_chat(chat_id: &str, lines: u32) -> Desk {
+    let mut desk = match load_base().await {
+        Ok(d) => d,
+        Err(e) => {
+            log_failure("reading chats", Err(e));
+            return Desk::new();
+        }
+    };
+    load_heads(&mut desk, std::iter::once(chat_id.to_owned())).await;
+    load_pages(&mut desk, chat_id, lines).await;
+    desk
+}
+
 /// Loads these chats' heads into `desk`.
 pub async fn load_heads(desk: &mut Desk, ids: impl Iterator<Item = String>) {
     let heads: Vec<Key> = ids.map(Key::Head).collect();
     log_failure("reading chats", load(desk, &heads).await);
 }
 
-/// Loads one chat's pages (its head loaded) into `desk`.
-pub async fn load_pages(desk: &mut Desk, chat_id: &str) {
-    let Some(head) = desk.heads.get(chat_id) else {
-        return;
-    };
-    let pages: Vec<Key> = head
-        .transcript
-        .pages
-        .keys()
-        .map(|p| Key::Page(head.id.clone(), *p))
-        .collect();
+/// Loads the pages of one chat's newest `lines` lines (its head loaded) into `desk`.
+pub async fn load_pages(desk: &mut Desk, chat_id: &str, lines: u32) {
+    let pages = desk.newest_pages(chat_id, lines);
     log_failure("reading a transcript", load(desk, &pages).await);
 }
 

@@ -12,7 +12,9 @@ mod transcript;
 use cobrowse_agent::gws::cobrowse::SessionState;
 use cobrowse_agent::gws::ChatState;
 use cobrowse_agent::presence::{Availability, Connection, Presence};
-use cobrowse_agent::protocol::{ChatDetail, ChatSummary, PopupRequest, Snapshot};
+use cobrowse_agent::protocol::{
+    ChatDetail, ChatSummary, PopupRequest, Snapshot, FINISHED_FIRST_LISTED, LINES_FIRST_SHOWN,
+};
 use yew::prelude::*;
 
 use crate::backend::act;
@@ -26,14 +28,26 @@ use sign_in::SignInView;
 /// from connected to connecting when it grows old).
 const PRESENCE_TICK_MS: i32 = 5_000;
 
+thread_local! {
+    /// The page's `Intl.DateTimeFormat` for times of day, made once: a formatter costs far more
+    /// to make than to use, and a transcript shows a time on every line.
+    static CLOCK: js_sys::Function = {
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
+        let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
+        let locales = js_sys::Array::of1(&crate::i18n::ui_locale().into());
+        js_sys::Intl::DateTimeFormat::new(&locales, &options).format()
+    };
+}
+
 /// A time of day in the page's locale, e.g. `10:42` (`de`) or `10:42 AM` (`en`).
 pub(crate) fn clock(ms: i64) -> String {
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"hour".into(), &"2-digit".into());
-    let _ = js_sys::Reflect::set(&options, &"minute".into(), &"2-digit".into());
-    js_sys::Date::new(&(ms as f64).into())
-        .to_locale_time_string_with_options(&crate::i18n::ui_locale(), &options)
-        .into()
+    let date = js_sys::Date::new(&(ms as f64).into());
+    CLOCK
+        .with(|format| format.call1(&wasm_bindgen::JsValue::NULL, &date))
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
 }
 
 /// The newest customer text across all chats: a key that changes with every new one, and what
@@ -54,12 +68,15 @@ fn newest_customer_text(chats: &[ChatSummary]) -> Option<(String, String)> {
 #[derive(Properties, PartialEq)]
 pub struct DeskProps {
     pub snapshot: Snapshot,
-    /// The chat loaded whole (its lines), if any.
+    /// The chat loaded (its newest lines), if any.
     #[prop_or_default]
     pub open: Option<ChatDetail>,
-    /// Load this chat whole.
+    /// Load this chat's newest lines (at least this many).
     #[prop_or_default]
-    pub on_open: Callback<String>,
+    pub on_open: Callback<(String, u32)>,
+    /// List this many of the newest finished chats.
+    #[prop_or_default]
+    pub on_list_finished: Callback<u32>,
 }
 
 /// `performance` marks the benchmarks read (`cargo xtask bench desk`): the desk first painted
@@ -144,7 +161,7 @@ pub fn desk_view(props: &DeskProps) -> Html {
         let on_open = props.on_open.clone();
         use_effect_with((wanted, loaded), move |(wanted, loaded)| {
             if let Some(id) = wanted.as_ref().filter(|w| Some(*w) != loaded.as_ref()) {
-                on_open.emit(id.clone());
+                on_open.emit((id.clone(), LINES_FIRST_SHOWN));
             }
         });
     }
@@ -161,9 +178,26 @@ pub fn desk_view(props: &DeskProps) -> Html {
             }
         })
     };
+    // The list holds every live chat and the newest finished ones; more on request.
+    let more_finished = (s.finished_more > 0).then(|| {
+        let listed = s.chats.iter().filter(|c| c.state.is_finished()).count();
+        let want = u32::try_from(listed)
+            .unwrap_or(u32::MAX)
+            .saturating_add(FINISHED_FIRST_LISTED);
+        let on_list_finished = props.on_list_finished.clone();
+        let onclick = Callback::from(move |_: MouseEvent| on_list_finished.emit(want));
+        html! {
+            <button id="more-finished" type="button" class="link more-finished" {onclick}>
+                { t_with("buttonMoreFinished", &[&s.finished_more.to_string()]) }
+            </button>
+        }
+    });
     let list = html! {
-        <ChatList chats={s.chats.clone()} cobrowse={s.cobrowse.clone()}
-            current={current.as_ref().map(|c| c.id.clone())} {on_select} />
+        <>
+            <ChatList chats={s.chats.clone()} cobrowse={s.cobrowse.clone()}
+                current={current.as_ref().map(|c| c.id.clone())} {on_select} />
+            { for more_finished }
+        </>
     };
     let pane = current.map(|c| {
         let cobrowse = s.cobrowse.iter().find(|v| v.chat_id == c.id).cloned();
@@ -181,7 +215,7 @@ pub fn desk_view(props: &DeskProps) -> Html {
             });
         html! {
             <ChatPane chat={c} {detail} {cobrowse} cobrowse_busy_with={busy_with}
-                on_error={on_error.clone()} />
+                on_open={props.on_open.clone()} on_error={on_error.clone()} />
         }
     });
     if !s.agent.signed_in {

@@ -1,5 +1,6 @@
 //! The toolbar popup: a view of the desk, painted from the background's snapshot and kept up
-//! to date by what it pushes (core's `PageModel` merges it); the open chat is loaded whole.
+//! to date by what it pushes (core's `PageModel` merges it); the open chat's newest lines are
+//! loaded, earlier ones when the agent reads back.
 
 use std::rc::Rc;
 
@@ -50,13 +51,25 @@ impl Reducible for PopupState {
     }
 }
 
-/// Loads chat `id` whole into the popup's state.
-fn open_chat(id: String, state: UseReducerDispatcher<PopupState>) {
+/// Loads chat `id`'s newest `lines` lines into the popup's state.
+fn open_chat(id: String, lines: u32, state: UseReducerDispatcher<PopupState>) {
     spawn_local(async move {
         if let Ok(PopupReply::Chat(detail)) =
-            backend::request(PopupRequest::OpenChat { chat_id: id }).await
+            backend::request(PopupRequest::OpenChat { chat_id: id, lines }).await
         {
             state.dispatch(PopupAction::Opened(detail));
+        }
+    });
+}
+
+/// Lists the newest `finished` finished chats: the snapshot again, merged as a pushed one
+/// (the open chat stays).
+fn list_finished(finished: u32, state: UseReducerDispatcher<PopupState>) {
+    spawn_local(async move {
+        if let Ok(PopupReply::Snapshot(s)) =
+            backend::request(PopupRequest::ListFinished { finished }).await
+        {
+            state.dispatch(PopupAction::Pushed(BackgroundEvent::Snapshot(s)));
         }
     });
 }
@@ -88,7 +101,11 @@ pub fn popup_app() -> Html {
     }
     let on_open = {
         let dispatch = state.dispatcher();
-        Callback::from(move |id: String| open_chat(id, dispatch.clone()))
+        Callback::from(move |(id, lines): (String, u32)| open_chat(id, lines, dispatch.clone()))
+    };
+    let on_list_finished = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |finished: u32| list_finished(finished, dispatch.clone()))
     };
     html! {
         <main class="popup">
@@ -99,7 +116,7 @@ pub fn popup_app() -> Html {
                     PopupState::Failed(message) => html! { <p id="status" class="error" role="alert">{ message.clone() }</p> },
                     PopupState::Ready(model) => html! {
                         <>
-                            <crate::desk::DeskView snapshot={model.snapshot.clone()} open={model.open.clone()} {on_open} />
+                            <crate::desk::DeskView snapshot={model.snapshot.clone()} open={model.open.clone()} {on_open} {on_list_finished} />
                             <Footer snapshot={model.snapshot.clone()} />
                         </>
                     },

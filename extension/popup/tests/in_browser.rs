@@ -53,6 +53,7 @@ async fn settings_with_markup_render_as_text() {
             ..Default::default()
         },
         chats: Vec::new(),
+        finished_more: 0,
         open: None,
         cobrowse: Vec::new(),
         policy: Default::default(),
@@ -130,6 +131,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             typing: None,
             customer_words: None,
         }],
+        finished_more: 0,
         open: None,
         cobrowse: Vec::new(),
         policy: Default::default(),
@@ -147,6 +149,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
             at_ms: None,
             internal: false,
         }],
+        earlier: false,
         outgoing: Vec::new(),
     });
     let props = DeskProps {

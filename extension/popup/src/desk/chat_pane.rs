@@ -25,6 +25,9 @@ pub struct ChatPaneProps {
     /// The customer of another chat whose co-browse is active.
     #[prop_or_default]
     pub cobrowse_busy_with: Option<String>,
+    /// Load this chat's newest lines (at least this many): the agent reads back.
+    #[prop_or_default]
+    pub on_open: Callback<(String, u32)>,
     pub on_error: Callback<Option<String>>,
 }
 
@@ -77,7 +80,12 @@ pub fn chat_pane(props: &ChatPaneProps) -> Html {
                     on_error={props.on_error.clone()} />
             }
             if let Some(d) = props.detail.clone() {
-                <Transcript key={c.id.clone()} lines={d.lines} outgoing={d.outgoing} on_error={props.on_error.clone()} />
+                <Transcript key={c.id.clone()} lines={d.lines} earlier={d.earlier} outgoing={d.outgoing}
+                    on_earlier={props.on_open.reform({
+                        let id = c.id.clone();
+                        move |lines| (id.clone(), lines)
+                    })}
+                    on_error={props.on_error.clone()} />
             } else {
                 <ol id="transcript" class="transcript" aria-busy="true"></ol>
             }

@@ -3,7 +3,7 @@
 
 use cobrowse_agent::chat::transcript::{Line, LineKind};
 use cobrowse_agent::chat::OutgoingMessage;
-use cobrowse_agent::protocol::PopupRequest;
+use cobrowse_agent::protocol::{PopupRequest, LINES_FIRST_SHOWN};
 use yew::prelude::*;
 
 use super::clock;
@@ -12,7 +12,14 @@ use crate::i18n::t;
 
 #[derive(Properties, PartialEq)]
 pub struct TranscriptProps {
+    /// The newest lines loaded (a long chat's earlier ones are loaded when asked for).
     pub lines: Vec<Line>,
+    /// Earlier lines are kept beyond `lines`.
+    #[prop_or_default]
+    pub earlier: bool,
+    /// Load at least this many of the newest lines.
+    #[prop_or_default]
+    pub on_earlier: Callback<u32>,
     pub outgoing: Vec<OutgoingMessage>,
     pub on_error: Callback<Option<String>>,
 }
@@ -99,6 +106,11 @@ fn outgoing(m: &OutgoingMessage, on_error: &Callback<Option<String>>) -> Html {
     }
 }
 
+/// The newest lines a transcript shows at first, and how many more each "Show earlier lines"
+/// adds (loading them when they are not loaded yet): what a render builds and compares stays
+/// the same however long the chat has gone on.
+const LINES_SHOWN: usize = LINES_FIRST_SHOWN as usize;
+
 /// Within this many pixels of the bottom counts as reading the newest line.
 const AT_BOTTOM_PX: i32 = 24;
 
@@ -123,6 +135,7 @@ pub fn transcript(props: &TranscriptProps) -> Html {
     // Where the list was scrolled to last (by us or the agent).
     let last_top = use_mut_ref(|| 0);
     let unseen = use_state(|| false);
+    let shown = use_state(|| LINES_SHOWN);
     let newest = (props.lines.last().map(|l| l.index), props.outgoing.len());
     {
         let (list, following, last_top, unseen) = (
@@ -180,10 +193,30 @@ pub fn transcript(props: &TranscriptProps) -> Html {
             unseen.set(false);
         })
     };
+    let from = props.lines.len().saturating_sub(*shown);
+    let earlier = (from > 0 || props.earlier).then(|| {
+        let (shown, following, loaded) = (shown.clone(), following.clone(), props.lines.len());
+        let (kept, on_earlier) = (props.earlier, props.on_earlier.clone());
+        Callback::from(move |_: MouseEvent| {
+            *following.borrow_mut() = false;
+            let more = *shown + LINES_SHOWN;
+            if more > loaded && kept {
+                on_earlier.emit(u32::try_from(more).unwrap_or(u32::MAX));
+            }
+            shown.set(more);
+        })
+    });
     html! {
         <div class="transcript-wrap">
             <ol id="transcript" class="transcript" ref={list} {onscroll}>
-                { for props.lines.iter().map(line) }
+                if let Some(onclick) = earlier {
+                    <li key="earlier" class="earlier">
+                        <button id="earlier-lines" type="button" class="link" {onclick}>
+                            { t("buttonEarlierLines") }
+                        </button>
+                    </li>
+                }
+                { for props.lines[from..].iter().map(line) }
                 { for props.outgoing.iter().map(|m| outgoing(m, &props.on_error)) }
             </ol>
             if *unseen {
