@@ -46,6 +46,10 @@ impl Notification {
             #[serde(rename = "messageType")]
             message_type: String,
         }
+        // Serde would also read a sequence (`["MessageLogUpdated", …]`) as a struct.
+        if !text.trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("a notification is a JSON object"));
+        }
         let tag: Tag = serde_json::from_str(text)?;
         Ok(match tag.message_type.as_str() {
             "ChatStateChangeMessage" => {

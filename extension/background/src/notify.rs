@@ -117,9 +117,10 @@ fn cobrowse_items(attachments: &Attachments, customer: impl Fn(&str) -> String) 
         .collect()
 }
 
-/// Everything that needs the agent now: chats and co-browses.
+/// Everything that needs the agent now: chats and co-browses (only live chats can need the
+/// agent, so the finished ones kept are not read).
 async fn everything() -> Vec<Attention> {
-    let desk = store::desk_heads().await;
+    let (desk, _) = store::listed_heads(0).await;
     let customer = |id: &str| {
         desk.heads
             .get(id)

@@ -219,25 +219,6 @@ fn is_storage_full(e: &WebExtError) -> bool {
     e.message.contains("QuotaBytes") || e.message.contains("QUOTA_BYTES")
 }
 
-/// Every chat's head (for the list, notifications).
-pub async fn desk_heads() -> Desk {
-    let mut desk = match load_base().await {
-        Ok(d) => d,
-        Err(e) => {
-            log_failure("reading chats", Err(e));
-            return Desk::new();
-        }
-    };
-    let heads: Vec<Key> = desk
-        .index
-        .chats
-        .keys()
-        .map(|id| Key::Head(id.clone()))
-        .collect();
-    log_failure("reading chats", load(&mut desk, &heads).await);
-    desk
-}
-
 /// The heads of the chats a list shows first (every live one and the newest `finished`
 /// finished ones: what a snapshot reads does not grow with the finished chats kept), and how
 /// many finished chats are kept beyond them.

@@ -156,6 +156,7 @@ async fn customer_text_in_a_chat_renders_as_text() {
         snapshot,
         open,
         on_open: Default::default(),
+        on_list_finished: Default::default(),
     };
     yew::Renderer::<DeskView>::with_root_and_props(root.clone(), props).render();
     let line = wait_for(&root, |r| text_of(r, "#transcript li[data-index='1']")).await;
