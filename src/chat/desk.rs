@@ -911,13 +911,7 @@ impl Desk {
     /// `finished_chats`. Their heads must be loaded before [`Desk::drop_chats`] drops them.
     pub fn prunable(&self, retention: Retention) -> Vec<String> {
         let keep = retention.clamped().finished_chats as usize;
-        let mut finished: Vec<(i64, &String)> = self
-            .index
-            .chats
-            .iter()
-            .filter(|(_, e)| e.finished)
-            .map(|(id, e)| (e.since_ms, id))
-            .collect();
+        let mut finished = self.finished_chats();
         let drop = finished.len().saturating_sub(keep);
         if drop == 0 {
             return Vec::new();
@@ -927,6 +921,16 @@ impl Desk {
             .into_iter()
             .take(drop)
             .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    /// The finished chats of the index, each with when the agent first saw it (unsorted).
+    pub(crate) fn finished_chats(&self) -> Vec<(i64, &String)> {
+        self.index
+            .chats
+            .iter()
+            .filter(|(_, e)| e.finished)
+            .map(|(id, e)| (e.since_ms, id))
             .collect()
     }
 

@@ -1,5 +1,5 @@
-//! The desk as pages show it: each chat's summary for the list (in the list's order), one chat
-//! whole (its lines and messages on their way), and what changed in a chat.
+//! The desk as pages show it: each chat's summary for the list (in the list's order), one
+//! chat's newest lines and messages on their way, and what changed in a chat.
 
 use super::desk::{ChatChanged, ChatHead, Desk, Key};
 use super::outbox::Outbox;
@@ -64,13 +64,7 @@ impl Desk {
     /// The chats a list shows first: every live one, and the newest `finished` finished ones
     /// (by the index alone, no head read); and how many finished ones are kept beyond those.
     pub fn listed(&self, finished: usize) -> (Vec<String>, u32) {
-        let mut done: Vec<(i64, &String)> = self
-            .index
-            .chats
-            .iter()
-            .filter(|(_, e)| e.finished)
-            .map(|(id, e)| (e.since_ms, id))
-            .collect();
+        let mut done = self.finished_chats();
         crate::sorted::sort_small_by(&mut done, |a, b| b.cmp(a));
         let more = done.len().saturating_sub(finished);
         let ids = self

@@ -219,17 +219,19 @@ fn is_storage_full(e: &WebExtError) -> bool {
     e.message.contains("QuotaBytes") || e.message.contains("QUOTA_BYTES")
 }
 
+/// The small records, or an empty desk when they cannot be read (logged).
+async fn base_or_empty() -> Desk {
+    load_base().await.unwrap_or_else(|e| {
+        log_failure("reading chats", Err(e));
+        Desk::new()
+    })
+}
+
 /// The heads of the chats a list shows first (every live one and the newest `finished`
 /// finished ones: what a snapshot reads does not grow with the finished chats kept), and how
 /// many finished chats are kept beyond them.
 pub async fn listed_heads(finished: u32) -> (Desk, u32) {
-    let mut desk = match load_base().await {
-        Ok(d) => d,
-        Err(e) => {
-            log_failure("reading chats", Err(e));
-            return (Desk::new(), 0);
-        }
-    };
+    let mut desk = base_or_empty().await;
     let (ids, more) = desk.listed(finished as usize);
     load_heads(&mut desk, ids.into_iter()).await;
     (desk, more)
@@ -238,13 +240,7 @@ pub async fn listed_heads(finished: u32) -> (Desk, u32) {
 /// One chat with the pages of its newest `lines` lines (and the small records): what opening
 /// it costs does not grow with the rest of the desk.
 pub async fn one_chat(chat_id: &str, lines: u32) -> Desk {
-    let mut desk = match load_base().await {
-        Ok(d) => d,
-        Err(e) => {
-            log_failure("reading chats", Err(e));
-            return Desk::new();
-        }
-    };
+    let mut desk = base_or_empty().await;
     load_heads(&mut desk, std::iter::once(chat_id.to_owned())).await;
     load_pages(&mut desk, chat_id, lines).await;
     desk
