@@ -304,8 +304,9 @@ pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Re
             "C-older": finished("C-older", 1_763_000_000_000, &"long ago ".repeat(2000)),
             "C-newer": finished("C-newer", 1_763_500_000_000, "yesterday"),
         },
-        "outbox": {"items": []},
-        "channel_state": "Ready"
+        // No channel state stored: a stored "Ready" would show until the server's own state
+        // came, and sign-in would not know whether to switch it on.
+        "outbox": {"items": []}
     });
     let seeded = in_extension_page(
         s,

@@ -159,14 +159,23 @@ async fn load(desk: &mut Desk, keys: &[Key]) -> Result<(), WebExtError> {
     Ok(())
 }
 
-/// The small records every change reads; an agent's layout-1 desk is migrated the first time.
-async fn load_base() -> Result<Desk, WebExtError> {
+/// Whether a reader of layout 1 stores the migration (only a change in the storage queue
+/// does: a reader outside it would race a change and could store the old desk over it).
+#[derive(Clone, Copy, PartialEq)]
+enum Migration {
+    Store,
+    ReadOnly,
+}
+
+/// The small records every change reads; an agent's layout-1 desk is migrated the first time
+/// a change reads it (readers outside the queue see it migrated, unstored).
+async fn load_base(migration: Migration) -> Result<Desk, WebExtError> {
     let names: Vec<String> = Key::BASE.iter().map(Key::name).collect();
     let items = storage::get_many(Area::Local, &names).await?;
     // An unreadable record (a hand edit, a bug) counts as absent: the server resyncs it.
     let meta = storage::item(&items, &Key::Meta.name()).unwrap_or(None);
     if meta.is_none() {
-        if let Some(migrated) = migrate().await? {
+        if let Some(migrated) = migrate(migration).await? {
             return Ok(migrated);
         }
     }
@@ -179,7 +188,7 @@ async fn load_base() -> Result<Desk, WebExtError> {
 }
 
 /// Layout 1 (one `desk` key) → layout 2, keeping every chat, line and queued message.
-async fn migrate() -> Result<Option<Desk>, WebExtError> {
+async fn migrate(migration: Migration) -> Result<Option<Desk>, WebExtError> {
     let old: Option<DeskV1> = match storage::get(Area::Local, DESK_V1_KEY).await {
         Ok(d) => d,
         Err(e) => {
@@ -191,6 +200,13 @@ async fn migrate() -> Result<Option<Desk>, WebExtError> {
         return Ok(None);
     };
     let desk = old.into_desk();
+    if migration == Migration::ReadOnly {
+        // The migration is stored by a change, in the queue.
+        wasm_bindgen_futures::spawn_local(async {
+            change_desk(DeskChange::Prune).await;
+        });
+        return Ok(Some(desk));
+    }
     store(&desk, false).await?;
     storage::remove(Area::Local, DESK_V1_KEY).await?;
     webext::log("[cobrowse-agent] chats moved to storage layout 2");
@@ -221,7 +237,7 @@ fn is_storage_full(e: &WebExtError) -> bool {
 
 /// The small records, or an empty desk when they cannot be read (logged).
 async fn base_or_empty() -> Desk {
-    load_base().await.unwrap_or_else(|e| {
+    load_base(Migration::ReadOnly).await.unwrap_or_else(|e| {
         log_failure("reading chats", Err(e));
         Desk::new()
     })
@@ -273,7 +289,7 @@ pub async fn save_retention(r: Retention) -> Result<(), WebExtError> {
 /// change at a time.
 pub async fn change_desk(change: DeskChange) -> DeskOutcome {
     serialized(async move {
-        let mut desk = match load_base().await {
+        let mut desk = match load_base(Migration::Store).await {
             Ok(d) => d,
             Err(e) => {
                 log_failure("reading chats", Err(e));
