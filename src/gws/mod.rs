@@ -456,6 +456,20 @@ mod tests {
     }
 
     #[test]
+    fn a_notification_that_is_not_an_object_is_refused() {
+        for text in [
+            r#"["MessageLogUpdated"]"#,
+            r#" ["ChatStateChangeMessage", "StatusChange"]"#,
+            r#""MessageLogUpdated""#,
+            "42",
+        ] {
+            assert!(Notification::from_text(text).is_err(), "{text}");
+        }
+        // The derive takes the sequence form; the extension's reader does not.
+        assert!(serde_json::from_str::<Notification>(r#"["ChatStateChange"]"#).is_ok());
+    }
+
+    #[test]
     fn genesys_documented_examples_parse() {
         // Retyped from the GWS ChatAccept and SendStartTypingNotification pages.
         let state = notification(
