@@ -23,7 +23,7 @@ use crate::gws::{AgentState, ChatState, OperationName};
 use crate::settings::Settings;
 
 /// Bumped whenever a message changes shape incompatibly.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// The name of the `runtime.connect` port pages open to receive [`BackgroundEvent`]s.
 pub const EVENTS_PORT_NAME: &str = "events";
@@ -175,6 +175,9 @@ pub enum PopupReply {
 pub enum BackgroundEvent {
     /// The port just opened, or settings or sign-in changed: repaint from this.
     Snapshot(Snapshot),
+    /// The port just opened, and the desk could not be read: why (the page paints from the
+    /// port's snapshot alone, so it hears of a failure here).
+    SnapshotRefused(Refusal),
     /// One chat changed: its summary, the lines that are new, its messages on their way.
     ChatChanged(ChatDelta),
     /// These chats are gone from the desk.

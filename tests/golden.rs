@@ -304,6 +304,14 @@ fn events_match_fixtures() {
     );
     check("event_status", &BackgroundEvent::Status(snapshot().agent));
     check(
+        "event_snapshot_refused",
+        &BackgroundEvent::SnapshotRefused(Refusal::new(
+            RefusalReason::StorageFailed,
+            "errorStorage",
+            "QuotaExceededError",
+        )),
+    );
+    check(
         "event_cobrowse",
         &BackgroundEvent::Cobrowse(vec![cobrowse_view()]),
     );
@@ -418,6 +426,7 @@ fn every_fixture_file_is_checked() {
             "event_cobrowse.json",
             "event_outgoing_changed.json",
             "event_snapshot.json",
+            "event_snapshot_refused.json",
             "event_status.json",
             "reply_chat.json",
             "reply_refused.json",

@@ -160,6 +160,7 @@ fn background_layers() -> BTreeMap<&'static str, u32> {
         ("ports", 4),
         ("timer", 5),
         ("http", 5),
+        ("join", 5),
         ("global", 6),
     ])
 }

@@ -1,6 +1,8 @@
 //! The desk as pages show it: each chat's summary for the list (in the list's order), one
 //! chat's newest lines and messages on their way, and what changed in a chat.
 
+use std::rc::Rc;
+
 use super::desk::{ChatChanged, ChatHead, Desk, Key};
 use super::outbox::Outbox;
 use crate::gws::OperationName;
@@ -155,24 +157,26 @@ impl ChatDetail {
 }
 
 /// What a page shows of the desk: the snapshot it painted first, kept up to date by what the
-/// background pushes, and the chat it has open, whole.
+/// background pushes, and the chat it has open, as far as loaded. The open chat is shared (a
+/// page's views and its previous state hold it without copying its lines; a change copies it
+/// once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageModel {
     pub snapshot: Snapshot,
-    pub open: Option<ChatDetail>,
+    pub open: Option<Rc<ChatDetail>>,
 }
 
 impl PageModel {
     pub fn new(snapshot: Snapshot) -> PageModel {
         PageModel {
-            open: snapshot.open.clone(),
+            open: snapshot.open.clone().map(Rc::new),
             snapshot,
         }
     }
 
     /// The page opened (or reloaded) a chat.
     pub fn opened(&mut self, detail: ChatDetail) {
-        self.open = Some(detail);
+        self.open = Some(Rc::new(detail));
     }
 
     /// Merges what the background pushed. A new snapshot replaces everything but the open
@@ -186,7 +190,7 @@ impl PageModel {
                     (Some(_), None) => false,
                 };
                 if same {
-                    self.open = s.open.clone();
+                    self.open = s.open.clone().map(Rc::new);
                 }
                 self.snapshot = s;
             }
@@ -198,7 +202,7 @@ impl PageModel {
                 }
                 sort_summaries(chats);
                 if let Some(open) = self.open.as_mut().filter(|o| o.id == delta.chat.id) {
-                    open.merge(&delta);
+                    Rc::make_mut(open).merge(&delta);
                 }
             }
             BackgroundEvent::ChatsRemoved(ids) => {
@@ -209,10 +213,12 @@ impl PageModel {
             }
             BackgroundEvent::OutgoingChanged { chat_id, outgoing } => {
                 if let Some(open) = self.open.as_mut().filter(|o| o.id == chat_id) {
-                    open.outgoing = outgoing;
+                    Rc::make_mut(open).outgoing = outgoing;
                 }
             }
             BackgroundEvent::Cobrowse(views) => self.snapshot.cobrowse = views,
+            // A page already painted keeps what it shows.
+            BackgroundEvent::SnapshotRefused(_) => {}
             BackgroundEvent::Status(status) => {
                 // The channel's state comes with the desk's snapshots, not the status record.
                 let channel_state = self.snapshot.agent.channel_state;

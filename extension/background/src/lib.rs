@@ -12,11 +12,12 @@
 //! 2. `pages` (requests and ports of the extension's pages);
 //! 3. `session` (drives core's agent session), `notify` (system notifications);
 //! 4. `link` (CometD), `gws_client`, `store` (storage and its one queue), `ports`, `timer`,
-//!    `http`, `global`.
+//!    `http`, `join`, `global`.
 
 pub mod global;
 pub mod gws_client;
 pub mod http;
+pub mod join;
 pub mod link;
 pub mod notify;
 pub mod pages;

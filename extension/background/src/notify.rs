@@ -78,13 +78,16 @@ pub async fn refresh(pages_open: bool) {
 
 /// Chats' heads changed in storage: what each needs now, from the change itself.
 pub async fn chats_changed(changes: &JsValue, keys: &[String], pages_open: bool) {
+    if pages_open {
+        return;
+    }
     let heads: Vec<(String, Option<ChatHead>)> = keys
         .iter()
         .filter_map(|k| {
             Key::head_chat(k).map(|id| (id.to_owned(), webext::storage::change(changes, k).0))
         })
         .collect();
-    if heads.is_empty() || pages_open {
+    if heads.is_empty() {
         return;
     }
     let settings = store::notify_settings().await;

@@ -20,6 +20,7 @@ use webext::port::Port;
 use webext::storage;
 use webext::WebExtError;
 
+use crate::join::join;
 use crate::{notify, ports, session, store};
 
 thread_local! {
@@ -61,7 +62,27 @@ async fn load_snapshot_listing(finished: u32) -> Result<Snapshot, Refusal> {
 }
 
 async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
-    let stored = match store::settings().await {
+    // The desk (its index, then the listed heads, then the first chat's pages) and the small
+    // records are read together.
+    let desk = async {
+        // The popup shows the first chat of the list first: its newest lines come with it.
+        let (mut desk, finished_more) = store::listed_heads(finished).await;
+        let first = desk.summaries(true).first().map(|c| c.id.clone());
+        if let Some(first) = &first {
+            store::load_pages(&mut desk, first, LINES_FIRST_SHOWN).await;
+        }
+        (desk, finished_more)
+    };
+    let records = join(
+        join(store::settings(), store::policy()),
+        join(
+            join(store::status(), store::attachments()),
+            join(store::notify_settings(), store::retention()),
+        ),
+    );
+    let ((desk, finished_more), records) = join(desk, records).await;
+    let ((stored, policy), ((mut agent, attachments), (notify, retention))) = records;
+    let stored = match stored {
         Ok(s) => s,
         // A value we cannot read (older build, hand-edited) is shown as defaults, not an error
         // that locks the agent out of the options page.
@@ -71,30 +92,22 @@ async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
         }
         Err(e) => return Err(storage_refusal(e)),
     };
-    let policy = store::policy().await;
-    let (mut desk, finished_more) = store::listed_heads(finished).await;
-    let mut agent = store::status().await;
     agent.channel_state = desk.meta.channel_state;
     let chats = desk.summaries(!agent.signed_in);
-    // The popup shows the first chat of the list first: its newest lines come with it.
-    let open = match chats.first() {
-        Some(first) => {
-            store::load_pages(&mut desk, &first.id, LINES_FIRST_SHOWN).await;
-            desk.detail(&first.id)
-        }
-        None => None,
-    };
+    // The popup shows the first chat of the list first: its newest lines came with the desk
+    // (the list's order does not depend on `read_only`).
+    let open = chats.first().and_then(|first| desk.detail(&first.id));
     Ok(Snapshot {
         protocol: PROTOCOL_VERSION,
         configured: stored.is_some(),
         settings: stored.unwrap_or_else(|| policy.default_settings()),
-        cobrowse: store::attachments().await.views(),
+        cobrowse: attachments.views(),
         policy,
         worker: WorkerInfo {
             started_at_ms: STARTED_AT_MS.with(Cell::get),
         },
-        notify: store::notify_settings().await,
-        retention: store::retention().await,
+        notify,
+        retention,
         chats,
         finished_more,
         open,
@@ -203,7 +216,7 @@ pub async fn reply_to(message_json: &str, sender: &MessageSender) -> PopupReply 
 }
 
 /// A page opened its events port: untrusted or unknown ports are closed; a trusted one gets
-/// the snapshot, acknowledges what notifications said, and wakes the session.
+/// the snapshot (or why there is none), acknowledges what notifications said, and wakes the session.
 pub async fn connected(port: Port) {
     if port.name() != EVENTS_PORT_NAME || check_sender(&port.sender()).is_err() {
         webext::log_error("[cobrowse-agent] closed a port from an untrusted sender");
@@ -211,9 +224,13 @@ pub async fn connected(port: Port) {
         return;
     }
     ports::add(&port);
+    // The page paints from this snapshot alone (it asks for no other), so a failure is told.
     match load_snapshot().await {
         Ok(snapshot) => ports::post(&port, &BackgroundEvent::Snapshot(snapshot)),
-        Err(r) => webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail)),
+        Err(r) => {
+            webext::log_error(&format!("[cobrowse-agent] snapshot: {}", r.detail));
+            ports::post(&port, &BackgroundEvent::SnapshotRefused(r));
+        }
     }
     // The agent is looking: what notifications said is acknowledged.
     notify::acknowledge().await;

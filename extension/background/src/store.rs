@@ -24,6 +24,8 @@ use wasm_bindgen_futures::JsFuture;
 use webext::storage::{self, get_or_default, Area};
 use webext::WebExtError;
 
+use crate::join::join;
+
 thread_local! {
     /// The last job in the queue: the next one waits for it.
     static TAIL: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
@@ -99,9 +101,14 @@ pub async fn save(write: Write) {
 
 /// The stored facts; `signed_in` is whether credentials are stored.
 pub async fn status() -> AgentStatus {
+    let (credentials, status) = join(
+        credentials(),
+        get_or_default::<AgentStatus>(Area::Session, keys::AGENT_STATUS),
+    )
+    .await;
     AgentStatus {
-        signed_in: credentials().await.is_some(),
-        ..get_or_default(Area::Session, keys::AGENT_STATUS).await
+        signed_in: credentials.is_some(),
+        ..status
     }
 }
 

@@ -20,13 +20,15 @@ pub async fn request(request: PopupRequest) -> Result<PopupReply, Refusal> {
     let envelope = RequestEnvelope::new(request);
     webext::runtime::send_message::<_, PopupReply>(&envelope)
         .await
-        .map_err(|e| {
-            Refusal::new(
-                cobrowse_agent::protocol::RefusalReason::StorageFailed,
-                "errorBackgroundUnreachable",
-                e.to_string(),
-            )
-        })
+        .map_err(|e| unreachable(e.to_string()))
+}
+
+fn unreachable(detail: String) -> Refusal {
+    Refusal::new(
+        cobrowse_agent::protocol::RefusalReason::StorageFailed,
+        "errorBackgroundUnreachable",
+        detail,
+    )
 }
 
 /// Sends `request` and forgets the reply; a refusal's message goes to `on_error` (`None` on
@@ -49,7 +51,10 @@ struct OpenPort {
     _on_disconnect: Listener,
 }
 
-/// Keeps the events port open while it lives; calls `on_event` for each event pushed.
+/// Keeps the events port open while it lives; calls `on_event` for each event pushed. A port
+/// that cannot be opened, or drops before it brought anything, is told as a
+/// [`BackgroundEvent::SnapshotRefused`] (the background is unreachable) before it is opened
+/// again.
 pub struct EventsSubscription {
     open: Rc<RefCell<Option<OpenPort>>>,
     closed: Rc<Cell<bool>>,
@@ -87,17 +92,28 @@ fn connect(
         Ok(port) => port,
         Err(e) => {
             webext::log_error(&format!("[cobrowse-agent] events port: {e}"));
+            on_event.emit(BackgroundEvent::SnapshotRefused(unreachable(e.to_string())));
             return reconnect_later(open, closed, on_event);
         }
     };
-    let emit = on_event.clone();
-    let on_message = port.on_message(move |text| match serde_json::from_str(&text) {
-        Ok(event) => emit.emit(event),
-        Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
+    let heard = Rc::new(Cell::new(false));
+    let (emit, heard2) = (on_event.clone(), heard.clone());
+    let on_message = port.on_message(move |text| {
+        heard2.set(true);
+        match serde_json::from_str(&text) {
+            Ok(event) => emit.emit(event),
+            Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
+        }
     });
     let (open2, closed2) = (open.clone(), closed.clone());
-    let on_disconnect = port
-        .on_disconnect(move || reconnect_later(open2.clone(), closed2.clone(), on_event.clone()));
+    let on_disconnect = port.on_disconnect(move || {
+        if !heard.get() {
+            on_event.emit(BackgroundEvent::SnapshotRefused(unreachable(
+                "the events port closed before it brought anything".into(),
+            )));
+        }
+        reconnect_later(open2.clone(), closed2.clone(), on_event.clone())
+    });
     *open.borrow_mut() = Some(OpenPort {
         port,
         _on_message: on_message,

@@ -15,6 +15,8 @@ use cobrowse_agent::presence::{Availability, Connection, Presence};
 use cobrowse_agent::protocol::{
     ChatDetail, ChatSummary, PopupRequest, Snapshot, FINISHED_FIRST_LISTED, LINES_FIRST_SHOWN,
 };
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use crate::backend::act;
@@ -70,7 +72,7 @@ pub struct DeskProps {
     pub snapshot: Snapshot,
     /// The chat loaded (its newest lines), if any.
     #[prop_or_default]
-    pub open: Option<ChatDetail>,
+    pub open: Option<Rc<ChatDetail>>,
     /// Load this chat's newest lines (at least this many).
     #[prop_or_default]
     pub on_open: Callback<(String, u32)>,

@@ -23,10 +23,9 @@ pub enum PopupState {
 
 /// What changes the popup's state.
 pub enum PopupAction {
-    Painted(Snapshot),
+    /// What the events port brought: the snapshot to paint first, then what changed.
     Pushed(BackgroundEvent),
     Opened(ChatDetail),
-    Failed(String),
 }
 
 impl Reducible for PopupState {
@@ -35,16 +34,15 @@ impl Reducible for PopupState {
     fn reduce(self: Rc<Self>, action: PopupAction) -> Rc<Self> {
         let mut next = (*self).clone();
         match (action, &mut next) {
-            (PopupAction::Painted(s), _) => next = PopupState::Ready(Box::new(PageModel::new(s))),
             (
                 PopupAction::Pushed(BackgroundEvent::Snapshot(s)),
                 PopupState::Loading | PopupState::Failed(_),
             ) => next = PopupState::Ready(Box::new(PageModel::new(s))),
+            (PopupAction::Pushed(BackgroundEvent::SnapshotRefused(r)), PopupState::Loading) => {
+                next = PopupState::Failed(t(&r.message_key))
+            }
             (PopupAction::Pushed(event), PopupState::Ready(model)) => model.apply(event),
             (PopupAction::Opened(detail), PopupState::Ready(model)) => model.opened(detail),
-            (PopupAction::Failed(message), PopupState::Loading) => {
-                next = PopupState::Failed(message)
-            }
             _ => return self,
         }
         Rc::new(next)
@@ -84,18 +82,9 @@ pub fn popup_app() -> Html {
                 let dispatch = dispatch.clone();
                 Callback::from(move |e| dispatch.dispatch(PopupAction::Pushed(e)))
             };
+            // The port's first event is the snapshot to paint (or why there is none): asking
+            // for another as well would read the desk twice while the agent waits.
             let subscription = EventsSubscription::open(on_event);
-            spawn_local(async move {
-                match backend::request(PopupRequest::GetSnapshot).await {
-                    Ok(PopupReply::Snapshot(s) | PopupReply::SettingsSaved(s)) => {
-                        dispatch.dispatch(PopupAction::Painted(s))
-                    }
-                    Ok(PopupReply::Refused(r)) | Err(r) => {
-                        dispatch.dispatch(PopupAction::Failed(t(&r.message_key)))
-                    }
-                    Ok(_) => {}
-                }
-            });
             move || drop(subscription)
         });
     }

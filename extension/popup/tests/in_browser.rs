@@ -3,8 +3,14 @@
 
 use std::time::Duration;
 
-use cobrowse_agent::protocol::{AgentStatus, Snapshot, WorkerInfo, PROTOCOL_VERSION};
+use std::rc::Rc;
+
+use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
+use cobrowse_agent::protocol::{
+    AgentStatus, ChatDetail, ChatSummary, Snapshot, WorkerInfo, PROTOCOL_VERSION,
+};
 use cobrowse_agent::settings::Settings;
+use popup::desk::{DeskProps, DeskView};
 use popup::popup::{Footer, FooterProps, PopupApp};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -94,15 +100,9 @@ async fn popup_outside_an_extension_says_the_background_is_unreachable() {
     assert_eq!(status, "errorBackgroundUnreachable");
 }
 
-#[wasm_bindgen_test]
-async fn customer_text_in_a_chat_renders_as_text() {
-    use cobrowse_agent::chat::transcript::{Line, LineKind, Role};
-    use cobrowse_agent::protocol::{ChatDetail, ChatSummary};
-    use popup::desk::{DeskProps, DeskView};
-
-    let root = fresh_root();
-    let hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
-    let snapshot = Snapshot {
+/// A signed-in desk listing `chats`, none loaded.
+fn signed_in_with(chats: Vec<ChatSummary>) -> Snapshot {
+    Snapshot {
         protocol: PROTOCOL_VERSION,
         settings: Settings {
             server_url: "http://127.0.0.1:8700".into(),
@@ -117,47 +117,66 @@ async fn customer_text_in_a_chat_renders_as_text() {
             problem: None,
             transport: None,
         },
-        chats: vec![ChatSummary {
-            id: "c1".into(),
-            state: cobrowse_agent::gws::ChatState::Chatting,
-            capabilities: vec![cobrowse_agent::gws::OperationName::SendMessage],
-            read_only: false,
-            customer: hostile.into(),
-            subject: String::new(),
-            unread: 1,
-            waiting: true,
-            since_ms: 0,
-            waiting_since_ms: Some(0),
-            typing: None,
-            customer_words: None,
-        }],
+        chats,
         finished_more: 0,
         open: None,
         cobrowse: Vec::new(),
         policy: Default::default(),
         notify: Default::default(),
         retention: Default::default(),
-    };
-    let open = Some(ChatDetail {
-        id: "c1".into(),
-        lines: vec![Line {
-            index: 1,
-            kind: LineKind::Text,
-            role: Role::Customer,
-            nickname: "Pat".into(),
-            text: Some(hostile.into()),
-            at_ms: None,
-            internal: false,
-        }],
-        earlier: false,
-        outgoing: Vec::new(),
-    });
-    let props = DeskProps {
+    }
+}
+
+/// A chat with `customer`, waiting for the agent.
+fn chatting(id: &str, customer: &str) -> ChatSummary {
+    ChatSummary {
+        id: id.into(),
+        state: cobrowse_agent::gws::ChatState::Chatting,
+        capabilities: vec![cobrowse_agent::gws::OperationName::SendMessage],
+        read_only: false,
+        customer: customer.into(),
+        subject: String::new(),
+        unread: 1,
+        waiting: true,
+        since_ms: 0,
+        waiting_since_ms: Some(0),
+        typing: None,
+        customer_words: None,
+    }
+}
+
+fn customer_line(index: i64, text: &str) -> Line {
+    Line {
+        index,
+        kind: LineKind::Text,
+        role: Role::Customer,
+        nickname: "Pat".into(),
+        text: Some(text.into()),
+        at_ms: None,
+        internal: false,
+    }
+}
+
+fn desk_props(snapshot: Snapshot, open: ChatDetail) -> DeskProps {
+    DeskProps {
         snapshot,
-        open,
+        open: Some(Rc::new(open)),
         on_open: Default::default(),
         on_list_finished: Default::default(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn customer_text_in_a_chat_renders_as_text() {
+    let root = fresh_root();
+    let hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+    let open = ChatDetail {
+        id: "c1".into(),
+        lines: vec![customer_line(1, hostile)],
+        earlier: false,
+        outgoing: Vec::new(),
     };
+    let props = desk_props(signed_in_with(vec![chatting("c1", hostile)]), open);
     yew::Renderer::<DeskView>::with_root_and_props(root.clone(), props).render();
     let line = wait_for(&root, |r| text_of(r, "#transcript li[data-index='1']")).await;
     assert_eq!(line, hostile);
@@ -167,4 +186,53 @@ async fn customer_text_in_a_chat_renders_as_text() {
         "markup was parsed: {}",
         root.inner_html()
     );
+}
+
+/// What a new line costs must not grow with the lines shown: the lines and list entries
+/// already on screen stay the same DOM nodes (Yew once replaced every line shown whenever one
+/// arrived, because the list's children were not keyed throughout).
+#[wasm_bindgen_test]
+async fn a_new_line_leaves_the_lines_and_entries_on_screen_in_place() {
+    let root = fresh_root();
+    let snapshot = signed_in_with(vec![chatting("c1", "Pat"), chatting("c2", "Sam")]);
+    let mut open = ChatDetail {
+        id: "c1".into(),
+        lines: (0..150)
+            .map(|i| customer_line(i, &format!("line {i}")))
+            .collect(),
+        earlier: true,
+        outgoing: Vec::new(),
+    };
+    let mut app = yew::Renderer::<DeskView>::with_root_and_props(
+        root.clone(),
+        desk_props(snapshot.clone(), open.clone()),
+    )
+    .render();
+    let node = |selector: &str| root.query_selector(selector).unwrap();
+    wait_for(&root, |_| node("#transcript li[data-index='149']")).await;
+    // The earlier-lines button is shown: the case that made the list unkeyed.
+    assert!(node("#earlier-lines").is_some());
+    let (line, entry) = (
+        node("#transcript li[data-index='120']").unwrap(),
+        node("#chat-list li[data-chat='c2']").unwrap(),
+    );
+
+    open.lines.push(customer_line(150, "line 150"));
+    let mut snapshot = snapshot;
+    snapshot.chats[0].unread = 2;
+    app.update(desk_props(snapshot, open));
+    wait_for(&root, |_| node("#transcript li[data-index='150']")).await;
+    let same = |old: &web_sys::Element, selector: &str| {
+        node(selector).is_some_and(|now| now.is_same_node(Some(old)))
+    };
+    assert!(
+        same(&line, "#transcript li[data-index='120']"),
+        "a line on screen was replaced"
+    );
+    assert!(
+        same(&entry, "#chat-list li[data-chat='c2']"),
+        "an entry that did not change was replaced"
+    );
+    // The window does not slide: the first line shown stays.
+    assert!(node("#transcript li[data-index='50']").is_some());
 }

@@ -41,8 +41,9 @@ pub fn chat_list(props: &ChatListProps) -> Html {
     let chats = &props.chats;
     let now = use_now(15_000);
     let list = use_node_ref();
+    let ids: Vec<(String, bool)> = chats.iter().map(|c| (c.id.clone(), c.read_only)).collect();
     let on_key = {
-        let ids: Vec<(String, bool)> = chats.iter().map(|c| (c.id.clone(), c.read_only)).collect();
+        let ids = ids.clone();
         let at = props
             .current
             .as_ref()
@@ -73,42 +74,76 @@ pub fn chat_list(props: &ChatListProps) -> Html {
             }
         })
     };
+    // One listener for the whole list: an entry's props stay equal (no callback of its own),
+    // so a change re-renders only the entries that changed.
+    let on_click = {
+        let (ids, on_select) = (ids, props.on_select.clone());
+        Callback::from(move |e: MouseEvent| {
+            let chat = e
+                .target_dyn_into::<web_sys::Element>()
+                .and_then(|t| t.closest("li[data-chat]").ok().flatten())
+                .and_then(|li| li.get_attribute("data-chat"))
+                .and_then(|id| ids.iter().find(|(i, _)| *i == id).cloned());
+            if let Some(chat) = chat {
+                on_select.emit(chat);
+            }
+        })
+    };
     html! {
-        <ul id="chat-list" ref={list} class="chat-list" role="listbox" aria-label={t("chatListLabel")} onkeydown={on_key}>
+        <ul id="chat-list" ref={list} class="chat-list" role="listbox" aria-label={t("chatListLabel")}
+            onkeydown={on_key} onclick={on_click}>
             { for chats.iter().map(|c| {
-                let onclick = {
-                    let (chat, on_select) = ((c.id.clone(), c.read_only), props.on_select.clone());
-                    Callback::from(move |_: MouseEvent| on_select.emit(chat.clone()))
-                };
-                let is_current = props.current.as_deref() == Some(c.id.as_str());
                 let cobrowse = props
                     .cobrowse
                     .iter()
                     .find(|v| v.chat_id == c.id)
-                    .and_then(|v| v.state)
-                    .and_then(|s| match s {
-                        SessionState::Idle => Some(("idle", t("cobrowseMarkWaiting"))),
-                        SessionState::Active => Some(("active", t("cobrowseMarkActive"))),
-                        SessionState::Ended => None,
-                    });
+                    .and_then(|v| v.state);
                 html! {
-                    <li key={c.id.clone()} role="option" aria-selected={is_current.to_string()} data-chat={c.id.clone()}
-                        tabindex={if is_current { "0" } else { "-1" }} {onclick}
-                        data-state={c.state.as_str().to_owned()} data-cobrowse={cobrowse.as_ref().map(|(s, _)| *s)}
-                        class={classes!("chat-item", c.waiting.then_some("waiting"))}>
-                        <span class="customer" dir="auto" title={c.customer.clone()}>{ c.customer.clone() }</span>
-                        <span class="state">{ t(c.state.message_key()) }</span>
-                        if let Some(since) = c.waiting_since_ms.filter(|_| c.waiting) {
-                            <time class="since waited" data-since={since.to_string()}
-                                title={format!("{} {}", t("waitingSinceLabel"), clock(since))}>{ waited(since, now) }</time>
-                        }
-                        if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
-                        if let Some((state, label)) = cobrowse {
-                            <span class={classes!("cobrowse-mark", state)} title={label.clone()} aria-label={label}>{ "⧉" }</span>
-                        }
-                    </li>
+                    <ChatEntry key={c.id.clone()} chat={c.clone()} {cobrowse}
+                        current={props.current.as_deref() == Some(c.id.as_str())}
+                        now={c.waiting.then_some(now)} />
                 }
             }) }
         </ul>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct EntryProps {
+    chat: ChatSummary,
+    /// Its co-browse's state, if one is attached.
+    cobrowse: Option<SessionState>,
+    /// The chat on screen.
+    current: bool,
+    /// The time now, for how long a waiting customer has waited (`None` when not waiting, so
+    /// the clock's tick does not re-render the others).
+    now: Option<i64>,
+}
+
+/// One entry of the list.
+#[function_component(ChatEntry)]
+fn chat_entry(props: &EntryProps) -> Html {
+    let c = &props.chat;
+    let cobrowse = props.cobrowse.and_then(|s| match s {
+        SessionState::Idle => Some(("idle", t("cobrowseMarkWaiting"))),
+        SessionState::Active => Some(("active", t("cobrowseMarkActive"))),
+        SessionState::Ended => None,
+    });
+    html! {
+        <li role="option" aria-selected={props.current.to_string()} data-chat={c.id.clone()}
+            tabindex={if props.current { "0" } else { "-1" }}
+            data-state={c.state.as_str().to_owned()} data-cobrowse={cobrowse.as_ref().map(|(s, _)| *s)}
+            class={classes!("chat-item", c.waiting.then_some("waiting"))}>
+            <span class="customer" dir="auto" title={c.customer.clone()}>{ c.customer.clone() }</span>
+            <span class="state">{ t(c.state.message_key()) }</span>
+            if let Some((since, now)) = c.waiting_since_ms.zip(props.now) {
+                <time class="since waited" data-since={since.to_string()}
+                    title={format!("{} {}", t("waitingSinceLabel"), clock(since))}>{ waited(since, now) }</time>
+            }
+            if c.unread > 0 { <span class="unread" aria-label={t("unreadLabel")}>{ c.unread }</span> }
+            if let Some((state, label)) = cobrowse {
+                <span class={classes!("cobrowse-mark", state)} title={label.clone()} aria-label={label}>{ "⧉" }</span>
+            }
+        </li>
     }
 }

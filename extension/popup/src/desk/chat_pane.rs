@@ -6,6 +6,8 @@ use cobrowse_agent::chat::transcript::Role;
 use cobrowse_agent::gws::ChatState;
 use cobrowse_agent::gws::OperationName;
 use cobrowse_agent::protocol::{ChatAction, ChatDetail, ChatSummary, CobrowseView, PopupRequest};
+use std::rc::Rc;
+
 use yew::prelude::*;
 
 use super::cobrowse_card::CobrowseCard;
@@ -18,7 +20,7 @@ use crate::i18n::t;
 pub struct ChatPaneProps {
     pub chat: ChatSummary,
     /// Its lines and messages on their way (`None` while they load).
-    pub detail: Option<ChatDetail>,
+    pub detail: Option<Rc<ChatDetail>>,
     /// Its co-browse, if any.
     #[prop_or_default]
     pub cobrowse: Option<CobrowseView>,
@@ -79,8 +81,8 @@ pub fn chat_pane(props: &ChatPaneProps) -> Html {
                     live={c.state == ChatState::Chatting && !c.read_only}
                     on_error={props.on_error.clone()} />
             }
-            if let Some(d) = props.detail.clone() {
-                <Transcript key={c.id.clone()} lines={d.lines} earlier={d.earlier} outgoing={d.outgoing}
+            if let Some(detail) = props.detail.clone() {
+                <Transcript key={c.id.clone()} {detail}
                     on_earlier={props.on_open.reform({
                         let id = c.id.clone();
                         move |lines| (id.clone(), lines)

@@ -4,6 +4,9 @@
 use cobrowse_agent::chat::transcript::{Line, LineKind};
 use cobrowse_agent::chat::OutgoingMessage;
 use cobrowse_agent::protocol::{PopupRequest, LINES_FIRST_SHOWN};
+use std::rc::Rc;
+
+use cobrowse_agent::protocol::ChatDetail;
 use yew::prelude::*;
 
 use super::clock;
@@ -12,15 +15,12 @@ use crate::i18n::t;
 
 #[derive(Properties, PartialEq)]
 pub struct TranscriptProps {
-    /// The newest lines loaded (a long chat's earlier ones are loaded when asked for).
-    pub lines: Vec<Line>,
-    /// Earlier lines are kept beyond `lines`.
-    #[prop_or_default]
-    pub earlier: bool,
+    /// The newest lines loaded (a long chat's earlier ones are loaded when asked for), whether
+    /// earlier ones are kept beyond them, and the messages on their way.
+    pub detail: Rc<ChatDetail>,
     /// Load at least this many of the newest lines.
     #[prop_or_default]
     pub on_earlier: Callback<u32>,
-    pub outgoing: Vec<OutgoingMessage>,
     pub on_error: Callback<Option<String>>,
 }
 
@@ -41,7 +41,17 @@ fn kind_name(kind: &LineKind) -> &'static str {
     }
 }
 
-fn line(l: &Line) -> Html {
+#[derive(Properties, PartialEq)]
+struct LineProps {
+    line: Line,
+}
+
+/// One line. A component of its own, so a change re-renders only the lines that changed
+/// (Yew skips a component whose props are equal): what a new message costs does not grow with
+/// the lines shown.
+#[function_component(LineItem)]
+fn line_item(props: &LineProps) -> Html {
+    let l = &props.line;
     let role = l.role.name();
     let body = match &l.kind {
         LineKind::Joined => format!("{} {}", l.nickname, t("joinedSuffix")),
@@ -68,7 +78,7 @@ fn line(l: &Line) -> Html {
         && (body.starts_with("https://") || body.starts_with("http://"));
     // `dir="auto"` isolates what people wrote: a right-to-left override stays inside it.
     html! {
-        <li key={l.index.to_string()} data-index={l.index.to_string()} data-role={role} data-kind={kind}
+        <li data-index={l.index.to_string()} data-role={role} data-kind={kind}
             class={classes!("line", role, format!("kind-{kind}"), system.then_some("system"))}>
             <span class="body" dir="auto">
                 if link {
@@ -111,6 +121,32 @@ fn outgoing(m: &OutgoingMessage, on_error: &Callback<Option<String>>) -> Html {
 /// the same however long the chat has gone on.
 const LINES_SHOWN: usize = LINES_FIRST_SHOWN as usize;
 
+/// Which of a transcript's lines are shown: the newest `shown`. Lines that arrive while it is
+/// on screen are added to it rather than sliding it, so a new line only appends to the list
+/// (a window that slid would make Yew move every line in the DOM, each time). Once it holds
+/// twice its first size and the agent follows the newest line, it starts afresh at that size.
+struct Window {
+    shown: usize,
+    /// The newest line's index when the window was last counted.
+    newest: Option<i64>,
+}
+
+impl Window {
+    /// Counts the lines newer than the last count into the window; where the lines shown
+    /// start.
+    fn lines_arrived(&mut self, lines: &[Line], following: bool) -> usize {
+        if let Some(newest) = self.newest {
+            let arrived = lines.len() - lines.partition_point(|l| l.index <= newest);
+            self.shown += arrived;
+            if arrived > 0 && following && self.shown > 2 * LINES_SHOWN {
+                self.shown = LINES_SHOWN;
+            }
+        }
+        self.newest = lines.last().map(|l| l.index).or(self.newest);
+        lines.len().saturating_sub(self.shown)
+    }
+}
+
 /// Within this many pixels of the bottom counts as reading the newest line.
 const AT_BOTTOM_PX: i32 = 24;
 
@@ -135,8 +171,16 @@ pub fn transcript(props: &TranscriptProps) -> Html {
     // Where the list was scrolled to last (by us or the agent).
     let last_top = use_mut_ref(|| 0);
     let unseen = use_state(|| false);
-    let shown = use_state(|| LINES_SHOWN);
-    let newest = (props.lines.last().map(|l| l.index), props.outgoing.len());
+    // How many of the newest lines are shown, and the newest index counted in that.
+    let window = use_mut_ref(|| Window {
+        shown: LINES_SHOWN,
+        newest: None,
+    });
+    let redraw = use_force_update();
+    let newest = (
+        props.detail.lines.last().map(|l| l.index),
+        props.detail.outgoing.len(),
+    );
     {
         let (list, following, last_top, unseen) = (
             list.clone(),
@@ -193,19 +237,40 @@ pub fn transcript(props: &TranscriptProps) -> Html {
             unseen.set(false);
         })
     };
-    let from = props.lines.len().saturating_sub(*shown);
-    let earlier = (from > 0 || props.earlier).then(|| {
-        let (shown, following, loaded) = (shown.clone(), following.clone(), props.lines.len());
-        let (kept, on_earlier) = (props.earlier, props.on_earlier.clone());
+    let from = window
+        .borrow_mut()
+        .lines_arrived(&props.detail.lines, *following.borrow());
+    let earlier = (from > 0 || props.detail.earlier).then(|| {
+        let (window, following, loaded) =
+            (window.clone(), following.clone(), props.detail.lines.len());
+        let (kept, on_earlier, redraw) = (
+            props.detail.earlier,
+            props.on_earlier.clone(),
+            redraw.clone(),
+        );
         Callback::from(move |_: MouseEvent| {
             *following.borrow_mut() = false;
-            let more = *shown + LINES_SHOWN;
+            let more = window.borrow().shown + LINES_SHOWN;
             if more > loaded && kept {
                 on_earlier.emit(u32::try_from(more).unwrap_or(u32::MAX));
             }
-            shown.set(more);
+            window.borrow_mut().shown = more;
+            redraw.force_update();
         })
     });
+    // Each list is one child of its own, keyed throughout: children given inline with the
+    // button before them would make an unkeyed list, which Yew diffs by position from its
+    // end, so every new line would replace every line shown.
+    let lines: Html = props.detail.lines[from..]
+        .iter()
+        .map(|l| html! { <LineItem key={l.index.to_string()} line={l.clone()} /> })
+        .collect();
+    let on_their_way: Html = props
+        .detail
+        .outgoing
+        .iter()
+        .map(|m| outgoing(m, &props.on_error))
+        .collect();
     html! {
         <div class="transcript-wrap">
             <ol id="transcript" class="transcript" ref={list} {onscroll}>
@@ -216,12 +281,57 @@ pub fn transcript(props: &TranscriptProps) -> Html {
                         </button>
                     </li>
                 }
-                { for props.lines[from..].iter().map(line) }
-                { for props.outgoing.iter().map(|m| outgoing(m, &props.on_error)) }
+                { lines }
+                { on_their_way }
             </ol>
             if *unseen {
                 <button id="new-messages" type="button" class="new-messages" onclick={jump}>{ t("buttonNewMessages") }</button>
             }
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cobrowse_agent::chat::transcript::Role;
+
+    fn lines(indices: std::ops::Range<i64>) -> Vec<Line> {
+        indices
+            .map(|index| Line {
+                index,
+                kind: LineKind::Text,
+                role: Role::Customer,
+                nickname: "Pat".into(),
+                text: Some(index.to_string()),
+                at_ms: None,
+                internal: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_line_is_appended_to_the_window_not_slid_into_it() {
+        let mut window = Window {
+            shown: LINES_SHOWN,
+            newest: None,
+        };
+        let n = LINES_SHOWN as i64;
+        assert_eq!(window.lines_arrived(&lines(0..n + 50), true), 50);
+        // The first line shown stays while lines come, up to twice the window.
+        assert_eq!(window.lines_arrived(&lines(0..n + 51), true), 50);
+        assert_eq!(window.lines_arrived(&lines(0..2 * n + 50), true), 50);
+        // One more while following: the newest `LINES_SHOWN` again.
+        let from = window.lines_arrived(&lines(0..2 * n + 51), true);
+        assert_eq!(from, LINES_SHOWN + 51);
+        // Reading back (not following), the window only grows.
+        assert_eq!(window.lines_arrived(&lines(0..4 * n), false), from);
+        assert_eq!(window.lines_arrived(&lines(0..10 * n), false), from);
+        // Earlier lines loaded in front of the window do not count as arrived: the same
+        // first line is shown.
+        assert_eq!(
+            window.lines_arrived(&lines(-n..10 * n), false),
+            from + LINES_SHOWN
+        );
     }
 }
