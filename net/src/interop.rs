@@ -46,6 +46,19 @@ fn services(request: ServiceRequest<()>, bayeux: &InteropBayeux) {
     }
 }
 
+/// The benchmark's configuration (`bayeux-interop-server`): long queues, and no cap on one
+/// principal's sessions. Every client here is the one anonymous principal, so the product's
+/// cap would evict all but the newest few of a benchmark's subscribers, which then handshake
+/// again and again (the benchmark hung on that).
+pub fn benchmark_config(timeout_ms: u64) -> ServerConfig {
+    ServerConfig {
+        timeout_ms,
+        max_queue: 100_000,
+        max_sessions_per_principal: 100_000,
+        ..ServerConfig::default()
+    }
+}
+
 /// Serves the interop endpoint at `http://127.0.0.1:<any port>/cometd` until the runtime ends.
 pub async fn serve(config: ServerConfig) -> std::io::Result<(SocketAddr, InteropBayeux)> {
     serve_on(("127.0.0.1", 0), config, false).await

@@ -72,3 +72,44 @@ async fn official_client_passes_every_step_over_both_transports_with_and_without
         }
     }
 }
+
+/// The benchmark's server holds as many sessions as its load brings: 20 official clients,
+/// each its own session of the one anonymous principal, all receive every message (with the
+/// product's cap of 8 sessions a principal, the older ones were evicted and the benchmark
+/// hung).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_benchmark_server_serves_every_subscriber_of_a_load() {
+    let (addr, _bayeux) = interop::serve(interop::benchmark_config(2000))
+        .await
+        .unwrap();
+    let url = format!("http://{addr}/cometd");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(root.join("tests/interop/bench-client.mjs"))
+            .args(["--url", &url, "--transport", "long-polling"])
+            .args(["--subscribers", "20", "--messages", "5", "--rate", "0"])
+            .args(["--timeout-ms", "30000"])
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the bench client printed no result: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_eq!(result.get("error"), None, "{result}");
+    assert_eq!(
+        (&result["delivered"], &result["duplicates"]),
+        (&serde_json::json!(100), &serde_json::json!(0)),
+        "{result}"
+    );
+}

@@ -20,7 +20,8 @@
 //   {"client":"official-js","transport":...,"subscribers":N,"messages":M,
 //    "expected":N*M,"delivered":<unique (subscriber,seq) deliveries>,
 //    "duplicates":<extra deliveries>,"seconds":<first publish -> last delivery>,
-//    "deliveries_per_s":...,"p50_ms":...,"p99_ms":...,"max_ms":...}
+//    "deliveries_per_s":...,"p50_ms":...,"p99_ms":...,"max_ms":...,
+//    "connects_per_subscriber":<its /meta/connect replies since the first publish>}
 // exit 0; on failure or timeout the same line with an "error" field, exit 1.
 // Command-line errors exit 2. Everything else goes to stderr.
 //
@@ -258,6 +259,7 @@ let published = 0;
 let acked = 0;
 let phase = 'setup';
 let done = null; // resolves the "all delivered" wait
+let connects = 0; // /meta/connect replies to the subscribers since the first publish
 
 function record(sub, message) {
     const t = nowMs();
@@ -312,6 +314,7 @@ function result(error) {
         p50_ms: percentile(sorted, delivered, 0.50),
         p99_ms: percentile(sorted, delivered, 0.99),
         max_ms: delivered ? round3(sorted[delivered - 1]) : null,
+        connects_per_subscriber: Math.round(connects / N * 10) / 10,
     };
     if (error) {
         out.error = error;
@@ -443,6 +446,12 @@ async function main() {
         for (let i = 0; i < N; ++i) {
             const sub = { cometd: createClient(`sub${i}`), seen: new Uint8Array(M), count: 0, clientId: null };
             subscribers.push(sub);
+            // Round trips while the messages flow: each /meta/connect reply ends one.
+            sub.cometd.addListener('/meta/connect', () => {
+                if (firstPublish !== null) {
+                    ++connects;
+                }
+            });
             sub.cometd.addListener('/meta/handshake', m => {
                 if (m.successful && sub.clientId && m.clientId !== sub.clientId && !finished) {
                     // The client drops its subscriptions on re-handshake.

@@ -110,8 +110,11 @@ async fn main() {
             }
         });
     }
+    // One deadline for the whole run: a client that keeps failing (refused, handshaking
+    // again) must not keep the benchmark waiting past `--timeout-ms`.
+    let deadline = tokio::time::Instant::now() + timeout;
     for r in ready {
-        let _ = tokio::time::timeout(timeout, r).await;
+        let _ = tokio::time::timeout_at(deadline, r).await;
     }
 
     let mut publisher = NativeClient::spawn(&url, config);
@@ -136,11 +139,16 @@ async fn main() {
             }
         }
         while outstanding >= 50 {
-            match publisher.next_event().await {
-                Some(Event::PublishAcked { .. } | Event::PublishFailed { .. }) => outstanding -= 1,
-                Some(_) => {}
-                None => break,
+            match tokio::time::timeout_at(deadline, publisher.next_event()).await {
+                Ok(Some(Event::PublishAcked { .. } | Event::PublishFailed { .. })) => {
+                    outstanding -= 1
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
             }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
         }
         publisher
             .publish(&channel, json!({ "seq": seq, "sentAt": epoch_ms() }))
@@ -148,7 +156,7 @@ async fn main() {
             .expect("publish");
         outstanding += 1;
     }
-    let finished = tokio::time::timeout(timeout, done.acquire_many(subscribers as u32))
+    let finished = tokio::time::timeout_at(deadline, done.acquire_many(subscribers as u32))
         .await
         .is_ok();
     let t = tally.lock().unwrap();

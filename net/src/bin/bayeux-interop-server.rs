@@ -5,7 +5,6 @@
 //! (`--cors`: answer CORS from any origin, for browser test pages only.)
 
 use bayeux_net::interop;
-use cobrowse_agent::bayeux::server::ServerConfig;
 
 fn arg(name: &str) -> Option<u64> {
     let args: Vec<String> = std::env::args().collect();
@@ -15,11 +14,7 @@ fn arg(name: &str) -> Option<u64> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let config = ServerConfig {
-        timeout_ms: arg("--timeout-ms").unwrap_or(20_000),
-        max_queue: 100_000,
-        ..ServerConfig::default()
-    };
+    let config = interop::benchmark_config(arg("--timeout-ms").unwrap_or(20_000));
     let transports = config.transports.join(",");
     let port = arg("--port").unwrap_or(0) as u16;
     let cors = std::env::args().any(|a| a == "--cors");
