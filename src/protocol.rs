@@ -426,7 +426,7 @@ pub struct ChatDetail {
 }
 
 /// The newest lines a page asks for when it opens a chat: what the popup shows first.
-pub const LINES_FIRST_SHOWN: u32 = 100;
+pub const LINES_FIRST_SHOWN: u32 = 50;
 
 /// The finished chats a snapshot's list holds at first (every live chat is always in it);
 /// the agent asks for more with `ListFinished`.

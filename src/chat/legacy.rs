@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(head.transcript.complete_through, 2);
         assert_eq!(head.transcript.resync_from(), 3, "the gap is still known");
         assert_eq!(head.transcript.pages.keys().collect::<Vec<_>>(), [&0, &1]);
-        assert_eq!(d.detail("C1").unwrap().lines.len(), 3);
+        assert_eq!(d.detail("C1", 1000).unwrap().lines.len(), 3);
         assert_eq!(d.outbox.for_chat("C1").count(), 1);
         assert_eq!(d.meta.channel_state, Some(AgentState::Ready));
         let (writes, _) = d.writes();

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use super::desk::{ChatChanged, ChatHead, Desk, Key};
 use super::outbox::Outbox;
+use super::transcript::Line;
 use crate::gws::OperationName;
 use crate::protocol::{BackgroundEvent, ChatDelta, ChatDetail, ChatSummary, Snapshot};
 
@@ -100,24 +101,29 @@ impl Desk {
             .collect()
     }
 
-    /// One loaded chat as far as its pages are loaded: the lines to show, whether earlier
-    /// pages are kept beyond them, its messages on their way.
-    pub fn detail(&self, chat_id: &str) -> Option<ChatDetail> {
+    /// One loaded chat's newest `newest` lines, as far as its pages are loaded; whether
+    /// earlier lines are kept beyond them (in pages not loaded, or left out); its messages on
+    /// their way.
+    pub fn detail(&self, chat_id: &str, newest: u32) -> Option<ChatDetail> {
         let head = self.heads.get(chat_id)?;
         let pages = self.pages.get(chat_id);
-        let earlier = head
-            .transcript
-            .pages
-            .keys()
-            .any(|p| pages.is_none_or(|loaded| loaded.get(p).is_none()));
+        let mut lines: Vec<Line> = pages
+            .into_iter()
+            .flat_map(|p| p.values().flatten())
+            .filter(|l| l.is_visible())
+            .cloned()
+            .collect();
+        let left_out = lines.len().saturating_sub(newest as usize);
+        lines.drain(..left_out);
+        let earlier = left_out > 0
+            || head
+                .transcript
+                .pages
+                .keys()
+                .any(|p| pages.is_none_or(|loaded| loaded.get(p).is_none()));
         Some(ChatDetail {
             id: chat_id.to_owned(),
-            lines: pages
-                .into_iter()
-                .flat_map(|p| p.values().flatten())
-                .filter(|l| l.is_visible())
-                .cloned()
-                .collect(),
+            lines,
             earlier,
             outgoing: self.outbox.for_chat(chat_id).cloned().collect(),
         })
@@ -142,9 +148,16 @@ impl ChatChanged {
 
 impl ChatDetail {
     /// Merges what a delta brings: new lines by index (a line already shown is not doubled),
-    /// the messages on their way as they are now.
+    /// the messages on their way as they are now. Lines before the first one held, while
+    /// earlier ones are kept, are left to be loaded when asked for: what is held stays the
+    /// newest lines without a gap, and `earlier` stays true (a migrated chat's delta brings
+    /// every line it has).
     pub fn merge(&mut self, delta: &ChatDelta) {
+        let first = self.lines.first().map(|l| l.index);
         for line in &delta.lines {
+            if self.earlier && first.is_some_and(|first| line.index < first) {
+                continue;
+            }
             match self.lines.binary_search_by_key(&line.index, |l| l.index) {
                 Ok(at) => self.lines[at] = line.clone(),
                 Err(at) => self.lines.insert(at, line.clone()),
@@ -296,15 +309,20 @@ mod tests {
         assert_eq!(d.newest_pages("unknown", 100), Vec::<Key>::new());
 
         // What is loaded is what the detail brings; earlier pages are said to exist.
-        let whole = d.detail("c").unwrap();
+        let whole = d.detail("c", 1000).unwrap();
         assert_eq!(whole.lines.len(), 250);
         assert!(!whole.earlier);
         let mut newest = d.clone();
         newest.pages.get_mut("c").unwrap().retain(|p, _| *p == 2);
-        let detail = newest.detail("c").unwrap();
+        let detail = newest.detail("c", 1000).unwrap();
         assert_eq!(detail.lines.first().map(|l| l.index), Some(200));
         assert_eq!(detail.lines.len(), 51);
         assert!(detail.earlier);
+        // No more than asked for: the pages' older lines are left out, and said to exist.
+        let asked = d.detail("c", 30).unwrap();
+        assert_eq!(asked.lines.first().map(|l| l.index), Some(221));
+        assert_eq!(asked.lines.len(), 30);
+        assert!(asked.earlier);
     }
 
     #[test]
@@ -406,6 +424,18 @@ mod tests {
             .map(|l| l.text.as_deref().unwrap())
             .collect();
         assert_eq!(texts, ["a", "b", "c"]);
+
+        // Held: the newest lines, earlier ones kept. Lines before them (a migrated chat's
+        // delta brings every line) are left for later, the new one is added.
+        shown.earlier = true;
+        let delta = ChatDelta {
+            lines: vec![line(0, "older"), line(2, "b"), line(4, "d")],
+            ..delta
+        };
+        shown.merge(&delta);
+        let indices: Vec<i64> = shown.lines.iter().map(|l| l.index).collect();
+        assert_eq!(indices, [1, 2, 3, 4]);
+        assert!(shown.earlier);
     }
 
     #[test]

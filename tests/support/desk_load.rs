@@ -159,24 +159,28 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
 
     s.goto("popup.html").await?;
     open_chat(s, "C-old").await?;
-    // A long transcript shows its newest 100 lines; each "Show earlier lines" shows 100 more,
-    // loading pages the popup does not hold yet (opening it loaded 200–250 and 100–199).
+    // A long transcript shows its newest `LINES_FIRST_SHOWN` lines; each "Show earlier lines"
+    // shows as many more, loading pages the popup does not hold yet (pages of 100 indexes:
+    // opening it loaded 200–250 alone).
     let customer_lines_from = |first: i64| -> Vec<String> {
         (first..=OLD_LINES)
             .filter(|i| i % 2 == 1)
             .map(|i| format!("old line {i}"))
             .collect()
     };
-    for (first, what) in [
-        (151, "the old chat's newest customer lines"),
-        (51, "100 earlier lines, loaded"),
-        (1, "every line"),
-    ] {
-        if first < 151 {
+    let window = i64::from(cobrowse_agent::protocol::LINES_FIRST_SHOWN);
+    let newest_first = OLD_LINES - window + 1;
+    let mut firsts: Vec<i64> = (0..)
+        .map(|k| newest_first - k * window)
+        .take_while(|f| *f > 1)
+        .collect();
+    firsts.push(1);
+    for first in firsts {
+        if first < newest_first {
             s.click("#earlier-lines").await?;
         }
         let want = customer_lines_from(first);
-        s.wait_for(what, || async {
+        s.wait_for(&format!("the old chat's lines from {first}"), || async {
             (customer_lines(s).await == want).then_some(())
         })
         .await?;

@@ -96,7 +96,9 @@ async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
     let chats = desk.summaries(!agent.signed_in);
     // The popup shows the first chat of the list first: its newest lines came with the desk
     // (the list's order does not depend on `read_only`).
-    let open = chats.first().and_then(|first| desk.detail(&first.id));
+    let open = chats
+        .first()
+        .and_then(|first| desk.detail(&first.id, LINES_FIRST_SHOWN));
     Ok(Snapshot {
         protocol: PROTOCOL_VERSION,
         configured: stored.is_some(),
@@ -149,7 +151,7 @@ async fn handle_request(request: PopupRequest) -> Result<PopupReply, Refusal> {
         PopupRequest::OpenChat { chat_id, lines } => {
             return store::one_chat(&chat_id, lines)
                 .await
-                .detail(&chat_id)
+                .detail(&chat_id, lines)
                 .map(PopupReply::Chat)
                 .ok_or_else(|| {
                     Refusal::new(

@@ -8,7 +8,7 @@ use cobrowse_agent::protocol::{
     BackgroundEvent, PopupReply, PopupRequest, Refusal, RequestEnvelope, EVENTS_PORT_NAME,
 };
 use wasm_bindgen::prelude::*;
-use webext::port::Port;
+use webext::port::{EarlyPort, Port};
 use webext::Listener;
 use yew::Callback;
 
@@ -80,6 +80,18 @@ impl Drop for EventsSubscription {
     }
 }
 
+thread_local! {
+    /// The events port `popup.js` opened before the module was compiled, until the popup
+    /// takes it over.
+    static EARLY_PORT: RefCell<Option<EarlyPort>> = const { RefCell::new(None) };
+}
+
+/// Keeps the port `popup.js` opened early (`null` when it opened none) for the first
+/// [`EventsSubscription`].
+pub fn hand_over_early_port(loader: JsValue) {
+    EARLY_PORT.with(|e| *e.borrow_mut() = EarlyPort::from_js(loader));
+}
+
 fn connect(
     open: Rc<RefCell<Option<OpenPort>>>,
     closed: Rc<Cell<bool>>,
@@ -88,37 +100,63 @@ fn connect(
     if closed.get() {
         return;
     }
-    let port = match webext::runtime::connect(EVENTS_PORT_NAME) {
-        Ok(port) => port,
-        Err(e) => {
-            webext::log_error(&format!("[cobrowse-agent] events port: {e}"));
-            on_event.emit(BackgroundEvent::SnapshotRefused(unreachable(e.to_string())));
-            return reconnect_later(open, closed, on_event);
-        }
+    let early = EARLY_PORT.with(|e| e.borrow_mut().take());
+    let port = match &early {
+        Some(early) => early.port.clone(),
+        None => match webext::runtime::connect(EVENTS_PORT_NAME) {
+            Ok(port) => port,
+            Err(e) => {
+                webext::log_error(&format!("[cobrowse-agent] events port: {e}"));
+                on_event.emit(BackgroundEvent::SnapshotRefused(unreachable(e.to_string())));
+                return reconnect_later(open, closed, on_event);
+            }
+        },
     };
     let heard = Rc::new(Cell::new(false));
-    let (emit, heard2) = (on_event.clone(), heard.clone());
-    let on_message = port.on_message(move |text| {
-        heard2.set(true);
-        match serde_json::from_str(&text) {
-            Ok(event) => emit.emit(event),
-            Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
-        }
+    let message = {
+        let (emit, heard) = (on_event.clone(), heard.clone());
+        Rc::new(move |text: String| {
+            heard.set(true);
+            match serde_json::from_str(&text) {
+                Ok(event) => emit.emit(event),
+                Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
+            }
+        })
+    };
+    let gone = {
+        let (open, closed) = (open.clone(), closed.clone());
+        Rc::new(move || {
+            if !heard.get() {
+                on_event.emit(BackgroundEvent::SnapshotRefused(unreachable(
+                    "the events port closed before it brought anything".into(),
+                )));
+            }
+            reconnect_later(open.clone(), closed.clone(), on_event.clone())
+        })
+    };
+    let on_message = port.on_message({
+        let message = message.clone();
+        move |text| message(text)
     });
-    let (open2, closed2) = (open.clone(), closed.clone());
-    let on_disconnect = port.on_disconnect(move || {
-        if !heard.get() {
-            on_event.emit(BackgroundEvent::SnapshotRefused(unreachable(
-                "the events port closed before it brought anything".into(),
-            )));
-        }
-        reconnect_later(open2.clone(), closed2.clone(), on_event.clone())
+    let on_disconnect = port.on_disconnect({
+        let gone = gone.clone();
+        move || gone()
     });
     *open.borrow_mut() = Some(OpenPort {
         port,
         _on_message: on_message,
         _on_disconnect: on_disconnect,
     });
+    // What came before the popup took the port over, in order, then its closing.
+    if let Some(early) = early {
+        let (messages, disconnected) = early.release();
+        for text in messages {
+            message(text);
+        }
+        if disconnected {
+            gone();
+        }
+    }
 }
 
 fn reconnect_later(

@@ -1,9 +1,30 @@
 //! Localised strings for the pages.
 
+use std::cell::RefCell;
+
+thread_local! {
+    /// The messages looked up so far: a page's words do not change while it is open, and a
+    /// list or transcript asks for the same few on every entry (each look-up is a call into
+    /// the browser).
+    /// (A few dozen keys: a list is smaller code than a hash map, and as fast at this size.)
+    static MESSAGES: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The message `key` from `_locales`; the key itself when there is none (a missing string
 /// shows up as its name instead of an empty space).
 pub fn t(key: &str) -> String {
-    t_with(key, &[])
+    let held = MESSAGES.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, m)| m.clone())
+    });
+    if let Some(m) = held {
+        return m;
+    }
+    let m = t_with(key, &[]);
+    MESSAGES.with(|cache| cache.borrow_mut().push((key.to_owned(), m.clone())));
+    m
 }
 
 /// The message `key` with `$1`.. substitutions.

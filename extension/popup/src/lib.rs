@@ -31,9 +31,11 @@ fn mount<C: yew::BaseComponent<Properties = ()>>(title_key: &str) {
     }
 }
 
-/// Entry point of `popup.html`.
+/// Entry point of `popup.html`; `early_port` is the events port `popup.js` opened before the
+/// module was compiled (or null), with what it brought meanwhile.
 #[wasm_bindgen(js_name = runPopup)]
-pub fn run_popup() {
+pub fn run_popup(early_port: JsValue) {
+    backend::hand_over_early_port(early_port);
     mount::<popup::PopupApp>("popupTitle");
 }
 

@@ -212,8 +212,11 @@ async fn a_new_line_leaves_the_lines_and_entries_on_screen_in_place() {
     wait_for(&root, |_| node("#transcript li[data-index='149']")).await;
     // The earlier-lines button is shown: the case that made the list unkeyed.
     assert!(node("#earlier-lines").is_some());
+    // The newest `LINES_FIRST_SHOWN` of the 150 are shown, from this one.
+    let first_shown = 150 - i64::from(cobrowse_agent::protocol::LINES_FIRST_SHOWN);
+    let kept = format!("#transcript li[data-index='{}']", first_shown + 10);
     let (line, entry) = (
-        node("#transcript li[data-index='120']").unwrap(),
+        node(&kept).unwrap(),
         node("#chat-list li[data-chat='c2']").unwrap(),
     );
 
@@ -225,14 +228,11 @@ async fn a_new_line_leaves_the_lines_and_entries_on_screen_in_place() {
     let same = |old: &web_sys::Element, selector: &str| {
         node(selector).is_some_and(|now| now.is_same_node(Some(old)))
     };
-    assert!(
-        same(&line, "#transcript li[data-index='120']"),
-        "a line on screen was replaced"
-    );
+    assert!(same(&line, &kept), "a line on screen was replaced");
     assert!(
         same(&entry, "#chat-list li[data-chat='c2']"),
         "an entry that did not change was replaced"
     );
     // The window does not slide: the first line shown stays.
-    assert!(node("#transcript li[data-index='50']").is_some());
+    assert!(node(&format!("#transcript li[data-index='{first_shown}']")).is_some());
 }

@@ -83,3 +83,45 @@ impl Port {
         JsValue::from(self.inner.clone()) == JsValue::from(other.inner.clone())
     }
 }
+
+/// A port a page's loader opened before its module was ready, with what it kept meanwhile:
+/// the loader's `{port, messages, disconnected, release}` (see `extension/popup/static/popup.js`).
+pub struct EarlyPort {
+    loader: JsValue,
+    pub port: Port,
+}
+
+impl EarlyPort {
+    /// The loader's port, if it opened one.
+    pub fn from_js(loader: JsValue) -> Option<EarlyPort> {
+        let port = js_sys::Reflect::get(&loader, &JsValue::from_str("port"))
+            .ok()
+            .filter(JsValue::is_object)?;
+        Some(EarlyPort {
+            loader,
+            port: Port::from_js(port),
+        })
+    }
+
+    /// Removes the loader's listeners; what they kept (each message's JSON text, in order)
+    /// and whether the port closed meanwhile. Call it after adding your own listeners, in the
+    /// same task, so that nothing falls between the two.
+    pub fn release(self) -> (Vec<String>, bool) {
+        let get = |name: &str| js_sys::Reflect::get(&self.loader, &JsValue::from_str(name)).ok();
+        if let Some(release) = get("release").and_then(|r| r.dyn_into::<js_sys::Function>().ok()) {
+            let _ = release.call0(&self.loader);
+        }
+        let messages = get("messages")
+            .and_then(|m| m.dyn_into::<js_sys::Array>().ok())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|m| json::stringify(&m).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            messages,
+            get("disconnected").and_then(|d| d.as_bool()) == Some(true),
+        )
+    }
+}
