@@ -218,7 +218,8 @@ pub async fn reply_to(message_json: &str, sender: &MessageSender) -> PopupReply 
 }
 
 /// A page opened its events port: untrusted or unknown ports are closed; a trusted one gets
-/// the snapshot (or why there is none), acknowledges what notifications said, and wakes the session.
+/// the snapshot (or why there is none), acknowledges what notifications said, and wakes the
+/// session.
 pub async fn connected(port: Port) {
     if port.name() != EVENTS_PORT_NAME || check_sender(&port.sender()).is_err() {
         webext::log_error("[cobrowse-agent] closed a port from an untrusted sender");
