@@ -61,13 +61,13 @@ impl Area {
 
 /// Reads one key; `None` when it is absent.
 pub async fn get<T: DeserializeOwned>(area: Area, key: &str) -> Result<Option<T>> {
-    let items = await_promise("storage.get", area.handle()?.get(&JsValue::from_str(key))).await?;
-    let value = js_sys::Reflect::get(&items, &JsValue::from_str(key))
-        .map_err(|e| WebExtError::from_js("storage.get", e))?;
-    if value.is_undefined() {
-        return Ok(None);
-    }
-    json::from_js(&value).map(Some)
+    // The waiting is not generic: one state machine for every `T`, not one each.
+    let items = get_raw(area, key).await?;
+    item(&items, key)
+}
+
+async fn get_raw(area: Area, key: &str) -> Result<JsValue> {
+    await_promise("storage.get", area.handle()?.get(&JsValue::from_str(key))).await
 }
 
 /// Reads one key; its default when it is absent or cannot be read (the caller would do no
@@ -81,6 +81,10 @@ pub async fn set<T: Serialize + ?Sized>(area: Area, key: &str, value: &T) -> Res
     let items = js_sys::Object::new();
     js_sys::Reflect::set(&items, &JsValue::from_str(key), &json::to_js(value)?)
         .map_err(|e| WebExtError::from_js("storage.set", e))?;
+    set_raw(area, items).await
+}
+
+async fn set_raw(area: Area, items: js_sys::Object) -> Result<()> {
     await_promise("storage.set", area.handle()?.set(&items)).await?;
     Ok(())
 }
@@ -124,8 +128,7 @@ pub async fn set_many<T: Serialize>(area: Area, items: &[(String, T)]) -> Result
         js_sys::Reflect::set(&object, &JsValue::from_str(k), &json::to_js(v)?)
             .map_err(|e| WebExtError::from_js("storage.set", e))?;
     }
-    await_promise("storage.set", area.handle()?.set(&object)).await?;
-    Ok(())
+    set_raw(area, object).await
 }
 
 /// Deletes several keys in one call.
