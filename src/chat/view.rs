@@ -107,14 +107,15 @@ impl Desk {
     pub fn detail(&self, chat_id: &str, newest: u32) -> Option<ChatDetail> {
         let head = self.heads.get(chat_id)?;
         let pages = self.pages.get(chat_id);
-        let mut lines: Vec<Line> = pages
-            .into_iter()
-            .flat_map(|p| p.values().flatten())
-            .filter(|l| l.is_visible())
-            .cloned()
-            .collect();
-        let left_out = lines.len().saturating_sub(newest as usize);
-        lines.drain(..left_out);
+        let visible = || {
+            pages
+                .into_iter()
+                .flat_map(|p| p.values().flatten())
+                .filter(|l| l.is_visible())
+        };
+        // Only the lines kept are copied.
+        let left_out = visible().count().saturating_sub(newest as usize);
+        let lines: Vec<Line> = visible().skip(left_out).cloned().collect();
         let earlier = left_out > 0
             || head
                 .transcript
@@ -170,19 +171,20 @@ impl ChatDetail {
 }
 
 /// What a page shows of the desk: the snapshot it painted first, kept up to date by what the
-/// background pushes, and the chat it has open, as far as loaded. The open chat is shared (a
-/// page's views and its previous state hold it without copying its lines; a change copies it
-/// once).
+/// background pushes, and the chat it has open, as far as loaded. The open chat is held in
+/// `open` alone (taken out of the snapshot, which views copy) and shared: a page's views and
+/// its previous state hold it without copying its lines; a change copies it once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageModel {
+    /// The snapshot, its `open` taken out.
     pub snapshot: Snapshot,
     pub open: Option<Rc<ChatDetail>>,
 }
 
 impl PageModel {
-    pub fn new(snapshot: Snapshot) -> PageModel {
+    pub fn new(mut snapshot: Snapshot) -> PageModel {
         PageModel {
-            open: snapshot.open.clone().map(Rc::new),
+            open: snapshot.open.take().map(Rc::new),
             snapshot,
         }
     }
@@ -196,14 +198,15 @@ impl PageModel {
     /// chat, unless it is the one the snapshot brings (the page asks for its chat again).
     pub fn apply(&mut self, event: BackgroundEvent) {
         match event {
-            BackgroundEvent::Snapshot(s) => {
-                let same = match (&self.open, &s.open) {
+            BackgroundEvent::Snapshot(mut s) => {
+                let new = s.open.take();
+                let same = match (&self.open, &new) {
                     (Some(open), Some(new)) => open.id == new.id,
                     (None, _) => true,
                     (Some(_), None) => false,
                 };
                 if same {
-                    self.open = s.open.clone().map(Rc::new);
+                    self.open = new.map(Rc::new);
                 }
                 self.snapshot = s;
             }
@@ -475,5 +478,7 @@ mod tests {
         assert!(m.open.as_ref().unwrap().outgoing.is_empty());
         m.apply(BackgroundEvent::ChatsRemoved(vec![id]));
         assert!(m.snapshot.chats.is_empty() && m.open.is_none());
+        // The open chat is held once, not in the snapshot the views copy too.
+        assert!(m.snapshot.open.is_none());
     }
 }

@@ -1,12 +1,11 @@
 //! A chat's transcript: the server's lines by index (customer, agent, system), then what the
 //! agent wrote that is still on its way (pending, sent, failed with Retry). All text is text.
 
-use cobrowse_agent::chat::transcript::{Line, LineKind};
-use cobrowse_agent::chat::OutgoingMessage;
-use cobrowse_agent::protocol::{PopupRequest, LINES_FIRST_SHOWN};
 use std::rc::Rc;
 
-use cobrowse_agent::protocol::ChatDetail;
+use cobrowse_agent::chat::transcript::{Line, LineKind};
+use cobrowse_agent::chat::OutgoingMessage;
+use cobrowse_agent::protocol::{ChatDetail, PopupRequest, LINES_FIRST_SHOWN};
 use yew::prelude::*;
 
 use super::clock;
