@@ -12,6 +12,7 @@ pub mod bayeux;
 pub mod chat;
 pub mod cobrowse;
 pub mod gws;
+pub mod json;
 pub mod presence;
 pub mod protocol;
 pub mod sender;

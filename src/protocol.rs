@@ -503,7 +503,7 @@ pub fn decode_request(json: &str) -> Result<PopupRequest, Refusal> {
     struct VersionOnly {
         protocol: Option<u32>,
     }
-    let version = serde_json::from_str::<VersionOnly>(json).map_err(|e| {
+    let version = crate::json::from_str::<VersionOnly>(json).map_err(|e| {
         Refusal::new(
             RefusalReason::MalformedRequest,
             "errorInternal",
@@ -520,7 +520,7 @@ pub fn decode_request(json: &str) -> Result<PopupRequest, Refusal> {
             ))
         }
     }
-    serde_json::from_str::<RequestEnvelope>(json)
+    crate::json::from_str::<RequestEnvelope>(json)
         .map(|e| e.request)
         .map_err(|e| {
             Refusal::new(

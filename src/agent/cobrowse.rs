@@ -236,7 +236,7 @@ impl Session {
 
     pub(super) fn verified(&mut self, found: Found, join: Option<Ticket>, outcome: &Outcome) {
         let reply = match outcome {
-            Outcome::Ok(body) => serde_json::from_str::<VerificationReply>(body)
+            Outcome::Ok(body) => crate::json::from_str::<VerificationReply>(body)
                 .ok()
                 // A reply for another chat than asked is no verification of this one.
                 .filter(|r| r.cobrowse.chat_id == found.chat_id),

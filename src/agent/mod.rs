@@ -631,7 +631,7 @@ impl Session {
             },
             Purpose::CheckIdentity { ticket, settings } => match outcome {
                 Outcome::Ok(body) => {
-                    let me = serde_json::from_str::<MeReply>(&body).ok();
+                    let me = crate::json::from_str::<MeReply>(&body).ok();
                     let someone_else = me
                         .as_ref()
                         .is_some_and(|m| m.is_someone_else(&auth.agent_name));
@@ -680,7 +680,7 @@ impl Session {
             Purpose::LinkPlan { link } => self.open_link(link, &outcome, notifications_token),
             Purpose::RecoverHandshake { link } => self.recover_handshake(link, &outcome),
             Purpose::ChatList { resync } => match outcome {
-                Outcome::Ok(body) => match serde_json::from_str::<ChatsReply>(&body) {
+                Outcome::Ok(body) => match crate::json::from_str::<ChatsReply>(&body) {
                     Ok(list) => self
                         .change_desk(DeskChange::ApplyChatList(list), After::ChatList { resync }),
                     Err(e) => self.log(format!("resync: unreadable chat list: {e}")),
@@ -694,7 +694,7 @@ impl Session {
                 resync,
             } => {
                 let messages = match &outcome {
-                    Outcome::Ok(body) => serde_json::from_str::<MessagesReply>(body)
+                    Outcome::Ok(body) => crate::json::from_str::<MessagesReply>(body)
                         .map(|r| r.messages)
                         .map_err(|e| format!("unreadable transcript: {e}")),
                     other => Err(other.detail()),

@@ -218,8 +218,8 @@ pub fn decode_frame(text: &str, limits: FrameLimits) -> Result<Vec<Message>, Dec
     // Read straight into messages (not through a `Value`): one reader per type, shared with
     // everything else read from text.
     let messages = match text.trim_start().as_bytes().first() {
-        Some(b'[') => serde_json::from_str::<Vec<Message>>(text).map_err(malformed)?,
-        Some(b'{') => vec![serde_json::from_str::<Message>(text).map_err(malformed)?],
+        Some(b'[') => crate::json::from_str::<Vec<Message>>(text).map_err(malformed)?,
+        Some(b'{') => vec![crate::json::from_str::<Message>(text).map_err(malformed)?],
         _ => {
             return Err(DecodeError::Malformed(
                 "expected an array or an object".into(),
@@ -237,7 +237,7 @@ pub fn decode_frame(text: &str, limits: FrameLimits) -> Result<Vec<Message>, Dec
 /// same ones come in REST replies), so this adds no second decoder per type to the wasm
 /// modules, where `serde_json::from_value` would.
 pub fn read_data<T: serde::de::DeserializeOwned>(data: &Value) -> serde_json::Result<T> {
-    serde_json::from_str(&data.to_string())
+    crate::json::from_str(&data.to_string())
 }
 
 /// Encodes messages as a frame (always an array).

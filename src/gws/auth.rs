@@ -74,7 +74,7 @@ impl CsrfToken {
     /// HTTP 403 with the plain text `Missing or invalid Csrf token` (no JSON status), e.g.
     /// after the HTTP session it belonged to expired.
     pub fn refused(http_status: u16, body: &str) -> bool {
-        http_status == 403 && serde_json::from_str::<Status>(body).is_err()
+        http_status == 403 && crate::json::from_str::<Status>(body).is_err()
     }
 }
 

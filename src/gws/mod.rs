@@ -46,18 +46,16 @@ impl Notification {
             #[serde(rename = "messageType")]
             message_type: String,
         }
-        // Serde would also read a sequence (`["MessageLogUpdated", …]`) as a struct.
-        if !text.trim_start().starts_with('{') {
-            return Err(serde::de::Error::custom("a notification is a JSON object"));
-        }
-        let tag: Tag = serde_json::from_str(text)?;
+        // `json::from_str` reads structs from objects only: serde alone would also read a
+        // sequence (`["MessageLogUpdated", …]`) as a struct.
+        let tag: Tag = crate::json::from_str(text)?;
         Ok(match tag.message_type.as_str() {
             "ChatStateChangeMessage" => {
-                Notification::ChatStateChangeMessage(serde_json::from_str(text)?)
+                Notification::ChatStateChangeMessage(crate::json::from_str(text)?)
             }
-            "MessageLogUpdated" => Notification::MessageLogUpdated(serde_json::from_str(text)?),
+            "MessageLogUpdated" => Notification::MessageLogUpdated(crate::json::from_str(text)?),
             "ChannelStateChangeMessageV2" => {
-                Notification::ChannelStateChangeMessageV2(serde_json::from_str(text)?)
+                Notification::ChannelStateChangeMessageV2(crate::json::from_str(text)?)
             }
             _ => Notification::Unknown,
         })

@@ -56,7 +56,7 @@ impl Outcome {
         if CsrfToken::refused(r.status, &r.body) {
             return Outcome::CsrfRefused;
         }
-        let status: Option<Status> = serde_json::from_str(&r.body).ok();
+        let status: Option<Status> = crate::json::from_str(&r.body).ok();
         match (r.status, status) {
             (200..=299, Some(s)) if s.status_code == 0 => Outcome::Ok(r.body.clone()),
             (401, _)

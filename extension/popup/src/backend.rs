@@ -117,7 +117,7 @@ fn connect(
         let (emit, heard) = (on_event.clone(), heard.clone());
         Rc::new(move |text: String| {
             heard.set(true);
-            match serde_json::from_str(&text) {
+            match cobrowse_agent::json::from_str(&text) {
                 Ok(event) => emit.emit(event),
                 Err(e) => webext::log_error(&format!("[cobrowse-agent] bad event: {e}")),
             }

@@ -36,5 +36,5 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue> {
 /// A JS value as a Rust value.
 pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T> {
     let text = stringify(value)?;
-    serde_json::from_str(&text).map_err(|e| WebExtError::new(DESERIALIZE, e.to_string()))
+    cobrowse_agent::json::from_str(&text).map_err(|e| WebExtError::new(DESERIALIZE, e.to_string()))
 }
