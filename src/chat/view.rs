@@ -195,7 +195,8 @@ impl PageModel {
     }
 
     /// Merges what the background pushed. A new snapshot replaces everything but the open
-    /// chat, unless it is the one the snapshot brings (the page asks for its chat again).
+    /// chat, unless it is the one the snapshot brings (the page asks for its chat again), and
+    /// the finished chats the agent listed beyond the snapshot's (see [`keep_listed`]).
     pub fn apply(&mut self, event: BackgroundEvent) {
         match event {
             BackgroundEvent::Snapshot(mut s) => {
@@ -208,6 +209,7 @@ impl PageModel {
                 if same {
                     self.open = new.map(Rc::new);
                 }
+                keep_listed(&mut self.snapshot.chats, &mut s);
                 self.snapshot = s;
             }
             BackgroundEvent::ChatChanged(delta) => {
@@ -243,6 +245,34 @@ impl PageModel {
             }
         }
     }
+}
+
+/// Keeps in `new` the finished chats a page listed (`listed`) that `new` leaves out: a pushed
+/// snapshot lists the newest finished ones only, and the older ones the agent asked for stay
+/// listed. At most as many as `new` says are kept beyond its own, the newest of them; `new`
+/// then counts the rest. A kept chat is as current as its own deltas made it (a finished chat
+/// changes little, and one pruned meanwhile was removed by `ChatsRemoved`); whether the desk
+/// is read-only is the new snapshot's.
+fn keep_listed(listed: &mut Vec<ChatSummary>, new: &mut Snapshot) {
+    let mut kept: Vec<ChatSummary> = std::mem::take(listed)
+        .into_iter()
+        .filter(|c| c.state.is_finished() && !new.chats.iter().any(|n| n.id == c.id))
+        .collect();
+    if kept.is_empty() || new.finished_more == 0 {
+        return;
+    }
+    crate::sorted::sort_small_by(&mut kept, |a, b| b.since_ms.cmp(&a.since_ms));
+    kept.truncate(new.finished_more as usize);
+    let read_only = !new.agent.signed_in;
+    for chat in &mut kept {
+        chat.read_only = read_only;
+        if read_only {
+            chat.capabilities.clear();
+        }
+    }
+    new.finished_more -= u32::try_from(kept.len()).unwrap_or(u32::MAX);
+    new.chats.extend(kept);
+    sort_summaries(&mut new.chats);
 }
 
 #[cfg(test)]
@@ -480,5 +510,72 @@ mod tests {
         assert!(m.snapshot.chats.is_empty() && m.open.is_none());
         // The open chat is held once, not in the snapshot the views copy too.
         assert!(m.snapshot.open.is_none());
+    }
+
+    #[test]
+    fn finished_chats_listed_on_request_stay_listed_when_a_snapshot_is_pushed() {
+        let fixture: Snapshot = serde_json::from_str(include_str!(
+            "../../tests/fixtures/protocol/event_snapshot.json"
+        ))
+        .map(|e: BackgroundEvent| match e {
+            BackgroundEvent::Snapshot(s) => s,
+            other => panic!("{other:?}"),
+        })
+        .unwrap();
+        let mut d = Desk::new();
+        d.change(state("live", "Chatting", r#""SendMessage""#), 100);
+        for at in 1..=6 {
+            d.change(state(&format!("f{at}"), "Chatting", ""), at);
+            d.change(state(&format!("f{at}"), "Completed", ""), at);
+        }
+        // What the background lists when the newest `finished` finished chats are asked for.
+        let listing = |d: &Desk, finished: u32, signed_in: bool| {
+            let (ids, more) = d.listed(finished as usize);
+            let mut s = fixture.clone();
+            s.agent.signed_in = signed_in;
+            s.chats = d
+                .summaries(!signed_in)
+                .into_iter()
+                .filter(|c| ids.contains(&c.id))
+                .collect();
+            s.finished_more = more;
+            s.open = None;
+            s
+        };
+        let ids = |m: &PageModel| -> Vec<String> {
+            m.snapshot.chats.iter().map(|c| c.id.clone()).collect()
+        };
+        let mut m = PageModel::new(listing(&d, 2, true));
+        assert_eq!(ids(&m), ["live", "f6", "f5"]);
+        // The agent asks for more; then a settings change pushes the first listing again.
+        m.apply(BackgroundEvent::Snapshot(listing(&d, 4, true)));
+        assert_eq!(m.snapshot.finished_more, 2);
+        m.apply(BackgroundEvent::Snapshot(listing(&d, 2, true)));
+        assert_eq!(ids(&m), ["live", "f6", "f5", "f4", "f3"]);
+        assert_eq!(
+            m.snapshot.finished_more, 2,
+            "f2 and f1 are still to ask for"
+        );
+
+        // A chat finishing meanwhile comes first of the finished ones; the one it pushes out of
+        // the snapshot's listing stays listed, and nothing already listed is lost.
+        d.change(state("live", "Completed", ""), 100);
+        m.apply(BackgroundEvent::Snapshot(listing(&d, 2, true)));
+        assert_eq!(ids(&m), ["live", "f6", "f5", "f4", "f3"]);
+        assert!(m.snapshot.chats[0].state.is_finished());
+        assert_eq!(m.snapshot.finished_more, 2);
+
+        // Signed out: every chat listed is read-only, the kept ones too.
+        m.apply(BackgroundEvent::Snapshot(listing(&d, 2, false)));
+        assert_eq!(ids(&m).len(), 5);
+        assert!(m.snapshot.chats.iter().all(|c| c.read_only));
+
+        // A snapshot that says fewer are kept beyond it (the others were pruned) keeps no more
+        // than that, the newest.
+        let mut fewer = listing(&d, 2, true);
+        fewer.finished_more = 1;
+        m.apply(BackgroundEvent::Snapshot(fewer));
+        assert_eq!(ids(&m), ["live", "f6", "f5"]);
+        assert_eq!(m.snapshot.finished_more, 0);
     }
 }
