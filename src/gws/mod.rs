@@ -346,13 +346,16 @@ impl MeReply {
         (!clean.trim().is_empty()).then(|| clean.trim().to_owned())
     }
 
-    /// Whether the server answered as someone other than `agent_name` (user names compare
-    /// without case). A reply that names nobody is not taken as someone else.
+    /// Whether the server answered as someone other than `agent_name`. User names compare
+    /// without ASCII case (a login id's usual letters; Unicode case folding would ship its
+    /// tables in the background module, 8 KB gzip): a name whose other letters differ in case
+    /// is taken as someone else, and the agent is told so rather than signed in as another.
+    /// A reply that names nobody is not taken as someone else.
     pub fn is_someone_else(&self, agent_name: &str) -> bool {
         self.user
             .as_ref()
             .filter(|u| !u.user_name.is_empty())
-            .is_some_and(|u| u.user_name.to_lowercase() != agent_name.to_lowercase())
+            .is_some_and(|u| !u.user_name.eq_ignore_ascii_case(agent_name))
     }
 }
 
@@ -420,7 +423,16 @@ mod tests {
         )
         .unwrap();
         assert!(!me.is_someone_else("agent1"));
+        assert!(!me.is_someone_else("AGENT1"));
         assert!(me.is_someone_else("agent2"));
+        assert!(me.is_someone_else("agent1 "));
+        let accented: MeReply =
+            serde_json::from_str(r#"{"statusCode":0,"user":{"userName":"Åsa"}}"#).unwrap();
+        assert!(!accented.is_someone_else("ÅSA"));
+        assert!(
+            accented.is_someone_else("åsa"),
+            "only ASCII letters compare without case"
+        );
         assert_eq!(me.display_name().as_deref(), Some("Ann"));
         let nobody: MeReply = serde_json::from_str(r#"{"statusCode":0}"#).unwrap();
         assert!(!nobody.is_someone_else("agent2"));
