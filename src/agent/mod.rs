@@ -146,6 +146,11 @@ pub enum After {
     },
     /// The outbox pump: send the next message, or wait for the next retry.
     Pump,
+    /// The agent's message was queued: the page's request `ticket` is answered once it is
+    /// stored (refused when it could not be, so the page keeps the text).
+    Queued {
+        ticket: Ticket,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -449,9 +454,8 @@ impl Session {
                         chat_id,
                         text,
                     },
-                    After::Nothing,
+                    After::Queued { ticket },
                 );
-                self.reply(ticket, Ok(()));
                 self.pump_outbox();
             }
             PageCommand::RetryMessage { client_id } => {
@@ -978,6 +982,17 @@ impl Session {
                 }
             }
             After::Pump => self.pumped(now_ms, outcome),
+            After::Queued { ticket } => {
+                let result = if outcome.unstored {
+                    Err(Refusal::of(
+                        Problem::Storage,
+                        "the message could not be stored (the browser's storage is full or failing)",
+                    ))
+                } else {
+                    Ok(())
+                };
+                self.reply(ticket, result);
+            }
         }
     }
 

@@ -73,6 +73,8 @@ struct Background {
     status: Vec<StatusChange>,
     logs: Vec<String>,
     tickets: u64,
+    /// `storage.local` refuses every write (full, or failing): changes leave the desk as it was.
+    storage_fails: bool,
 }
 
 impl Background {
@@ -95,6 +97,7 @@ impl Background {
             status: Vec::new(),
             logs: Vec::new(),
             tickets: 0,
+            storage_fails: false,
         }
     }
 
@@ -124,7 +127,14 @@ impl Background {
                         self.timers.insert(timer, after_ms);
                     }
                     Command::ChangeDesk { change, after } => {
-                        let outcome = self.desk.change(change, self.now);
+                        let outcome = if self.storage_fails {
+                            DeskOutcome {
+                                unstored: true,
+                                ..DeskOutcome::default()
+                            }
+                        } else {
+                            self.desk.change(change, self.now)
+                        };
                         queue.push_back(Input::DeskChanged { after, outcome });
                     }
                     Command::Save(w) => self.writes.push(w),
@@ -677,6 +687,35 @@ fn an_unanswered_send_is_checked_in_the_transcript_before_it_goes_again_and_neve
     );
     assert!(b.desk.outbox.is_empty());
     assert!(b.requests.is_empty(), "{:?}", b.requests);
+}
+
+#[test]
+fn a_message_that_cannot_be_stored_is_refused_so_the_page_keeps_its_text() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([]))]);
+    let send = |b: &mut Background, client_id: &str| {
+        b.page(PageCommand::SendMessage {
+            chat_id: "C1".into(),
+            client_id: client_id.into(),
+            text: "hello".into(),
+        })
+    };
+    b.storage_fails = true;
+    let refused = send(&mut b, "m1");
+    let refusal = b.replies[&refused].clone().unwrap_err();
+    assert_eq!(refusal.message_key, Problem::Storage.message_key());
+    assert_eq!(
+        b.in_flight(Method::Post, &paths::chat("C1")),
+        0,
+        "nothing queued, nothing sent"
+    );
+
+    // With room again, the same message is taken, answered once stored, and sent.
+    b.storage_fails = false;
+    let taken = send(&mut b, "m1");
+    assert_eq!(b.replies[&taken], Ok(()));
+    assert_eq!(b.desk.outbox.for_chat("C1").count(), 1);
+    assert_eq!(b.in_flight(Method::Post, &paths::chat("C1")), 1);
 }
 
 #[test]

@@ -334,6 +334,9 @@ pub struct DeskOutcome {
     /// Co-browse tokens the customers of live chats sent with this change (candidates: the
     /// server verifies them).
     pub found: Vec<Found>,
+    /// Set by the store: the change could not be stored (the browser's storage is full even
+    /// without the finished chats it gave up, or failing), so the desk is as it was before it.
+    pub unstored: bool,
 }
 
 /// The desk's records as loaded for a change; what the change alters is marked to be stored.

@@ -471,16 +471,21 @@ mod tests {
         assert!(shown.earlier);
     }
 
-    #[test]
-    fn a_page_model_follows_what_the_background_pushes() {
-        let snapshot: Snapshot = serde_json::from_str(include_str!(
+    /// The snapshot the protocol's golden fixture pushes.
+    fn fixture_snapshot() -> Snapshot {
+        let event: BackgroundEvent = serde_json::from_str(include_str!(
             "../../tests/fixtures/protocol/event_snapshot.json"
         ))
-        .map(|e: BackgroundEvent| match e {
+        .unwrap();
+        match event {
             BackgroundEvent::Snapshot(s) => s,
             other => panic!("{other:?}"),
-        })
-        .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_page_model_follows_what_the_background_pushes() {
+        let snapshot = fixture_snapshot();
         let mut m = PageModel::new(snapshot.clone());
         let id = snapshot.chats[0].id.clone();
         let mut chat = snapshot.chats[0].clone();
@@ -514,14 +519,7 @@ mod tests {
 
     #[test]
     fn finished_chats_listed_on_request_stay_listed_when_a_snapshot_is_pushed() {
-        let fixture: Snapshot = serde_json::from_str(include_str!(
-            "../../tests/fixtures/protocol/event_snapshot.json"
-        ))
-        .map(|e: BackgroundEvent| match e {
-            BackgroundEvent::Snapshot(s) => s,
-            other => panic!("{other:?}"),
-        })
-        .unwrap();
+        let fixture = fixture_snapshot();
         let mut d = Desk::new();
         d.change(state("live", "Chatting", r#""SendMessage""#), 100);
         for at in 1..=6 {

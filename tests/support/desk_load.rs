@@ -272,24 +272,26 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
     Ok(())
 }
 
-/// Fills `storage.local` up to Chrome's quota (`QUOTA_BYTES`, 10 MB) with one filler value,
-/// leaving less room than a line takes; answers the room left.
+/// Fills `storage.local` up to Chrome's quota (`QUOTA_BYTES`, 10 MB) with one filler value
+/// under the key `arguments[0]`, leaving less room than a line takes; answers the room left.
 const FILL_STORAGE: &str = "
     const done = arguments[arguments.length - 1];
+    const key = arguments[0];
     const local = (globalThis.browser ?? globalThis.chrome).storage.local;
     (async () => {
       const room = async () => local.QUOTA_BYTES - await local.getBytesInUse(null);
       // The key and the value's quotes count too; then step down until it fits.
-      let size = await room() - 'filler'.length - 2 - 100;
+      let size = await room() - key.length - 2 - 100;
       while (size > 0) {
-        try { await local.set({filler: 'x'.repeat(size)}); break; } catch (e) { size -= 50; }
+        try { await local.set({[key]: 'x'.repeat(size)}); break; } catch (e) { size -= 50; }
       }
       done(await room());
     })().catch((e) => done('error: ' + e));";
 
 /// Chrome's `storage.local` full (the extension asks for no `unlimitedStorage`): a customer's
 /// line is still stored and shown, and what gives way is the oldest finished chat, not the
-/// newer one and never a live one. (Firefox's `storage.local` has no such quota.)
+/// newer one and never a live one. A message of the agent's that does not fit even then is
+/// refused and stays in the composer. (Firefox's `storage.local` has no such quota.)
 pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Result<(), String> {
     let server = ReferenceServer::start_from_env(&[]);
     s.goto("options.html").await?;
@@ -334,7 +336,7 @@ pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Re
     let customer = Customer::request(&server, "Pat").await;
     accept(s, &customer).await?;
 
-    let room = in_extension_page(s, FILL_STORAGE, vec![]).await?;
+    let room = in_extension_page(s, FILL_STORAGE, vec![json!("filler")]).await?;
     if room.as_i64().is_none_or(|r| r >= 200) {
         return Err(format!("could not fill storage.local: {room}"));
     }
@@ -357,5 +359,42 @@ pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Re
     {
         return Err("the newer finished chat was given up too".into());
     }
+
+    // Full again, and what the agent writes does not fit even with the last finished chat
+    // given up: the message is refused and stays in the composer, and nothing of it is sent.
+    let room = in_extension_page(s, FILL_STORAGE, vec![json!("filler-2")]).await?;
+    if room.as_i64().is_none_or(|r| r >= 200) {
+        return Err(format!("could not fill storage.local again: {room}"));
+    }
+    let reply = format!("a long answer {}", "x".repeat(1500));
+    s.fill("#composer-input", &reply).await?;
+    s.click("#send").await?;
+    s.wait_for("the message returned to the composer", || async {
+        s.attr("#composer", "data-state")
+            .await
+            .filter(|v| v == "returned")
+    })
+    .await?;
+    if s.value("#composer-input").await.as_deref() != Some(reply.as_str()) {
+        return Err("the refused message is not back in the composer".into());
+    }
+    let error = s.text("#desk-error").await.unwrap_or_default();
+    if error != super::scenarios::locale_en("errorStorage") {
+        return Err(format!("the refusal reads {error:?}"));
+    }
+    // With room again, the same text goes.
+    let freed = in_extension_page(
+        s,
+        "const done = arguments[arguments.length - 1];
+         (globalThis.browser ?? globalThis.chrome).storage.local.remove(['filler', 'filler-2'])
+           .then(() => done('ok'), (e) => done('error: ' + e));",
+        vec![],
+    )
+    .await?;
+    if freed != json!("ok") {
+        return Err(format!("freeing storage.local: {freed}"));
+    }
+    s.click("#send").await?;
+    customer.receives(&[reply.as_str()]).await?;
     Ok(())
 }

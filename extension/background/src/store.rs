@@ -300,7 +300,10 @@ pub async fn change_desk(change: DeskChange) -> DeskOutcome {
             Ok(d) => d,
             Err(e) => {
                 log_failure("reading chats", Err(e));
-                return DeskOutcome::default();
+                return DeskOutcome {
+                    unstored: true,
+                    ..DeskOutcome::default()
+                };
             }
         };
         let reads = change.reads(&desk.index);
@@ -328,6 +331,7 @@ pub async fn change_desk(change: DeskChange) -> DeskOutcome {
             outcome.removed.push(id);
             stored = store(&desk, true).await;
         }
+        outcome.unstored = stored.is_err();
         log_failure("saving chats", stored);
         outcome
     })
