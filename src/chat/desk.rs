@@ -335,7 +335,8 @@ pub struct DeskOutcome {
     /// server verifies them).
     pub found: Vec<Found>,
     /// Set by the store: the change could not be stored (the browser's storage is full even
-    /// without the finished chats it gave up, or failing), so the desk is as it was before it.
+    /// without the finished chats it gave up, or failing). What it altered is not stored; the
+    /// finished chats given up for room (in `removed`) are gone all the same.
     pub unstored: bool,
 }
 

@@ -158,7 +158,7 @@ fn custom_sections(module: &[u8]) -> Result<Vec<String>, String> {
             let mut name_at = at;
             let name_len = leb128(module, &mut name_at)?;
             let name = module
-                .get(name_at..name_at + name_len)
+                .get(name_at..name_at.saturating_add(name_len))
                 .ok_or("a custom section's name runs past it")?;
             names.push(String::from_utf8_lossy(name).into_owned());
         }
