@@ -27,7 +27,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
 
 /// A deserializer that reads structs as maps, and wraps what it hands on so that its nested
 /// values are read the same way.
-pub struct Objects<D>(pub D);
+struct Objects<D>(D);
 
 /// A visitor whose maps, sequences, options and enums hand out [`Objects`].
 struct Wrapped<V>(V);
