@@ -133,6 +133,7 @@ mod tests {
             last_event_ms: last,
             problem,
             transport: None,
+            unstored: false,
         }
     }
 

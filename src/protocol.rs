@@ -248,6 +248,10 @@ pub struct AgentStatus {
     /// The CometD connection type of the current session.
     #[serde(default)]
     pub transport: Option<Transport>,
+    /// The last change to the desk could not be stored (the browser's storage is full, or
+    /// failing): what arrives is not kept in the browser until one is stored again.
+    #[serde(default)]
+    pub unstored: bool,
 }
 
 /// One fact about the connection, as the agent's session learns it; the background keeps the
@@ -264,6 +268,8 @@ pub enum StatusChange {
     },
     Problem(Option<Problem>),
     Transport(Transport),
+    /// Whether the last change to the desk could not be stored.
+    Unstored(bool),
 }
 
 impl StatusChange {
@@ -276,6 +282,7 @@ impl StatusChange {
             }
             StatusChange::Problem(p) => status.problem = *p,
             StatusChange::Transport(t) => status.transport = Some(*t),
+            StatusChange::Unstored(u) => status.unstored = *u,
         }
     }
 }

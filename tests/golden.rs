@@ -131,6 +131,7 @@ fn snapshot() -> Snapshot {
             last_event_ms: Some(1_764_000_001_000),
             problem: Some(Problem::ServerUnreachable),
             transport: Some(Transport::WebSocket),
+            unstored: false,
         },
         chats: vec![summary()],
         finished_more: 3,

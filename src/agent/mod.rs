@@ -43,7 +43,7 @@ use crate::backoff::Backoff;
 use crate::bayeux::client::{ClientConfig, Event};
 use crate::bayeux::message::{read_data, BayeuxError};
 use crate::bayeux::{LONG_POLLING, WEBSOCKET};
-use crate::chat::{DeskChange, DeskOutcome, Effect, SendFailure, SendResult};
+use crate::chat::{DeskChange, DeskOutcome, Effect, SendFailure, SendResult, Stored};
 use crate::cobrowse::{CobrowseChange, CobrowseOutcome};
 use crate::gws::cobrowse::{SessionChangedMessage, COBROWSE_TOPIC};
 use crate::gws::{
@@ -308,6 +308,9 @@ pub struct Session {
     /// The badge's two parts, as the last desk and co-browse changes said.
     desk_waiting: SortedSet<String>,
     cobrowse_waiting: SortedSet<String>,
+    /// Whether the last desk change could not be stored, as the status says (`None` until a
+    /// change of this instance, or a sign-out, told it).
+    desk_unstored: Option<bool>,
     /// The one co-browse being stopped as controller, if any.
     controller: Option<Controller>,
     /// Views to open once their chat's co-browse is attached (the admin's auto-open): the
@@ -353,6 +356,7 @@ impl Session {
             policy: Policy::default(),
             desk_waiting: SortedSet::new(),
             cobrowse_waiting: SortedSet::new(),
+            desk_unstored: None,
             controller: None,
             open_on_attach: SortedMap::new(),
             out: Vec::new(),
@@ -525,6 +529,8 @@ impl Session {
         self.csrf = None;
         self.resynced = false;
         self.out.push(Command::Save(Write::ForgetSecrets));
+        // The status went with the secrets.
+        self.desk_unstored = None;
         self.change_desk(DeskChange::Clear, After::Nothing);
         self.open_on_attach.clear();
         self.change_cobrowse(CobrowseChange::Clear, CobrowseAfter::Nothing);
@@ -955,6 +961,17 @@ impl Session {
         if outcome.waiting != self.desk_waiting {
             self.desk_waiting = outcome.waiting.clone();
         }
+        // The page says so while changes cannot be stored (what arrives is not shown).
+        let unstored = match outcome.stored {
+            Stored::Nothing => None,
+            Stored::Stored => Some(false),
+            Stored::Failed => Some(true),
+        };
+        if let Some(unstored) = unstored.filter(|u| self.desk_unstored != Some(*u)) {
+            self.desk_unstored = Some(unstored);
+            self.out
+                .push(Command::UpdateStatus(StatusChange::Unstored(unstored)));
+        }
         self.set_badge();
         self.follow_desk(&outcome);
         match after {
@@ -983,7 +1000,7 @@ impl Session {
             }
             After::Pump => self.pumped(now_ms, outcome),
             After::Queued { ticket } => {
-                let result = if outcome.unstored {
+                let result = if outcome.stored == Stored::Failed {
                     Err(Refusal::of(
                         Problem::Storage,
                         "the message could not be stored (the browser's storage is full or failing)",

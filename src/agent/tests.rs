@@ -129,11 +129,14 @@ impl Background {
                     Command::ChangeDesk { change, after } => {
                         let outcome = if self.storage_fails {
                             DeskOutcome {
-                                unstored: true,
+                                stored: Stored::Failed,
                                 ..DeskOutcome::default()
                             }
                         } else {
-                            self.desk.change(change, self.now)
+                            DeskOutcome {
+                                stored: Stored::Stored,
+                                ..self.desk.change(change, self.now)
+                            }
                         };
                         queue.push_back(Input::DeskChanged { after, outcome });
                     }
@@ -700,6 +703,20 @@ fn a_message_that_cannot_be_stored_is_refused_so_the_page_keeps_its_text() {
             text: "hello".into(),
         })
     };
+    let unstored = |b: &Background| -> Vec<bool> {
+        b.status
+            .iter()
+            .filter_map(|s| match s {
+                StatusChange::Unstored(u) => Some(*u),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        unstored(&b),
+        [false],
+        "the first change of an instance says"
+    );
     b.storage_fails = true;
     let refused = send(&mut b, "m1");
     let refusal = b.replies[&refused].clone().unwrap_err();
@@ -710,9 +727,14 @@ fn a_message_that_cannot_be_stored_is_refused_so_the_page_keeps_its_text() {
         "nothing queued, nothing sent"
     );
 
+    // The page says so, once however many changes fail.
+    send(&mut b, "m2");
+    assert_eq!(unstored(&b), [false, true]);
+
     // With room again, the same message is taken, answered once stored, and sent.
     b.storage_fails = false;
     let taken = send(&mut b, "m1");
+    assert_eq!(unstored(&b), [false, true, false]);
     assert_eq!(b.replies[&taken], Ok(()));
     assert_eq!(b.desk.outbox.for_chat("C1").count(), 1);
     assert_eq!(b.in_flight(Method::Post, &paths::chat("C1")), 1);

@@ -334,10 +334,22 @@ pub struct DeskOutcome {
     /// Co-browse tokens the customers of live chats sent with this change (candidates: the
     /// server verifies them).
     pub found: Vec<Found>,
-    /// Set by the store: the change could not be stored (the browser's storage is full even
-    /// without the finished chats it gave up, or failing). What it altered is not stored; the
-    /// finished chats given up for room (in `removed`) are gone all the same.
-    pub unstored: bool,
+    /// Set by the store.
+    pub stored: Stored,
+}
+
+/// What the store made of a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stored {
+    /// The change altered nothing to store.
+    #[default]
+    Nothing,
+    /// What it altered is stored.
+    Stored,
+    /// It could not be stored (the browser's storage is full even without the finished chats
+    /// given up for room, or failing). What it altered is not stored; the finished chats given
+    /// up (in `removed`) are gone all the same.
+    Failed,
 }
 
 /// The desk's records as loaded for a change; what the change alters is marked to be stored.

@@ -15,7 +15,7 @@ pub use view::{sort_summaries, PageModel};
 
 pub use desk::{
     ChatChanged, ChatHead, ChatIndex, Desk, DeskChange, DeskMeta, DeskOutcome, Effect, Key, Record,
-    Retention, SendResult,
+    Retention, SendResult, Stored,
 };
 pub use outbox::{Outbox, OutgoingMessage, OutgoingState, SendFailure};
 pub use transcript::{Applied, CustomerWords, Line, LineKind, Role, Transcript, TranscriptHead};

@@ -290,8 +290,9 @@ const FILL_STORAGE: &str = "
 
 /// Chrome's `storage.local` full (the extension asks for no `unlimitedStorage`): a customer's
 /// line is still stored and shown, and what gives way is the oldest finished chat, not the
-/// newer one and never a live one. A message of the agent's that does not fit even then is
-/// refused and stays in the composer. (Firefox's `storage.local` has no such quota.)
+/// newer one and never a live one. When nothing fits even then, the popup says so, a message
+/// of the agent's is refused and stays in the composer, and a customer's line is fetched once
+/// there is room. (Firefox's `storage.local` has no such quota.)
 pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Result<(), String> {
     let server = ReferenceServer::start_from_env(&[]);
     s.goto("options.html").await?;
@@ -382,7 +383,15 @@ pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Re
     if error != super::scenarios::locale_en("errorStorage") {
         return Err(format!("the refusal reads {error:?}"));
     }
-    // With room again, the same text goes.
+    s.wait_for_text(
+        "#storage-banner",
+        &super::scenarios::locale_en("errorDeskUnstored"),
+    )
+    .await?;
+    // What the customer writes meanwhile is not kept in the browser, but not lost either.
+    let meanwhile = format!("written while nothing fits {}", "?".repeat(1500));
+    customer.send(&meanwhile).await;
+    // With room again, the same text goes, and the customer's line is fetched.
     let freed = in_extension_page(
         s,
         "const done = arguments[arguments.length - 1];
@@ -396,5 +405,14 @@ pub async fn a_full_storage_gives_up_the_oldest_finished_chat(s: &Session) -> Re
     }
     s.click("#send").await?;
     customer.receives(&[reply.as_str()]).await?;
+    s.wait_for(
+        "the customer's line written while nothing fitted",
+        || async { customer_lines(s).await.contains(&meanwhile).then_some(()) },
+    )
+    .await?;
+    s.wait_for("the storage banner gone", || async {
+        s.text("#storage-banner").await.is_none().then_some(())
+    })
+    .await?;
     Ok(())
 }

@@ -13,7 +13,9 @@ use std::future::Future;
 use cobrowse_agent::agent::Write;
 use cobrowse_agent::chat::attention::{NotifySettings, Shown};
 use cobrowse_agent::chat::legacy::{DeskV1, DESK_V1_KEY};
-use cobrowse_agent::chat::{ChatHead, Desk, DeskChange, DeskOutcome, Key, Line, Record, Retention};
+use cobrowse_agent::chat::{
+    ChatHead, Desk, DeskChange, DeskOutcome, Key, Line, Record, Retention, Stored,
+};
 use cobrowse_agent::cobrowse::{Attachments, CobrowseChange, CobrowseOutcome};
 use cobrowse_agent::gws::CsrfToken;
 use cobrowse_agent::protocol::{AgentStatus, Credentials, StatusChange};
@@ -221,9 +223,10 @@ async fn migrate(migration: Migration) -> Result<Option<Desk>, WebExtError> {
 }
 
 /// Stores what a change altered and removes what it dropped; with `removes_first`, the other
-/// way round (to free room before writing).
-async fn store(desk: &Desk, removes_first: bool) -> Result<(), WebExtError> {
+/// way round (to free room before writing). Answers whether there was anything to store.
+async fn store(desk: &Desk, removes_first: bool) -> Result<bool, WebExtError> {
     let (writes, removes) = desk.writes();
+    let any = !writes.is_empty() || !removes.is_empty();
     let items: Vec<(String, Record<'_>)> = writes.into_iter().map(|(k, r)| (k.name(), r)).collect();
     let removes: Vec<String> = removes.iter().map(Key::name).collect();
     if removes_first {
@@ -233,7 +236,7 @@ async fn store(desk: &Desk, removes_first: bool) -> Result<(), WebExtError> {
     if !removes_first {
         storage::remove_many(Area::Local, &removes).await?;
     }
-    Ok(())
+    Ok(any)
 }
 
 /// Chrome's refusal when `storage.local` is full (`QUOTA_BYTES quota exceeded`, or
@@ -301,7 +304,7 @@ pub async fn change_desk(change: DeskChange) -> DeskOutcome {
             Err(e) => {
                 log_failure("reading chats", Err(e));
                 return DeskOutcome {
-                    unstored: true,
+                    stored: Stored::Failed,
                     ..DeskOutcome::default()
                 };
             }
@@ -331,8 +334,14 @@ pub async fn change_desk(change: DeskChange) -> DeskOutcome {
             outcome.removed.push(id);
             stored = store(&desk, true).await;
         }
-        outcome.unstored = stored.is_err();
-        log_failure("saving chats", stored);
+        outcome.stored = match stored {
+            Ok(false) => Stored::Nothing,
+            Ok(true) => Stored::Stored,
+            Err(e) => {
+                log_failure("saving chats", Err(e));
+                Stored::Failed
+            }
+        };
         outcome
     })
     .await

@@ -284,6 +284,9 @@ pub fn desk_view(props: &DeskProps) -> Html {
             } else if let Some(e) = (*error).clone() {
                 <p id="desk-error" class="error" role="alert">{ e }</p>
             }
+            if s.agent.unstored {
+                <p id="storage-banner" class="banner" role="alert">{ t("errorDeskUnstored") }</p>
+            }
             if *confirming && live_chats > 0 {
                 <div id="sign-out-confirm" class="confirm" role="alertdialog" aria-labelledby="sign-out-question">
                     <p id="sign-out-question">{ t_with("signOutConfirm", &[&live_chats.to_string()]) }</p>

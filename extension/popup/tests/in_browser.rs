@@ -116,6 +116,7 @@ fn signed_in_with(chats: Vec<ChatSummary>) -> Snapshot {
             last_event_ms: None,
             problem: None,
             transport: None,
+            unstored: false,
         },
         chats,
         finished_more: 0,
