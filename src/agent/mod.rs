@@ -309,7 +309,7 @@ pub struct Session {
     desk_waiting: SortedSet<String>,
     cobrowse_waiting: SortedSet<String>,
     /// Whether the last desk change could not be stored, as the status says (`None` until a
-    /// change of this instance, or a sign-out, told it).
+    /// change of this instance or a sign-out told it).
     desk_unstored: Option<bool>,
     /// The one co-browse being stopped as controller, if any.
     controller: Option<Controller>,
@@ -529,8 +529,8 @@ impl Session {
         self.csrf = None;
         self.resynced = false;
         self.out.push(Command::Save(Write::ForgetSecrets));
-        // The status went with the secrets.
-        self.desk_unstored = None;
+        // The status went with the secrets, and reads as stored.
+        self.desk_unstored = Some(false);
         self.change_desk(DeskChange::Clear, After::Nothing);
         self.open_on_attach.clear();
         self.change_cobrowse(CobrowseChange::Clear, CobrowseAfter::Nothing);

@@ -431,6 +431,12 @@ fn signed_out_while_planning_opens_no_link_and_old_links_are_not_heard() {
     b.answer(Method::Post, paths::ME, ok(json!({"statusCode": 0})));
     assert_eq!(b.replies[&ticket], Ok(()));
     assert!(b.writes.contains(&Write::ForgetSecrets));
+    assert!(
+        !b.status
+            .iter()
+            .any(|s| matches!(s, StatusChange::Unstored(_))),
+        "the status went with the secrets: the desk's clearing writes none again"
+    );
     b.answer(Method::Get, paths::ME, ok(me("agent1")));
     assert!(b.links.is_empty(), "signed out meanwhile");
 
