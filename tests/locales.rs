@@ -105,7 +105,7 @@ fn every_language_has_the_same_keys() {
 fn every_key_the_code_names_exists() {
     let en = keys_of("en");
     let mut sources = Vec::new();
-    for dir in ["src", "extension/popup/src", "extension/background/src"] {
+    for dir in ["src", "extension/pages/src", "extension/background/src"] {
         rust_sources(&root().join(dir), &mut sources);
     }
     let mut named = BTreeSet::new();

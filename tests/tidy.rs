@@ -74,10 +74,12 @@ fn touches_extension_api(code: &str) -> Option<&'static str> {
 }
 
 /// Product crates other than webext: none of them may touch the extension APIs.
-const NOT_WEBEXT: [&str; 5] = [
+const NOT_WEBEXT: [&str; 7] = [
     "src",
     "extension/background/src",
+    "extension/pages/src",
     "extension/popup/src",
+    "extension/options/src",
     "server/src",
     "net/src",
 ];

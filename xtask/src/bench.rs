@@ -147,6 +147,8 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         "pkg/background.js",
         "pkg/popup_bg.wasm",
         "pkg/popup.js",
+        "pkg/options_bg.wasm",
+        "pkg/options.js",
         "background.js",
     ] {
         let p = dir.join(f);
@@ -158,7 +160,7 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
     }
     println!("{:34} {:>10} {:>10}", "total", total.0, total.1);
     let twiggy = crate::setup::ensure_twiggy()?;
-    for module in ["background", "popup"] {
+    for module in ["background", "popup", "options"] {
         // The linked module before wasm-bindgen and wasm-opt still has its function names.
         let wasm = paths.target.join(format!(
             "{}/release/{module}.wasm",

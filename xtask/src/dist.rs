@@ -13,7 +13,7 @@ use crate::setup::{ensure_build_tools, Tools, WASM_TARGET};
 use crate::Paths;
 
 /// The wasm crates and their JS names.
-const WASM_CRATES: &[&str] = &["background", "popup"];
+const WASM_CRATES: &[&str] = &["background", "popup", "options"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Browser {
@@ -231,7 +231,7 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
         .map_err(|e| format!("manifest.json: {e}"))?;
     let template: Value =
         serde_json::from_str(&template_text).map_err(|e| format!("manifest.json: {e}"))?;
-    let popup_static = paths.root.join("extension/popup/static");
+    let popup_static = paths.root.join("extension/pages/static");
     for browser in Browser::ALL {
         let out = paths.dist.join(browser.dir_name());
         let _ = std::fs::remove_dir_all(&out);

@@ -234,7 +234,14 @@ pub fn run(paths: &Paths) -> Result<(), String> {
 
     let mut clippy = r.cargo();
     clippy.args(["clippy", "--target", WASM_TARGET, "--all-targets"]);
-    for p in ["cobrowse-agent", "webext", "background", "popup"] {
+    for p in [
+        "cobrowse-agent",
+        "webext",
+        "background",
+        "pages",
+        "popup",
+        "options",
+    ] {
         clippy.args(["-p", p]);
     }
     clippy.args(["--", "-D", "warnings"]);
@@ -330,7 +337,7 @@ pub fn run(paths: &Paths) -> Result<(), String> {
             "-p",
             "background",
             "-p",
-            "popup",
+            "pages",
             "--tests",
         ])
         .env(

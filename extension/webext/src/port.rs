@@ -85,7 +85,7 @@ impl Port {
 }
 
 /// A port a page's loader opened before its module was ready, with what it kept meanwhile:
-/// the loader's `{port, messages, disconnected, release}` (see `extension/popup/static/popup.js`).
+/// the loader's `{port, messages, disconnected, release}` (see `extension/pages/static/popup.js`).
 pub struct EarlyPort {
     loader: JsValue,
     pub port: Port,

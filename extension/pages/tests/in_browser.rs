@@ -10,8 +10,8 @@ use cobrowse_agent::protocol::{
     AgentStatus, ChatDetail, ChatSummary, Snapshot, WorkerInfo, PROTOCOL_VERSION,
 };
 use cobrowse_agent::settings::Settings;
-use popup::desk::{DeskProps, DeskView};
-use popup::popup::{Footer, FooterProps, PopupApp};
+use pages::desk::{DeskProps, DeskView};
+use pages::popup::{Footer, FooterProps, PopupApp};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
