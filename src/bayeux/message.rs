@@ -49,11 +49,45 @@ pub struct Message {
 }
 
 /// `subscription`: one channel or several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Subscription {
     One(String),
     Many(Vec<String>),
+}
+
+/// A string is one channel, an array several (derived, `untagged` would buffer every
+/// message's `subscription` in serde's `Content` to try one shape after the other: more code
+/// in the wasm modules for the same answers, which a unit test holds it to).
+impl<'de> Deserialize<'de> for Subscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Channels;
+
+        impl<'de> serde::de::Visitor<'de> for Channels {
+            type Value = Subscription;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a channel or an array of channels")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, channel: &str) -> Result<Subscription, E> {
+                Ok(Subscription::One(channel.to_owned()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Subscription, A::Error> {
+                let mut channels = Vec::new();
+                while let Some(channel) = seq.next_element()? {
+                    channels.push(channel);
+                }
+                Ok(Subscription::Many(channels))
+            }
+        }
+
+        d.deserialize_any(Channels)
+    }
 }
 
 impl Subscription {
@@ -248,6 +282,42 @@ pub fn encode_frame(messages: &[Message]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscription_reads_as_the_untagged_derive_does() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(untagged)]
+        enum Derived {
+            One(String),
+            Many(Vec<String>),
+        }
+        let as_derived = |s: Subscription| match s {
+            Subscription::One(c) => Derived::One(c),
+            Subscription::Many(cs) => Derived::Many(cs),
+        };
+        for text in [
+            r#""/chat""#,
+            r#"["/a","/b"]"#,
+            "[]",
+            r#""""#,
+            "1",
+            "null",
+            "true",
+            "[1]",
+            r#"["/a",null]"#,
+            "[[]]",
+            "{}",
+            r#"{"a":"b"}"#,
+        ] {
+            let ours = crate::json::from_str::<Subscription>(text).map(as_derived);
+            let derived = serde_json::from_str::<Derived>(text);
+            match (ours, derived) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{text}: ours {a:?}, derived {b:?}"),
+            }
+        }
+    }
 
     #[test]
     fn field_names_are_the_specs() {
