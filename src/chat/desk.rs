@@ -875,6 +875,8 @@ impl Desk {
             }
             self.touch(Key::Head(id.clone()));
             self.set_finished(&id);
+            // As when the server says a chat ended: nothing is sent to it or checked any more.
+            self.outbox.fail_chat(&id, "the chat has ended");
         }
         let mut effects = Vec::new();
         for chat in &reply.chats {
@@ -982,6 +984,9 @@ impl Desk {
         self.pages.remove(id);
         if self.index.chats.remove(id).is_some() {
             self.touch(Key::Index);
+        }
+        if self.outbox.forget_chat(id) {
+            self.touch(Key::Outbox);
         }
         if self.waiting.remove(id) {
             self.touch(Key::Waiting);
@@ -1189,6 +1194,50 @@ mod tests {
     }
 
     #[test]
+    fn a_chat_the_server_no_longer_lists_is_not_sent_to_or_checked() {
+        use crate::chat::OutgoingState;
+        let mut s = Store::default();
+        s.change(state("gone", "Chatting"), 0);
+        s.change(fetched("gone"), 0);
+        for id in ["m1", "m2"] {
+            s.change(
+                DeskChange::QueueMessage {
+                    client_id: id.into(),
+                    chat_id: "gone".into(),
+                    text: id.into(),
+                },
+                0,
+            );
+        }
+        s.change(DeskChange::TakeNextOutgoing, 0);
+        s.change(
+            DeskChange::SendSettled {
+                client_id: "m1".into(),
+                result: SendResult::Failed(SendFailure::NoAnswer),
+            },
+            0,
+        );
+        let reply: ChatsReply = serde_json::from_str(r#"{"statusCode":0,"chats":[]}"#).unwrap();
+        let o = s.change(DeskChange::ApplyChatList(reply), 1);
+        assert_eq!(o.outbox_changed, ["gone"]);
+        let states: Vec<OutgoingState> = s
+            .get::<Outbox>(&Key::Outbox)
+            .unwrap()
+            .for_chat("gone")
+            .map(|m| m.state.clone())
+            .collect();
+        let ended = OutgoingState::Failed("the chat has ended".into());
+        assert_eq!(
+            states,
+            [ended.clone(), ended],
+            "unconfirmed and queued alike"
+        );
+        let o = s.change(DeskChange::TakeNextOutgoing, 60_000);
+        assert_eq!((o.fetch, o.next_outgoing), (Vec::new(), None));
+        assert_eq!(o.next_attempt_at, None, "no timer for a chat that is gone");
+    }
+
+    #[test]
     fn the_echo_of_a_sent_message_settles_the_outbox() {
         let mut s = Store::default();
         s.change(state("c1", "Chatting"), 0);
@@ -1302,6 +1351,44 @@ mod tests {
         let (_, removes) = d.writes();
         let removed: Vec<String> = removes.iter().map(Key::name).collect();
         assert_eq!(removed, ["chat:a", "chat:b", "lines:a:0", "lines:b:0"]);
+    }
+
+    #[test]
+    fn a_dropped_chat_takes_its_outbox_messages_with_it() {
+        let mut s = Store::default();
+        for id in ["a", "b"] {
+            s.change(state(id, "Chatting"), 0);
+            s.change(
+                DeskChange::QueueMessage {
+                    client_id: format!("m-{id}"),
+                    chat_id: id.into(),
+                    text: "x".into(),
+                },
+                0,
+            );
+        }
+        // Taken and accepted: its echo never came before the chat ended, so the chat's end
+        // leaves it `Sent` (only what was not sent fails).
+        s.change(DeskChange::TakeNextOutgoing, 0);
+        s.change(
+            DeskChange::SendSettled {
+                client_id: "m-a".into(),
+                result: SendResult::Sent,
+            },
+            0,
+        );
+        s.change(state("a", "Completed"), 1);
+        let mut d = Desk {
+            index: s.get(&Key::Index).unwrap(),
+            outbox: s.get(&Key::Outbox).unwrap(),
+            ..Desk::default()
+        };
+        d.heads.insert("a".into(), s.head("a"));
+        d.drop_chats(&["a".into()]);
+        assert_eq!(d.outbox.chats().collect::<Vec<_>>(), ["b"]);
+        let (writes, _) = d.writes();
+        let written: Vec<String> = writes.iter().map(|(k, _)| k.name()).collect();
+        assert!(written.contains(&"outbox".to_owned()), "{written:?}");
     }
 
     #[test]

@@ -384,6 +384,15 @@ impl Outbox {
         }
     }
 
+    /// The chat is dropped from the desk (pruned, or given up for room): its messages go with
+    /// it, whatever their state, so nothing is sent, checked or kept for a chat the desk no
+    /// longer holds. Whether there were any.
+    pub fn forget_chat(&mut self, chat_id: &str) -> bool {
+        let before = self.items.len();
+        self.items.retain(|m| m.chat_id != chat_id);
+        self.items.len() != before
+    }
+
     pub fn for_chat<'a>(
         &'a self,
         chat_id: &'a str,
