@@ -146,9 +146,10 @@ pub enum After {
     },
     /// The outbox pump: send the next message, or wait for the next retry.
     Pump,
-    /// The agent's message was queued: the page's request `ticket` is answered once it is
-    /// stored (refused when it could not be, so the page keeps the text).
-    Queued {
+    /// A page's request (a message queued, retried, a chat marked read): `ticket` is answered
+    /// once the change is stored, and refused when it could not be (the page keeps the text
+    /// of a message, and says why).
+    Stored {
         ticket: Ticket,
     },
 }
@@ -458,18 +459,16 @@ impl Session {
                         chat_id,
                         text,
                     },
-                    After::Queued { ticket },
+                    After::Stored { ticket },
                 );
                 self.pump_outbox();
             }
             PageCommand::RetryMessage { client_id } => {
-                self.change_desk(DeskChange::Retry { client_id }, After::Nothing);
-                self.reply(ticket, Ok(()));
+                self.change_desk(DeskChange::Retry { client_id }, After::Stored { ticket });
                 self.pump_outbox();
             }
             PageCommand::MarkRead { chat_id } => {
-                self.change_desk(DeskChange::MarkRead { chat_id }, After::Nothing);
-                self.reply(ticket, Ok(()));
+                self.change_desk(DeskChange::MarkRead { chat_id }, After::Stored { ticket });
             }
             PageCommand::JoinCobrowse { chat_id, end_other } => {
                 self.page_cobrowse(ticket, CobrowseChange::Join { chat_id, end_other })
@@ -999,11 +998,11 @@ impl Session {
                 }
             }
             After::Pump => self.pumped(now_ms, outcome),
-            After::Queued { ticket } => {
+            After::Stored { ticket } => {
                 let result = if outcome.stored == Stored::Failed {
                     Err(Refusal::of(
                         Problem::Storage,
-                        "the message could not be stored (the browser's storage is full or failing)",
+                        "the change could not be stored (the browser's storage is full or failing)",
                     ))
                 } else {
                     Ok(())

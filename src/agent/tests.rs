@@ -747,6 +747,53 @@ fn a_message_that_cannot_be_stored_is_refused_so_the_page_keeps_its_text() {
 }
 
 #[test]
+fn a_retry_or_a_read_mark_that_cannot_be_stored_is_refused_not_taken() {
+    let mut b = Background::signed_in("agent1");
+    b.connected_with(&[("C1", json!([]))]);
+    b.page(PageCommand::SendMessage {
+        chat_id: "C1".into(),
+        client_id: "m1".into(),
+        text: "hello".into(),
+    });
+    b.answer(
+        Method::Post,
+        &paths::chat("C1"),
+        ok(json!({"statusCode": 1, "statusMessage": "refused"})),
+    );
+    assert!(b.desk.outbox.for_chat("C1").all(|m| m.state.is_failed()));
+    b.storage_fails = true;
+    let retry = b.page(PageCommand::RetryMessage {
+        client_id: "m1".into(),
+    });
+    let read = b.page(PageCommand::MarkRead {
+        chat_id: "C1".into(),
+    });
+    for ticket in [retry, read] {
+        let refusal = b.replies[&ticket].clone().unwrap_err();
+        assert_eq!(refusal.message_key, Problem::Storage.message_key());
+    }
+    assert_eq!(
+        b.in_flight(Method::Post, &paths::chat("C1")),
+        0,
+        "nothing resent"
+    );
+
+    b.storage_fails = false;
+    let retry = b.page(PageCommand::RetryMessage {
+        client_id: "m1".into(),
+    });
+    let read = b.page(PageCommand::MarkRead {
+        chat_id: "C1".into(),
+    });
+    assert_eq!((&b.replies[&retry], &b.replies[&read]), (&Ok(()), &Ok(())));
+    assert_eq!(
+        b.in_flight(Method::Post, &paths::chat("C1")),
+        1,
+        "sent again"
+    );
+}
+
+#[test]
 fn a_slow_down_waits_and_a_refusal_fails_at_once_until_the_agent_retries() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([]))]);
