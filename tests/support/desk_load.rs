@@ -268,6 +268,33 @@ pub async fn an_upgraded_desk_keeps_its_chats_and_outbox(s: &Session) -> Result<
     if s.attr("#chat", "data-chat").await.as_deref() != Some("C-old") {
         return Err("listing more finished chats changed the chat shown".into());
     }
+    // Settings saved elsewhere (the options page in another tab) push a fresh snapshot, which
+    // lists the newest 20 finished chats only: the 5 listed on request stay listed.
+    let saved = in_extension_page(
+        s,
+        "const done = arguments[arguments.length - 1];
+         (globalThis.browser ?? globalThis.chrome).storage.local
+           .set({settings: {server_url: 'http://127.0.0.1:9', agent_name: 'renamed-agent'}})
+           .then(() => done('ok'), (e) => done('error: ' + e));",
+        vec![],
+    )
+    .await?;
+    if saved != json!("ok") {
+        return Err(format!("saving settings: {saved}"));
+    }
+    // Signed out, the sign-in form shows the server the snapshot brought.
+    s.wait_for("the pushed snapshot shown", || async {
+        s.text("#server-url")
+            .await
+            .filter(|url| url == "http://127.0.0.1:9")
+    })
+    .await?;
+    if finished_listed().await != Some(25) {
+        return Err(format!(
+            "a pushed snapshot undid Show more: {:?} finished chats listed",
+            finished_listed().await
+        ));
+    }
 
     Ok(())
 }
