@@ -15,7 +15,7 @@ use cobrowse_agent::chat::Line;
 use cobrowse_agent::cobrowse::detect;
 use cobrowse_agent::gws::cobrowse::{SessionChangedMessage, VerificationReply};
 use cobrowse_agent::gws::outcome::{HttpReply, Outcome};
-use cobrowse_agent::gws::{ChatsReply, MessagesReply, Notification};
+use cobrowse_agent::gws::{ChannelStateChange, ChatsReply, MessagesReply, Notification};
 use cobrowse_agent::protocol::decode_request;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -182,6 +182,7 @@ proptest! {
     #[test]
     fn genesys_replies(status in any::<u16>(), body in prop_oneof![".{0,200}", arb_json().prop_map(|v| v.to_string())]) {
         let reply = HttpReply { status, headers: Vec::new(), body };
+        let _ = ChannelStateChange::from_me_reply(&reply.body);
         let outcome = Outcome::of(&Ok(reply));
         let _ = outcome.detail();
     }

@@ -47,9 +47,9 @@ use crate::chat::{DeskChange, DeskOutcome, Effect, SendFailure, SendResult, Stor
 use crate::cobrowse::{CobrowseChange, CobrowseOutcome};
 use crate::gws::cobrowse::{SessionChangedMessage, COBROWSE_TOPIC};
 use crate::gws::{
-    basic_authorization, notifications_token_ext, paths, ChatsReply, Cookies, CsrfToken, HttpReply,
-    MeReply, MessagesReply, Notification, Operation, Outcome, Request, MAX_TEXT_BYTES,
-    NOTIFICATIONS_TOKEN_HEADER,
+    basic_authorization, notifications_token_ext, paths, ChannelStateChange, ChatsReply, Cookies,
+    CsrfToken, HttpReply, MeReply, MessagesReply, Notification, Operation, Outcome, Request,
+    MAX_TEXT_BYTES, NOTIFICATIONS_TOKEN_HEADER,
 };
 use crate::protocol::{
     ChatAction, Credentials, Problem, Refusal, RefusalReason, StatusChange, Transport,
@@ -696,6 +696,20 @@ impl Session {
                 },
                 other => self.log(format!("resync: {}", other.detail())),
             },
+            Purpose::ChannelStates { resync } => match outcome {
+                // A later resync's answer is newer; notifications keep it current meanwhile.
+                _ if resync != self.resyncs => {}
+                Outcome::Ok(body) => match ChannelStateChange::from_me_reply(&body) {
+                    Some(states) => self.change_desk(
+                        DeskChange::ApplyNotification(Notification::ChannelStateChangeMessageV2(
+                            states,
+                        )),
+                        After::Nothing,
+                    ),
+                    None => self.log("resync: no readable channel states".to_owned()),
+                },
+                other => self.log(format!("resync: channel states: {}", other.detail())),
+            },
             Purpose::Fetch {
                 chat_id,
                 from,
@@ -913,6 +927,11 @@ impl Session {
         let resync = self.resyncs;
         self.change_cobrowse(CobrowseChange::Resync, CobrowseAfter::Nothing);
         self.send(&c, Request::get(paths::CHATS), Purpose::ChatList { resync });
+        self.send(
+            &c,
+            Request::get(paths::ME_WITH_SUBRESOURCES),
+            Purpose::ChannelStates { resync },
+        );
     }
 
     fn fetch(&mut self, now_ms: i64, effects: Vec<Effect>, resync: Option<u64>) {

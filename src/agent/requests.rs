@@ -60,6 +60,11 @@ pub(super) enum Purpose {
     ChatList {
         resync: u64,
     },
+    /// The agent's channel states, read at resync number `resync`: a change while the link
+    /// was down (or before it subscribed, as right after signing in) has no notification.
+    ChannelStates {
+        resync: u64,
+    },
     /// A transcript from `from`, asked for at `asked_at_ms`.
     Fetch {
         chat_id: String,

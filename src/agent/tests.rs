@@ -169,13 +169,17 @@ impl Background {
         ticket
     }
 
-    /// Answers the oldest request in flight, which must be `method path` (path without query).
+    /// Answers the oldest request in flight, which must be `method path` (path without query;
+    /// the resync's read of the channel states only by its own, `paths::ME_WITH_SUBRESOURCES`).
     fn answer(&mut self, method: Method, path: &str, reply: Result<HttpReply, String>) {
         let at = self
             .requests
             .iter()
             .position(|(_, o)| {
-                o.request.method == method && o.request.path.split('?').next() == Some(path)
+                let p = &o.request.path;
+                o.request.method == method
+                    && (p == path
+                        || (p.split('?').next() == Some(path) && p != paths::ME_WITH_SUBRESOURCES))
             })
             .unwrap_or_else(|| panic!("no {method:?} {path} in flight: {:#?}", self.requests));
         let (request, _) = self.requests.remove(at).unwrap();
@@ -236,6 +240,11 @@ impl Background {
             paths::CHATS,
             ok(json!({"statusCode": 0, "chats": list})),
         );
+        self.answer(
+            Method::Get,
+            paths::ME_WITH_SUBRESOURCES,
+            ok(channel_states("NotReady")),
+        );
         for (id, messages) in chats {
             self.answer(
                 Method::Get,
@@ -251,6 +260,13 @@ impl Background {
             .filter(|(_, o)| o.request.method == method && o.request.path == path)
             .count()
     }
+}
+
+/// A `GET /api/v2/me?subresources=*` reply with the chat channel in `state`.
+fn channel_states(state: &str) -> Value {
+    json!({"statusCode": 0, "user": {"userName": "agent1", "channels": [
+        {"channel": "chat", "dndState": "Off", "userState": {"id": state, "state": state, "displayName": state}}
+    ]}})
 }
 
 fn agent_text(index: i64, text: &str) -> Value {
@@ -1169,4 +1185,44 @@ fn a_reconnect_re_verifies_and_a_chat_that_ends_ends_its_co_browse() {
     );
     let s = b.cobrowse.chats["C1"].session.clone().unwrap();
     assert_eq!((s.is_live(), s.token), (false, None));
+}
+
+#[test]
+fn every_resync_reads_the_channel_state_the_server_has_not_the_stored_one() {
+    use crate::gws::AgentState;
+    // Stored by an earlier session (the browser restarted, or another agent used it): the
+    // server's own state was set meanwhile, and no notification says so.
+    let mut b = Background::signed_in("agent1");
+    b.desk.meta.channel_state = Some(AgentState::Ready);
+    b.connected_with(&[]);
+    assert_eq!(b.desk.meta.channel_state, Some(AgentState::NotReady));
+
+    // Two resyncs in a row: only the newer one's answer counts.
+    b.link_event(Event::Connected);
+    b.link_event(Event::Connected);
+    b.answer(
+        Method::Get,
+        paths::ME_WITH_SUBRESOURCES,
+        ok(channel_states("Ready")),
+    );
+    assert_eq!(
+        b.desk.meta.channel_state,
+        Some(AgentState::NotReady),
+        "the older resync's answer is dropped"
+    );
+    b.answer(
+        Method::Get,
+        paths::ME_WITH_SUBRESOURCES,
+        ok(channel_states("Ready")),
+    );
+    assert_eq!(b.desk.meta.channel_state, Some(AgentState::Ready));
+
+    // An answer without channel states changes nothing.
+    b.link_event(Event::Connected);
+    b.answer(
+        Method::Get,
+        paths::ME_WITH_SUBRESOURCES,
+        ok(json!({"statusCode": 0, "user": {"userName": "agent1"}})),
+    );
+    assert_eq!(b.desk.meta.channel_state, Some(AgentState::Ready));
 }

@@ -105,6 +105,38 @@ pub struct ChannelStateChange {
     pub channels: Vec<ChannelState>,
 }
 
+impl ChannelStateChange {
+    /// The channel states in the reply to `GET /api/v2/me?subresources=*`: the user's
+    /// `channelStates`, or else its `channels` (Genesys documents both as lists of `{channel,
+    /// userState}`; the reference server sends `channels`). Each list is read on its own, so
+    /// a server whose `channels` holds something else still has its `channelStates` read; a
+    /// reply with neither readable is `None`.
+    pub fn from_me_reply(text: &str) -> Option<ChannelStateChange> {
+        #[derive(Deserialize)]
+        struct Reply<U> {
+            user: Option<U>,
+        }
+        #[derive(Deserialize)]
+        struct States {
+            #[serde(rename = "channelStates")]
+            channel_states: Option<Vec<ChannelState>>,
+        }
+        #[derive(Deserialize)]
+        struct Channels {
+            channels: Option<Vec<ChannelState>>,
+        }
+        let states = crate::json::from_str::<Reply<States>>(text)
+            .ok()
+            .and_then(|r| r.user?.channel_states);
+        let channels = states.or_else(|| {
+            crate::json::from_str::<Reply<Channels>>(text)
+                .ok()
+                .and_then(|r| r.user?.channels)
+        })?;
+        Some(ChannelStateChange { channels })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelState {
     pub channel: String,
@@ -375,6 +407,42 @@ pub struct Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_states_are_read_from_either_list_of_a_me_reply() {
+        use serde_json::json;
+        let state = |c: Option<ChannelStateChange>| {
+            c.map(|c| {
+                c.channels
+                    .iter()
+                    .map(|s| (s.channel.clone(), s.user_state.state))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let entry = |state: &str| json!({"channel": "chat", "userState": {"state": state}});
+        let reply = |user: serde_json::Value| json!({"statusCode": 0, "user": user}).to_string();
+        let chat = |s| Some(vec![("chat".to_owned(), s)]);
+        // The reference server's `channels`.
+        let text = reply(json!({"userName": "a", "channels": [entry("Ready")]}));
+        assert_eq!(
+            state(ChannelStateChange::from_me_reply(&text)),
+            chat(AgentState::Ready)
+        );
+        // `channelStates` first, even beside a `channels` of names.
+        let text = reply(json!({"channels": ["chat"], "channelStates": [entry("NotReady")]}));
+        assert_eq!(
+            state(ChannelStateChange::from_me_reply(&text)),
+            chat(AgentState::NotReady)
+        );
+        for text in [
+            reply(json!({"userName": "a"})),
+            reply(json!({"channels": ["chat"]})),
+            json!({"statusCode": 0}).to_string(),
+            "not json".to_owned(),
+        ] {
+            assert_eq!(ChannelStateChange::from_me_reply(&text), None, "{text}");
+        }
+    }
 
     #[test]
     fn states_and_message_types_read_back_by_name_and_keep_unknown_names() {

@@ -132,6 +132,9 @@ pub mod paths {
     /// `GET`: who the server takes the request for (and, from the reference server, a
     /// notifications token); `POST`: contact-center session operations.
     pub const ME: &str = "/api/v2/me";
+    /// `GET`: [`ME`] with its subresources, the agent's channel states among them (read at
+    /// every resync: see [`crate::gws::ChannelStateChange::from_me_reply`]).
+    pub const ME_WITH_SUBRESOURCES: &str = "/api/v2/me?subresources=*";
     /// `GET`: the agent's chats.
     pub const CHATS: &str = "/api/v2/me/chats";
     /// `POST` Ready / NotReady on the chat channel.
