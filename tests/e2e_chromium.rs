@@ -8,7 +8,7 @@ use support::agent_desk::{accept, customer_lines, open_chat, sign_in};
 use support::cobrowse::wait_for_card;
 use support::{
     in_browser, open_options, popup_answered_by_a_worker_newer_than, popup_worker_started_ms,
-    save_settings, stop_service_worker, Browser, Customer, ReferenceServer, Session,
+    save_settings, stop_service_worker, Browser, Customer, ReferenceServer, RestAgent, Session,
 };
 
 // Everything both browsers run.
@@ -150,6 +150,37 @@ async fn chromium_worker_stopped_mid_chat_loses_and_doubles_nothing() {
         customer
             .receives(&["written just before the stop", "and this one after"])
             .await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// The agent's state changes elsewhere (another client, a supervisor) while the worker is
+/// stopped: the notification went to a link that is gone, so the next worker reads the state
+/// at its resync instead of showing the one stored before the stop.
+#[tokio::test]
+async fn chromium_a_state_changed_while_the_worker_was_stopped_shows_after_it() {
+    in_browser(Browser::Chromium, async |s: &Session| {
+        let server = ReferenceServer::start_from_env(&[]);
+        sign_in(s, &server).await?;
+        stop_worker_with_no_page_open(s).await?;
+        let elsewhere = RestAgent::new(&server, "agent1");
+        let (status, reply) = elsewhere
+            .post(
+                cobrowse_agent::gws::paths::CHAT_CHANNEL,
+                serde_json::json!(cobrowse_agent::gws::Operation::NotReady),
+            )
+            .await;
+        if (status, &reply["statusCode"]) != (200, &serde_json::json!(0)) {
+            return Err(format!("Not ready from another client: {status} {reply}"));
+        }
+        s.goto("popup.html").await?;
+        s.wait_for("Not ready, as the server has it", || async {
+            s.attr("#agent-state", "data-state")
+                .await
+                .filter(|state| state == "not-ready")
+        })
+        .await?;
         Ok(())
     })
     .await;
