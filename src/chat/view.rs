@@ -12,18 +12,15 @@ use crate::protocol::{BackgroundEvent, ChatDelta, ChatDetail, ChatSummary, Snaps
 impl ChatHead {
     /// The chat as the list shows it; `read_only` while signed out (nothing can be done).
     pub fn summary(&self, read_only: bool) -> ChatSummary {
-        ChatSummary {
+        let mut summary = ChatSummary {
             id: self.id.clone(),
             state: self.state.clone(),
-            capabilities: if read_only {
-                Vec::new()
-            } else {
-                self.capabilities
-                    .iter()
-                    .filter_map(|c| OperationName::parse(c))
-                    .collect()
-            },
-            read_only,
+            capabilities: self
+                .capabilities
+                .iter()
+                .filter_map(|c| OperationName::parse(c))
+                .collect(),
+            read_only: false,
             customer: self.customer.clone(),
             subject: self.subject.clone(),
             unread: self.unread,
@@ -32,7 +29,19 @@ impl ChatHead {
             waiting_since_ms: self.waiting_since_ms(),
             typing: self.transcript.typing,
             customer_words: self.transcript.last_customer_text.clone(),
+        };
+        if read_only {
+            summary.make_read_only();
         }
+        summary
+    }
+}
+
+impl ChatSummary {
+    /// Signed out: the chat shows, and nothing can be done in it.
+    pub fn make_read_only(&mut self) {
+        self.capabilities.clear();
+        self.read_only = true;
     }
 }
 

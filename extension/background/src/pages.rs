@@ -9,8 +9,8 @@ use cobrowse_agent::agent::PageCommand;
 use cobrowse_agent::chat::{ChatHead, Key, Line, Outbox};
 use cobrowse_agent::cobrowse::Attachments;
 use cobrowse_agent::protocol::{
-    decode_request, BackgroundEvent, ChatDelta, PopupReply, PopupRequest, Problem, Refusal,
-    RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, FINISHED_FIRST_LISTED,
+    decode_request, BackgroundEvent, ChatDelta, ChatSummary, PopupReply, PopupRequest, Problem,
+    Refusal, RefusalReason, Snapshot, WorkerInfo, EVENTS_PORT_NAME, FINISHED_FIRST_LISTED,
     LINES_FIRST_SHOWN, PROTOCOL_VERSION,
 };
 use cobrowse_agent::sender::{classify_sender, MessageSender, SenderTrust};
@@ -67,11 +67,12 @@ async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
     let desk = async {
         // The popup shows the first chat of the list first: its newest lines come with it.
         let (mut desk, finished_more) = store::listed_heads(finished).await;
-        let first = desk.summaries(true).first().map(|c| c.id.clone());
-        if let Some(first) = &first {
-            store::load_pages(&mut desk, first, LINES_FIRST_SHOWN).await;
+        // Made read-only below when signed out (the list's order does not depend on it).
+        let chats = desk.summaries(false);
+        if let Some(first) = chats.first() {
+            store::load_pages(&mut desk, &first.id, LINES_FIRST_SHOWN).await;
         }
-        (desk, finished_more)
+        (desk, chats, finished_more)
     };
     let records = join(
         join(store::settings(), store::policy()),
@@ -80,7 +81,7 @@ async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
             join(store::notify_settings(), store::retention()),
         ),
     );
-    let ((desk, finished_more), records) = join(desk, records).await;
+    let ((desk, mut chats, finished_more), records) = join(desk, records).await;
     let ((stored, policy), ((mut agent, attachments), (notify, retention))) = records;
     let stored = match stored {
         Ok(s) => s,
@@ -93,9 +94,10 @@ async fn read_snapshot(finished: u32) -> Result<Snapshot, Refusal> {
         Err(e) => return Err(storage_refusal(e)),
     };
     agent.channel_state = desk.meta.channel_state;
-    let chats = desk.summaries(!agent.signed_in);
-    // The popup shows the first chat of the list first: its newest lines came with the desk
-    // (the list's order does not depend on `read_only`).
+    if !agent.signed_in {
+        chats.iter_mut().for_each(ChatSummary::make_read_only);
+    }
+    // The popup shows the first chat of the list first: its newest lines came with the desk.
     let open = chats
         .first()
         .and_then(|first| desk.detail(&first.id, LINES_FIRST_SHOWN));
