@@ -263,6 +263,8 @@ impl PageModel {
 /// changes little, and one pruned meanwhile was removed by `ChatsRemoved`); whether the desk
 /// is read-only is the new snapshot's.
 fn keep_listed(listed: &mut Vec<ChatSummary>, new: &mut Snapshot) {
+    // A scan of the snapshot per kept chat: both lists are bounded by the retention (at most
+    // 200 finished chats), and a set of ids would be one more generic type in the popup.
     let mut kept: Vec<ChatSummary> = std::mem::take(listed)
         .into_iter()
         .filter(|c| c.state.is_finished() && !new.chats.iter().any(|n| n.id == c.id))
@@ -272,12 +274,10 @@ fn keep_listed(listed: &mut Vec<ChatSummary>, new: &mut Snapshot) {
     }
     crate::sorted::sort_small_by(&mut kept, |a, b| b.since_ms.cmp(&a.since_ms));
     kept.truncate(new.finished_more as usize);
-    let read_only = !new.agent.signed_in;
-    for chat in &mut kept {
-        chat.read_only = read_only;
-        if read_only {
-            chat.capabilities.clear();
-        }
+    if new.agent.signed_in {
+        kept.iter_mut().for_each(|c| c.read_only = false);
+    } else {
+        kept.iter_mut().for_each(ChatSummary::make_read_only);
     }
     new.finished_more -= u32::try_from(kept.len()).unwrap_or(u32::MAX);
     new.chats.extend(kept);
