@@ -273,7 +273,10 @@ pub enum StatusChange {
 }
 
 impl StatusChange {
-    pub fn apply(&self, status: &mut AgentStatus) {
+    /// Applies the change; whether it changed anything (a status that reads the same is not
+    /// written again: each write wakes every page's `storage.onChanged`).
+    pub fn apply(&self, status: &mut AgentStatus) -> bool {
+        let before = status.clone();
         match self {
             StatusChange::Heard { at_ms } => status.last_event_ms = Some(*at_ms),
             StatusChange::Connected { at_ms } => {
@@ -284,6 +287,7 @@ impl StatusChange {
             StatusChange::Transport(t) => status.transport = Some(*t),
             StatusChange::Unstored(u) => status.unstored = *u,
         }
+        *status != before
     }
 }
 
@@ -541,6 +545,22 @@ pub fn decode_request(json: &str) -> Result<PopupRequest, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_change_says_whether_it_changed_anything() {
+        let mut s = AgentStatus::default();
+        assert!(StatusChange::Unstored(true).apply(&mut s));
+        assert!(
+            !StatusChange::Unstored(true).apply(&mut s),
+            "stored as it is"
+        );
+        assert!(StatusChange::Transport(Transport::WebSocket).apply(&mut s));
+        assert!(!StatusChange::Transport(Transport::WebSocket).apply(&mut s));
+        assert!(StatusChange::Heard { at_ms: 5 }.apply(&mut s));
+        assert!(!StatusChange::Heard { at_ms: 5 }.apply(&mut s));
+        assert!(!StatusChange::Problem(None).apply(&mut s));
+        assert_eq!(s.last_event_ms, Some(5));
+    }
 
     #[test]
     fn request_with_other_protocol_version_is_refused_as_mismatch() {

@@ -117,11 +117,12 @@ pub async fn status() -> AgentStatus {
 pub async fn update_status(change: StatusChange) {
     serialized(async move {
         let mut s: AgentStatus = get_or_default(Area::Session, keys::AGENT_STATUS).await;
-        change.apply(&mut s);
-        log_failure(
-            "saving the status",
-            storage::set(Area::Session, keys::AGENT_STATUS, &s).await,
-        );
+        if change.apply(&mut s) {
+            log_failure(
+                "saving the status",
+                storage::set(Area::Session, keys::AGENT_STATUS, &s).await,
+            );
+        }
     })
     .await
 }
