@@ -169,6 +169,15 @@ impl Background {
         ticket
     }
 
+    /// The agent writes `text` in chat `chat_id`, as message `client_id`.
+    fn send_message(&mut self, chat_id: &str, client_id: &str, text: &str) -> Ticket {
+        self.page(PageCommand::SendMessage {
+            chat_id: chat_id.into(),
+            client_id: client_id.into(),
+            text: text.into(),
+        })
+    }
+
     /// Answers the oldest request in flight, which must be `method path` (path without query;
     /// the resync's read of the channel states only by its own, `paths::ME_WITH_SUBRESOURCES`).
     fn answer(&mut self, method: Method, path: &str, reply: Result<HttpReply, String>) {
@@ -579,11 +588,7 @@ fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
     });
     b.input(Input::WokeUp);
     b.answer(Method::Get, paths::ME, me_with_token("agent1", "t"));
-    let ticket = b.page(PageCommand::SendMessage {
-        chat_id: "C3".into(),
-        client_id: "new".into(),
-        text: "third".into(),
-    });
+    let ticket = b.send_message("C3", "new", "third");
     assert_eq!(b.replies[&ticket], Ok(()));
     assert_eq!(
         b.in_flight(Method::Post, &paths::chat("C3")),
@@ -671,11 +676,7 @@ fn nothing_is_sent_before_the_first_resync_and_a_cut_send_is_not_doubled() {
 fn an_unanswered_send_is_checked_in_the_transcript_before_it_goes_again_and_never_given_up() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([]))]);
-    b.page(PageCommand::SendMessage {
-        chat_id: "C1".into(),
-        client_id: "m1".into(),
-        text: "hello".into(),
-    });
+    b.send_message("C1", "m1", "hello");
     let messages = format!("{}/C1/messages", paths::CHATS);
     let mut waits = Vec::new();
     for _ in 0..6 {
@@ -718,13 +719,7 @@ fn an_unanswered_send_is_checked_in_the_transcript_before_it_goes_again_and_neve
 fn a_message_that_cannot_be_stored_is_refused_so_the_page_keeps_its_text() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([]))]);
-    let send = |b: &mut Background, client_id: &str| {
-        b.page(PageCommand::SendMessage {
-            chat_id: "C1".into(),
-            client_id: client_id.into(),
-            text: "hello".into(),
-        })
-    };
+    let send = |b: &mut Background, client_id: &str| b.send_message("C1", client_id, "hello");
     let unstored = |b: &Background| -> Vec<bool> {
         b.status
             .iter()
@@ -766,11 +761,7 @@ fn a_message_that_cannot_be_stored_is_refused_so_the_page_keeps_its_text() {
 fn a_retry_or_a_read_mark_that_cannot_be_stored_is_refused_not_taken() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([]))]);
-    b.page(PageCommand::SendMessage {
-        chat_id: "C1".into(),
-        client_id: "m1".into(),
-        text: "hello".into(),
-    });
+    b.send_message("C1", "m1", "hello");
     b.answer(
         Method::Post,
         &paths::chat("C1"),
@@ -813,11 +804,7 @@ fn a_retry_or_a_read_mark_that_cannot_be_stored_is_refused_not_taken() {
 fn a_slow_down_waits_and_a_refusal_fails_at_once_until_the_agent_retries() {
     let mut b = Background::signed_in("agent1");
     b.connected_with(&[("C1", json!([]))]);
-    b.page(PageCommand::SendMessage {
-        chat_id: "C1".into(),
-        client_id: "m1".into(),
-        text: "hello".into(),
-    });
+    b.send_message("C1", "m1", "hello");
     b.answer(
         Method::Post,
         &paths::chat("C1"),
@@ -885,11 +872,7 @@ fn page_commands_need_a_signed_in_agent_and_a_sane_message() {
     );
     let mut b = Background::signed_in("agent1");
     for text in ["  ", &"x".repeat(MAX_TEXT_BYTES + 1)] {
-        let t = b.page(PageCommand::SendMessage {
-            chat_id: "C1".into(),
-            client_id: "m".into(),
-            text: text.into(),
-        });
+        let t = b.send_message("C1", "m", text);
         assert_eq!(
             b.replies[&t].clone().unwrap_err().message_key,
             Problem::MessageInvalid.message_key()
