@@ -231,13 +231,13 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
         .map_err(|e| format!("manifest.json: {e}"))?;
     let template: Value =
         serde_json::from_str(&template_text).map_err(|e| format!("manifest.json: {e}"))?;
-    let popup_static = paths.root.join("extension/pages/static");
+    let pages_static = paths.root.join("extension/pages/static");
     for browser in Browser::ALL {
         let out = paths.dist.join(browser.dir_name());
         let _ = std::fs::remove_dir_all(&out);
         copy_dir(&pkg, &out.join("pkg"))?;
         copy_file(&paths.root.join("extension/background/background.js"), &out)?;
-        copy_dir(&popup_static, &out)?;
+        copy_dir(&pages_static, &out)?;
         copy_dir(&paths.root.join("assets/_locales"), &out.join("_locales"))?;
         copy_dir(&paths.root.join("assets/icons"), &out.join("icons"))?;
         copy_dir(&paths.root.join("assets/css"), &out)?;
