@@ -299,6 +299,10 @@ pub struct Session {
     /// Resyncs started; the transcripts still to come of the current one.
     resyncs: u64,
     resync_fetches_left: usize,
+    /// Channel-state notifications applied: a resync's read of the states that is answered
+    /// after one of them is older than it (the reply and the notification travel on two
+    /// connections, in either order).
+    channel_states_heard: u64,
     /// This worker instance has completed a resync: its transcripts are fresh enough to send
     /// after.
     resynced: bool,
@@ -349,6 +353,7 @@ impl Session {
             links_built: 0,
             refused_handshakes: 0,
             resyncs: 0,
+            channel_states_heard: 0,
             resync_fetches_left: 0,
             resynced: false,
             pump: PumpState::Idle,
@@ -696,9 +701,10 @@ impl Session {
                 },
                 other => self.log(format!("resync: {}", other.detail())),
             },
-            Purpose::ChannelStates { resync } => match outcome {
-                // A later resync's answer is newer; notifications keep it current meanwhile.
-                _ if resync != self.resyncs => {}
+            Purpose::ChannelStates { resync, heard } => match outcome {
+                // A later resync's answer is newer, and so is a notification heard since the
+                // question: either keeps the state current.
+                _ if resync != self.resyncs || heard != self.channel_states_heard => {}
                 Outcome::Ok(body) => match ChannelStateChange::from_me_reply(&body) {
                     Some(states) => self.change_desk(
                         DeskChange::ApplyNotification(Notification::ChannelStateChangeMessageV2(
@@ -853,6 +859,9 @@ impl Session {
                 }
                 match Notification::from_text(&data.to_string()) {
                     Ok(n) => {
+                        if matches!(n, Notification::ChannelStateChangeMessageV2(_)) {
+                            self.channel_states_heard += 1;
+                        }
                         self.change_desk(DeskChange::ApplyNotification(n), After::Notification)
                     }
                     Err(e) => self.log(format!("unreadable notification: {e}")),
@@ -930,7 +939,10 @@ impl Session {
         self.send(
             &c,
             Request::get(paths::ME_WITH_SUBRESOURCES),
-            Purpose::ChannelStates { resync },
+            Purpose::ChannelStates {
+                resync,
+                heard: self.channel_states_heard,
+            },
         );
     }
 

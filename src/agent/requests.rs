@@ -62,8 +62,10 @@ pub(super) enum Purpose {
     },
     /// The agent's channel states, read at resync number `resync`: a change while the link
     /// was down (or before it subscribed, as right after signing in) has no notification.
+    /// `heard` counts the channel-state notifications applied when it was asked.
     ChannelStates {
         resync: u64,
+        heard: u64,
     },
     /// A transcript from `from`, asked for at `asked_at_ms`.
     Fetch {

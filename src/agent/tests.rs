@@ -1200,6 +1200,23 @@ fn every_resync_reads_the_channel_state_the_server_has_not_the_stored_one() {
     );
     assert_eq!(b.desk.meta.channel_state, Some(AgentState::Ready));
 
+    // A notification heard while the resync's read is on its way is newer than its answer:
+    // the two come over different connections, and the answer can be the later to arrive.
+    b.link_event(Event::Connected);
+    b.notification(json!({"messageType": "ChannelStateChangeMessageV2",
+        "channels": [{"channel": "chat", "userState": {"state": "NotReady"}}]}));
+    assert_eq!(b.desk.meta.channel_state, Some(AgentState::NotReady));
+    b.answer(
+        Method::Get,
+        paths::ME_WITH_SUBRESOURCES,
+        ok(channel_states("Ready")),
+    );
+    assert_eq!(
+        b.desk.meta.channel_state,
+        Some(AgentState::NotReady),
+        "the answer asked for before the notification is dropped"
+    );
+
     // An answer without channel states changes nothing.
     b.link_event(Event::Connected);
     b.answer(
@@ -1207,5 +1224,5 @@ fn every_resync_reads_the_channel_state_the_server_has_not_the_stored_one() {
         paths::ME_WITH_SUBRESOURCES,
         ok(json!({"statusCode": 0, "user": {"userName": "agent1"}})),
     );
-    assert_eq!(b.desk.meta.channel_state, Some(AgentState::Ready));
+    assert_eq!(b.desk.meta.channel_state, Some(AgentState::NotReady));
 }
