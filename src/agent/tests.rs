@@ -1173,6 +1173,9 @@ fn a_reconnect_re_verifies_and_a_chat_that_ends_ends_its_co_browse() {
 #[test]
 fn every_resync_reads_the_channel_state_the_server_has_not_the_stored_one() {
     use crate::gws::AgentState;
+    let answer = |b: &mut Background, reply: Value| {
+        b.answer(Method::Get, paths::ME_WITH_SUBRESOURCES, ok(reply));
+    };
     // Stored by an earlier session (the browser restarted, or another agent used it): the
     // server's own state was set meanwhile, and no notification says so.
     let mut b = Background::signed_in("agent1");
@@ -1183,20 +1186,20 @@ fn every_resync_reads_the_channel_state_the_server_has_not_the_stored_one() {
     // Two resyncs in a row: only the newer one's answer counts.
     b.link_event(Event::Connected);
     b.link_event(Event::Connected);
-    b.answer(
-        Method::Get,
-        paths::ME_WITH_SUBRESOURCES,
-        ok(channel_states("Ready")),
-    );
+    answer(&mut b, channel_states("Ready"));
     assert_eq!(
         b.desk.meta.channel_state,
         Some(AgentState::NotReady),
         "the older resync's answer is dropped"
     );
-    b.answer(
-        Method::Get,
-        paths::ME_WITH_SUBRESOURCES,
-        ok(channel_states("Ready")),
+    answer(&mut b, channel_states("Ready"));
+    assert_eq!(b.desk.meta.channel_state, Some(AgentState::Ready));
+
+    // An answer without channel states changes nothing.
+    b.link_event(Event::Connected);
+    answer(
+        &mut b,
+        json!({"statusCode": 0, "user": {"userName": "agent1"}}),
     );
     assert_eq!(b.desk.meta.channel_state, Some(AgentState::Ready));
 
@@ -1206,23 +1209,10 @@ fn every_resync_reads_the_channel_state_the_server_has_not_the_stored_one() {
     b.notification(json!({"messageType": "ChannelStateChangeMessageV2",
         "channels": [{"channel": "chat", "userState": {"state": "NotReady"}}]}));
     assert_eq!(b.desk.meta.channel_state, Some(AgentState::NotReady));
-    b.answer(
-        Method::Get,
-        paths::ME_WITH_SUBRESOURCES,
-        ok(channel_states("Ready")),
-    );
+    answer(&mut b, channel_states("Ready"));
     assert_eq!(
         b.desk.meta.channel_state,
         Some(AgentState::NotReady),
         "the answer asked for before the notification is dropped"
     );
-
-    // An answer without channel states changes nothing.
-    b.link_event(Event::Connected);
-    b.answer(
-        Method::Get,
-        paths::ME_WITH_SUBRESOURCES,
-        ok(json!({"statusCode": 0, "user": {"userName": "agent1"}})),
-    );
-    assert_eq!(b.desk.meta.channel_state, Some(AgentState::NotReady));
 }
