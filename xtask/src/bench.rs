@@ -160,14 +160,14 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
     }
     println!("{:34} {:>10} {:>10}", "total", total.0, total.1);
     let twiggy = crate::setup::ensure_twiggy()?;
+    // The shipped code with its names: each module bound and optimised again as the package
+    // is, names kept on this copy (they are custom sections; the code is the same).
+    let named = paths.dist.join(".sizes");
+    let _ = std::fs::remove_dir_all(&named);
     for module in ["background", "popup", "options"] {
-        // The linked module before wasm-bindgen and wasm-opt still has its function names.
-        let wasm = paths.target.join(format!(
-            "{}/release/{module}.wasm",
-            crate::setup::WASM_TARGET
-        ));
+        let wasm = dist::bind_and_optimise(paths, tools, module, &named, dist::Names::Kept)?;
         let out = Command::new(&twiggy)
-            .args(["top", "-f", "csv"])
+            .args(["top", "-n", "100000", "-f", "csv"])
             .arg(&wasm)
             .output()
             .map_err(|e| format!("twiggy: {e}"))?;
@@ -178,18 +178,22 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        let rows = by_crate(&String::from_utf8_lossy(&out.stdout));
+        let csv = String::from_utf8_lossy(&out.stdout);
+        let rows = by_crate(&csv);
         let code: u64 = rows.iter().map(|(_, b)| b).sum();
-        println!(
-            "\n== {module}: code by crate (linked, before wasm-bindgen and wasm-opt: {code} bytes) =="
-        );
+        println!("\n== {module}: shipped code and data by crate (after wasm-opt: {code} bytes) ==");
         for (name, bytes) in rows.iter().take(16) {
             println!(
                 "{name:34} {bytes:>10} {:>9.1} %",
                 *bytes as f64 * 100.0 / code.max(1) as f64
             );
         }
+        println!("-- {module}: the largest functions and data --");
+        for (name, bytes) in largest(&csv, 12) {
+            println!("{bytes:>8}  {name}");
+        }
     }
+    let _ = std::fs::remove_dir_all(&named);
     for zip in std::fs::read_dir(&paths.dist)
         .map_err(|e| e.to_string())?
         .flatten()
@@ -205,34 +209,39 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
     Ok(())
 }
 
-/// twiggy's `top` rows (CSV) summed by what they belong to: the crate of a function, serde's
-/// generated code apart (derives for our types, the rest of serde), `BTreeMap` code apart (the
-/// monomorphisations of `alloc::collections::btree`); custom sections and the describe
-/// functions wasm-bindgen removes are left out. Largest first.
-pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
-    let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    for line in csv.lines().skip(1) {
+/// twiggy's `top` rows (CSV) as (name, bytes): the functions, data segments and tables, without
+/// the custom sections (names, `target_features`: the package ships none of them) and without
+/// the describe functions wasm-bindgen removes (only in a module it has not bound).
+fn twiggy_rows(csv: &str) -> impl Iterator<Item = (String, u64)> + '_ {
+    csv.lines().skip(1).filter_map(|line| {
         // `Name,ShallowSize,…`; a name may be quoted and hold commas.
         let (name, rest) = match line.strip_prefix('"') {
-            Some(quoted) => match quoted.find("\",") {
-                Some(end) => (quoted[..end].replace("\"\"", "\""), &quoted[end + 2..]),
-                None => continue,
-            },
-            None => match line.split_once(',') {
-                Some((n, r)) => (n.to_owned(), r),
-                None => continue,
-            },
+            Some(quoted) => {
+                let end = quoted.find("\",")?;
+                (quoted[..end].replace("\"\"", "\""), &quoted[end + 2..])
+            }
+            None => {
+                let (n, r) = line.split_once(',')?;
+                (n.to_owned(), r)
+            }
         };
-        let Some(bytes) = rest.split(',').next().and_then(|b| b.parse::<u64>().ok()) else {
-            continue;
-        };
-        if name.starts_with('"')
+        let bytes = rest.split(',').next()?.parse::<u64>().ok()?;
+        let left_out = name.starts_with('"')
             || name.starts_with("custom section")
             || name.starts_with("__wbindgen_describe")
             || name.starts_with("export ")
-        {
-            continue;
-        }
+            || name.contains("WasmDescribe");
+        (!left_out).then_some((name, bytes))
+    })
+}
+
+/// twiggy's rows summed by what they belong to: the crate of a function, serde's generated code
+/// apart (derives for our types, the rest of serde), `BTreeMap` code apart (the
+/// monomorphisations of `alloc::collections::btree`), data segments, and the unnamed functions
+/// wasm-bindgen writes (`code[…]`). Largest first.
+pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
+    let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for (name, bytes) in twiggy_rows(csv) {
         let group = if name.contains(" as serde") || name.contains("serde_core::") {
             if name.contains("cobrowse_agent::") {
                 "serde derives (core types)".to_owned()
@@ -243,6 +252,8 @@ pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
             "BTreeMap/BTreeSet".to_owned()
         } else if name.starts_with("data segment") {
             "data".to_owned()
+        } else if name.starts_with("code[") {
+            "wasm-bindgen glue (unnamed)".to_owned()
         } else {
             let bare = name.trim_start_matches(['<', '&', '(', '[']);
             let bare = bare.strip_prefix("mut ").unwrap_or(bare);
@@ -257,6 +268,45 @@ pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
     }
     let mut rows: Vec<(String, u64)> = sums.into_iter().collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+    rows
+}
+
+/// The `count` largest of twiggy's rows, their names without the symbol hash and the crate
+/// disambiguators (`core[c5930c85a12de822]`), cut at 110 characters. Largest first.
+pub fn largest(csv: &str, count: usize) -> Vec<(String, u64)> {
+    let mut rows: Vec<(String, u64)> = twiggy_rows(csv)
+        .map(|(name, bytes)| {
+            let name = match name.rsplit_once("::h") {
+                Some((head, hash))
+                    if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    head.to_owned()
+                }
+                _ => name,
+            };
+            let mut bare = String::with_capacity(name.len());
+            let mut rest = name.as_str();
+            while let Some((open, close)) = rest
+                .find('[')
+                .and_then(|open| Some((open, open + rest[open..].find(']')?)))
+            {
+                let inside = &rest[open + 1..close];
+                let disambiguator =
+                    inside.len() == 16 && inside.bytes().all(|b| b.is_ascii_hexdigit());
+                bare.push_str(if disambiguator {
+                    &rest[..open]
+                } else {
+                    &rest[..=close]
+                });
+                rest = &rest[close + 1..];
+            }
+            bare.push_str(rest);
+            let cut: String = bare.chars().take(110).collect();
+            (cut, bytes)
+        })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+    rows.truncate(count);
     rows
 }
 
@@ -474,7 +524,7 @@ fn measure(
 
 #[cfg(test)]
 mod size_tests {
-    use super::by_crate;
+    use super::{by_crate, largest};
 
     #[test]
     fn twiggy_rows_are_summed_by_crate_with_serde_and_btree_apart() {
@@ -486,6 +536,8 @@ mod size_tests {
             \"<&mut serde_json::de::Deserializer<R> as serde_core::de::Deserializer>::deserialize_struct::h2\",30,1,,\n\
             alloc::collections::btree::node::Handle<K>::insert::h3,20,1,,\n\
             cobrowse_agent::chat::desk::Desk::change::h4,10,1,,\n\
+            \"<js_sys::Intl::X as wasm_bindgen::describe::WasmDescribe>::describe::h5\",9,1,,\n\
+            code[12],3,1,,\n\
             data segment \".rodata\",5,1,,\n";
         assert_eq!(
             by_crate(csv),
@@ -495,6 +547,23 @@ mod size_tests {
                 ("serde (other)".to_owned(), 30),
                 ("BTreeMap/BTreeSet".to_owned(), 20),
                 ("data".to_owned(), 5),
+                ("wasm-bindgen glue (unnamed)".to_owned(), 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_largest_rows_lose_their_hashes_and_crate_disambiguators() {
+        let csv = "Name,ShallowSize,ShallowSizePercent,RetainedSize,RetainedSizePercent\n\
+            \"\"\"function names\"\" subsection\",800,29.5,,\n\
+            core[c5930c85a12de822]::num::flt2dec::format_shortest,60,1,,\n\
+            \"<[T] as core::fmt::Debug>::fmt::h0123456789abcdef\",70,1,,\n\
+            data segment \".rodata\",5,1,,\n";
+        assert_eq!(
+            largest(csv, 2),
+            [
+                ("<[T] as core::fmt::Debug>::fmt".to_owned(), 70),
+                ("core::num::flt2dec::format_shortest".to_owned(), 60),
             ]
         );
     }

@@ -167,6 +167,55 @@ fn custom_sections(module: &[u8]) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// Whether [`bind_and_optimise`] keeps the function names: the package drops them; the size
+/// breakdown (`cargo xtask bench size`) keeps them on a copy to say whose code ships.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    Dropped,
+    Kept,
+}
+
+/// Runs wasm-bindgen and then wasm-opt on the built module of crate `c`, writing `<c>.js` and
+/// `<c>_bg.wasm` into `out`; returns the path of the `_bg.wasm`. Names only change the custom
+/// sections, not the code: wasm-opt orders functions by the names wasm-bindgen leaves either way.
+pub fn bind_and_optimise(
+    paths: &Paths,
+    tools: &Tools,
+    c: &str,
+    out: &Path,
+    names: Names,
+) -> Result<PathBuf, String> {
+    let wasm = paths
+        .target
+        .join(WASM_TARGET)
+        .join("release")
+        .join(format!("{c}.wasm"));
+    run_cmd(
+        Command::new(&tools.wasm_bindgen)
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                // The names stay for wasm-opt to order functions by (see `WASM_OPT_FLAGS`);
+                // it writes none unless asked (`-g`).
+                "--remove-producers-section",
+                "--out-dir",
+            ])
+            .arg(out)
+            .arg(&wasm),
+    )?;
+    // npm binaryen: Debian's (108) and the wasm-opt crate's (116) cannot read wasm-bindgen's
+    // `table.fill` (see shared/reference/toolchain.md §4).
+    let bound = out.join(format!("{c}_bg.wasm"));
+    let mut wasm_opt = Command::new(tools.npm_bin.join("wasm-opt"));
+    wasm_opt.args(WASM_OPT_FLAGS);
+    if names == Names::Kept {
+        wasm_opt.arg("-g");
+    }
+    run_cmd(wasm_opt.arg(&bound).arg("-o").arg(&bound))?;
+    Ok(bound)
+}
+
 /// Builds the wasm, binds and optimises it, and writes `dist/<browser>/`, the zips, and what
 /// the stores ask for beside them (`store.rs`: source archive, build instructions, listing).
 pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
@@ -186,37 +235,8 @@ pub fn build(paths: &Paths, tools: &Tools) -> Result<(), String> {
 
     let pkg = paths.dist.join(".pkg");
     let _ = std::fs::remove_dir_all(&pkg);
-    let wasm_opt = tools.npm_bin.join("wasm-opt");
     for c in WASM_CRATES {
-        let wasm = paths
-            .target
-            .join(WASM_TARGET)
-            .join("release")
-            .join(format!("{c}.wasm"));
-        run_cmd(
-            Command::new(&tools.wasm_bindgen)
-                .args([
-                    "--target",
-                    "web",
-                    "--no-typescript",
-                    // The names stay for wasm-opt to order functions by (see `WASM_OPT_FLAGS`);
-                    // it writes none (no `-g`).
-                    "--remove-producers-section",
-                    "--out-dir",
-                ])
-                .arg(&pkg)
-                .arg(&wasm),
-        )?;
-        // npm binaryen: Debian's (108) and the wasm-opt crate's (116) cannot read wasm-bindgen's
-        // `table.fill` (see shared/reference/toolchain.md §4).
-        let bound = pkg.join(format!("{c}_bg.wasm"));
-        run_cmd(
-            Command::new(&wasm_opt)
-                .args(WASM_OPT_FLAGS)
-                .arg(&bound)
-                .arg("-o")
-                .arg(&bound),
-        )?;
+        let bound = bind_and_optimise(paths, tools, c, &pkg, Names::Dropped)?;
         let shipped = std::fs::read(&bound).map_err(|e| format!("{}: {e}", bound.display()))?;
         let sections = custom_sections(&shipped)?;
         if sections.iter().any(|s| s == "name" || s == "producers") {
