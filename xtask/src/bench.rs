@@ -271,43 +271,40 @@ pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
     rows
 }
 
-/// The `count` largest of twiggy's rows, their names without the symbol hash and the crate
-/// disambiguators (`core[c5930c85a12de822]`), cut at 110 characters. Largest first.
+/// The `count` largest of twiggy's rows, their names [`readable`]. Largest first.
 pub fn largest(csv: &str, count: usize) -> Vec<(String, u64)> {
     let mut rows: Vec<(String, u64)> = twiggy_rows(csv)
-        .map(|(name, bytes)| {
-            let name = match name.rsplit_once("::h") {
-                Some((head, hash))
-                    if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
-                {
-                    head.to_owned()
-                }
-                _ => name,
-            };
-            let mut bare = String::with_capacity(name.len());
-            let mut rest = name.as_str();
-            while let Some((open, close)) = rest
-                .find('[')
-                .and_then(|open| Some((open, open + rest[open..].find(']')?)))
-            {
-                let inside = &rest[open + 1..close];
-                let disambiguator =
-                    inside.len() == 16 && inside.bytes().all(|b| b.is_ascii_hexdigit());
-                bare.push_str(if disambiguator {
-                    &rest[..open]
-                } else {
-                    &rest[..=close]
-                });
-                rest = &rest[close + 1..];
-            }
-            bare.push_str(rest);
-            let cut: String = bare.chars().take(110).collect();
-            (cut, bytes)
-        })
+        .map(|(name, bytes)| (readable(&name), bytes))
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     rows.truncate(count);
     rows
+}
+
+/// A symbol's name without its hash (`::h0123456789abcdef`) and crate disambiguators
+/// (`core[c5930c85a12de822]`), cut at 110 characters.
+fn readable(name: &str) -> String {
+    let is_hash = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let name = match name.rsplit_once("::h") {
+        Some((head, hash)) if is_hash(hash) => head,
+        _ => name,
+    };
+    let mut bare = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some((open, close)) = rest
+        .find('[')
+        .and_then(|open| Some((open, open + rest[open..].find(']')?)))
+    {
+        let kept = if is_hash(&rest[open + 1..close]) {
+            open
+        } else {
+            close + 1
+        };
+        bare.push_str(&rest[..kept]);
+        rest = &rest[close + 1..];
+    }
+    bare.push_str(rest);
+    bare.chars().take(110).collect()
 }
 
 /// A server under test, in its own process.
