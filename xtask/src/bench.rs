@@ -165,20 +165,9 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
     let named = paths.dist.join(".sizes");
     let _ = std::fs::remove_dir_all(&named);
     for module in ["background", "popup", "options"] {
-        let wasm = dist::bind_and_optimise(paths, tools, module, &named, dist::Names::Kept)?;
-        let out = Command::new(&twiggy)
-            .args(["top", "-n", "100000", "-f", "csv"])
-            .arg(&wasm)
-            .output()
-            .map_err(|e| format!("twiggy: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "twiggy {}: {}",
-                wasm.display(),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let csv = String::from_utf8_lossy(&out.stdout);
+        let wasm =
+            dist::bind_and_optimise(tools, &paths.target, module, &named, dist::Names::Kept)?;
+        let csv = twiggy_top(&twiggy, &wasm)?;
         let rows = by_crate(&csv);
         let code: u64 = rows.iter().map(|(_, b)| b).sum();
         println!("\n== {module}: shipped code and data by crate (after wasm-opt: {code} bytes) ==");
@@ -191,6 +180,28 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         println!("-- {module}: the largest functions and data --");
         for (name, bytes) in largest(&csv, 12) {
             println!("{bytes:>8}  {name}");
+        }
+    }
+    // serde's code by the type it is for: the names of generic functions carry their type
+    // parameters only in the v0 mangling, so the modules are built once more with it, in a
+    // target directory of their own (the shipped build keeps Rust's default; see
+    // `dist::Symbols`).
+    let v0_target = paths.target.join("v0-symbols");
+    dist::build_wasm(paths, &v0_target, dist::Symbols::WithTypeParameters)?;
+    for module in ["background", "popup", "options"] {
+        let wasm = dist::bind_and_optimise(tools, &v0_target, module, &named, dist::Names::Kept)?;
+        let csv = twiggy_top(&twiggy, &wasm)?;
+        let rows = serde_by_type(&csv);
+        let (decode, encode) = rows
+            .iter()
+            .fold((0, 0), |(d, e), r| (d + r.decode, e + r.encode));
+        println!(
+            "\n== {module}: serde's code by the type it reads or writes \
+             (v0 symbol names; {decode} bytes decode, {encode} encode) =="
+        );
+        println!("{:60} {:>8} {:>8}", "type", "decode", "encode");
+        for row in rows.iter().take(20) {
+            println!("{:60} {:>8} {:>8}", row.ty, row.decode, row.encode);
         }
     }
     let _ = std::fs::remove_dir_all(&named);
@@ -281,9 +292,107 @@ pub fn largest(csv: &str, count: usize) -> Vec<(String, u64)> {
     rows
 }
 
+/// twiggy's `top` of a module, all rows, as CSV.
+fn twiggy_top(twiggy: &Path, wasm: &Path) -> Result<String, String> {
+    let out = Command::new(twiggy)
+        .args(["top", "-n", "100000", "-f", "csv"])
+        .arg(wasm)
+        .output()
+        .map_err(|e| format!("twiggy: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "twiggy {}: {}",
+            wasm.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// serde's code for one of our types: the bytes of the functions that read it and that write it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SerdeCode {
+    pub ty: String,
+    pub decode: u64,
+    pub encode: u64,
+}
+
+/// The crates whose types [`serde_by_type`] names (the project's own).
+const OUR_CRATES: &[&str] = &[
+    "cobrowse_agent::",
+    "background::",
+    "pages::",
+    "popup::",
+    "options::",
+    "webext::",
+];
+
+/// Of twiggy's rows (from a build with v0 symbol names, where a generic function's name
+/// carries its type parameters), serde's and serde_json's functions summed by the type they
+/// are for: the innermost of our types in the name (`deserialize_map::<json::Wrapped<<
+/// gws::Participant as Deserialize>::deserialize::__Visitor>>` is `gws::Participant`'s, a
+/// `Vec<Line>`'s reader is `Line`'s), split into decoding and encoding (`::ser::` in the name);
+/// what names none of our types is serde's and serde_json's own. Largest first.
+pub fn serde_by_type(csv: &str) -> Vec<SerdeCode> {
+    let mut sums: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for (name, bytes) in twiggy_rows(csv) {
+        let name = without_hashes(&name);
+        if !name.contains("serde") {
+            continue;
+        }
+        let ty = innermost_type_of_ours(&name)
+            .unwrap_or_else(|| "(serde's and serde_json's own)".to_owned());
+        let sum = sums.entry(ty).or_default();
+        if name.contains("::ser::") {
+            sum.1 += bytes;
+        } else {
+            sum.0 += bytes;
+        }
+    }
+    let mut rows: Vec<SerdeCode> = sums
+        .into_iter()
+        .map(|(ty, (decode, encode))| SerdeCode { ty, decode, encode })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.decode + r.encode));
+    rows
+}
+
+/// The last path in `name` into one of [`OUR_CRATES`] that names a type (up to its first
+/// capitalised segment), without its crate: `chat::transcript::Line`.
+fn innermost_type_of_ours(name: &str) -> Option<String> {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut found: Option<(usize, String)> = None;
+    for krate in OUR_CRATES {
+        for (start, _) in name.match_indices(krate) {
+            if name[..start].ends_with(path_char) {
+                continue; // inside a longer path (`xpages::`)
+            }
+            let end = name[start..]
+                .find(|c: char| !path_char(c))
+                .map_or(name.len(), |i| start + i);
+            let mut ty = Vec::new();
+            for segment in name[start..end].split("::").skip(1) {
+                ty.push(segment);
+                if segment.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    if found.as_ref().is_none_or(|(at, _)| *at < start) {
+                        found = Some((start, ty.join("::")));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    found.map(|(_, ty)| ty)
+}
+
 /// A symbol's name without its hash (`::h0123456789abcdef`) and crate disambiguators
 /// (`core[c5930c85a12de822]`), cut at 110 characters.
 fn readable(name: &str) -> String {
+    without_hashes(name).chars().take(110).collect()
+}
+
+/// A symbol's name without its hash and crate disambiguators (see [`readable`]).
+fn without_hashes(name: &str) -> String {
     let is_hash = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
     let name = match name.rsplit_once("::h") {
         Some((head, hash)) if is_hash(hash) => head,
@@ -304,7 +413,7 @@ fn readable(name: &str) -> String {
         rest = &rest[close + 1..];
     }
     bare.push_str(rest);
-    bare.chars().take(110).collect()
+    bare
 }
 
 /// A server under test, in its own process.
@@ -521,7 +630,7 @@ fn measure(
 
 #[cfg(test)]
 mod size_tests {
-    use super::{by_crate, largest};
+    use super::{by_crate, largest, serde_by_type, SerdeCode};
 
     #[test]
     fn twiggy_rows_are_summed_by_crate_with_serde_and_btree_apart() {
@@ -545,6 +654,31 @@ mod size_tests {
                 ("BTreeMap/BTreeSet".to_owned(), 20),
                 ("data".to_owned(), 5),
                 ("wasm-bindgen glue (unnamed)".to_owned(), 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn serde_code_is_summed_by_the_innermost_of_our_types_it_is_for() {
+        let csv = "Name,ShallowSize,ShallowSizePercent,RetainedSize,RetainedSizePercent\n\
+            \"<&mut serde_json[df6015b814498836]::de::Deserializer<serde_json[df6015b814498836]::read::StrRead> as serde_core[121da23b088ab6bb]::de::Deserializer>::deserialize_map::<cobrowse_agent[a17957cc1d40aaed]::json::Wrapped<<cobrowse_agent[a17957cc1d40aaed]::gws::Participant as serde_core[121da23b088ab6bb]::de::Deserialize>::deserialize::__Visitor>>\",400,1,,\n\
+            \"<<cobrowse_agent::gws::Participant as serde_core::de::Deserialize>::deserialize::__Visitor as serde_core::de::Visitor>::visit_map::<serde_json::de::MapAccess<_>>\",100,1,,\n\
+            \"<cobrowse_agent::json::Wrapped<<alloc::vec::Vec<cobrowse_agent::chat::transcript::Line> as serde_core::de::Deserialize>::deserialize::VecVisitor<cobrowse_agent::chat::transcript::Line>> as serde_core::de::Visitor>::visit_seq::<_>\",50,1,,\n\
+            \"<cobrowse_agent::gws::Participant as serde_core::ser::Serialize>::serialize::<&mut serde_json::ser::Serializer<&mut alloc::vec::Vec<u8>>>\",30,1,,\n\
+            <serde_json::error::Error as serde_core::de::Error>::custom::<alloc::string::String>,20,1,,\n\
+            cobrowse_agent::agent::Session::handle,900,1,,\n\
+            data segment \".rodata\",5,1,,\n";
+        let row = |ty: &str, decode, encode| SerdeCode {
+            ty: ty.to_owned(),
+            decode,
+            encode,
+        };
+        assert_eq!(
+            serde_by_type(csv),
+            [
+                row("gws::Participant", 500, 30),
+                row("chat::transcript::Line", 50, 0),
+                row("(serde's and serde_json's own)", 20, 0),
             ]
         );
     }
