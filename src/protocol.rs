@@ -169,6 +169,32 @@ pub enum PopupReply {
     Refused(Refusal),
 }
 
+/// [`PopupReply`] as the options page reads it: a snapshot's settings and diagnostics only
+/// ([`SettingsSnapshot`]). Reading whole snapshots compiled the chat list's and transcripts'
+/// decoders into the options page's module (about 30 KB) for fields it never shows.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsReply {
+    Snapshot(SettingsSnapshot),
+    /// A chat's lines, skipped unread (the options page never asks for one).
+    Chat(serde::de::IgnoredAny),
+    SettingsSaved(SettingsSnapshot),
+    Refused(Refusal),
+}
+
+/// What the options page reads of a [`Snapshot`]; its other fields (the chats, their lines and
+/// co-browses) are skipped.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SettingsSnapshot {
+    pub settings: Settings,
+    pub worker: WorkerInfo,
+    pub agent: AgentStatus,
+    #[serde(default)]
+    pub policy: crate::settings::Policy,
+    pub notify: NotifySettings,
+    pub retention: Retention,
+}
+
 /// Background → page, pushed over the [`EVENTS_PORT_NAME`] port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

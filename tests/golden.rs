@@ -281,6 +281,38 @@ fn replies_match_fixtures() {
     );
 }
 
+/// The options page reads replies as [`SettingsReply`]: each reply fixture reads that way, with
+/// the snapshot's settings and diagnostics as they were sent.
+#[test]
+fn reply_fixtures_read_as_the_options_page_reads_them() {
+    let read = |name: &str| -> SettingsReply {
+        let text = std::fs::read_to_string(fixture_path(name)).unwrap();
+        cobrowse_agent::json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let sent = snapshot();
+    let expected = SettingsSnapshot {
+        settings: sent.settings,
+        worker: sent.worker,
+        agent: sent.agent,
+        policy: sent.policy,
+        notify: sent.notify,
+        retention: sent.retention,
+    };
+    assert_eq!(
+        read("reply_snapshot"),
+        SettingsReply::Snapshot(expected.clone())
+    );
+    assert_eq!(
+        read("reply_settings_saved"),
+        SettingsReply::SettingsSaved(expected)
+    );
+    assert!(matches!(read("reply_chat"), SettingsReply::Chat(_)));
+    match read("reply_refused") {
+        SettingsReply::Refused(r) => assert_eq!(r.message_key, "errorUrlScheme"),
+        other => panic!("reply_refused read as {other:?}"),
+    }
+}
+
 #[test]
 fn events_match_fixtures() {
     check("event_snapshot", &BackgroundEvent::Snapshot(snapshot()));

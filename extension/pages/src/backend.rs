@@ -1,6 +1,7 @@
 //! How pages talk to the background: one-shot requests, and the events port that is re-opened
 //! whenever it drops (the browser stops the worker when idle; re-connecting wakes it).
 
+use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -17,8 +18,17 @@ use crate::i18n::t;
 /// Sends one request. A transport failure (no background, no extension) becomes a refusal
 /// with a message for the page, so callers handle one error shape.
 pub async fn request(request: PopupRequest) -> Result<PopupReply, Refusal> {
+    request_as(request).await
+}
+
+/// [`request`], its reply read as `R`: a page that needs only part of a reply reads a type
+/// with only that part (the options page, [`SettingsReply`]), and carries no decoder for the
+/// rest.
+///
+/// [`SettingsReply`]: cobrowse_agent::protocol::SettingsReply
+pub async fn request_as<R: DeserializeOwned>(request: PopupRequest) -> Result<R, Refusal> {
     let envelope = RequestEnvelope::new(request);
-    webext::runtime::send_message::<_, PopupReply>(&envelope)
+    webext::runtime::send_message::<_, R>(&envelope)
         .await
         .map_err(|e| unreachable(e.to_string()))
 }

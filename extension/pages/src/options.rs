@@ -12,7 +12,7 @@ use std::rc::Rc;
 use cobrowse_agent::chat::attention::NotifySettings;
 use cobrowse_agent::chat::Retention;
 use cobrowse_agent::presence::Presence;
-use cobrowse_agent::protocol::{PopupReply, PopupRequest, Snapshot, PROTOCOL_VERSION};
+use cobrowse_agent::protocol::{PopupRequest, SettingsReply, SettingsSnapshot, PROTOCOL_VERSION};
 use cobrowse_agent::settings::{Policy, ServerUrl, Settings};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
@@ -54,18 +54,18 @@ enum SaveStatus {
 /// The page: loads the snapshot once, then shows the form filled from it.
 #[function_component(OptionsApp)]
 pub fn options_app() -> Html {
-    let snapshot = use_state(|| None::<Snapshot>);
+    let snapshot = use_state(|| None::<SettingsSnapshot>);
     let failed = use_state(|| None::<String>);
     {
         let (snapshot, failed) = (snapshot.setter(), failed.setter());
         use_effect_with((), move |_| {
             spawn_local(async move {
-                match backend::request(PopupRequest::GetSnapshot).await {
-                    Ok(PopupReply::Snapshot(s) | PopupReply::SettingsSaved(s)) => {
+                match backend::request_as(PopupRequest::GetSnapshot).await {
+                    Ok(SettingsReply::Snapshot(s) | SettingsReply::SettingsSaved(s)) => {
                         snapshot.set(Some(s))
                     }
-                    Ok(PopupReply::Refused(r)) | Err(r) => failed.set(Some(t(&r.message_key))),
-                    Ok(PopupReply::Chat(_)) => failed.set(Some(t("errorInternal"))),
+                    Ok(SettingsReply::Refused(r)) | Err(r) => failed.set(Some(t(&r.message_key))),
+                    Ok(SettingsReply::Chat(_)) => failed.set(Some(t("errorInternal"))),
                 }
             });
         });
@@ -143,10 +143,12 @@ async fn save(entered: &Entered) -> Result<Retention, String> {
     ];
     let mut stored = entered.retention;
     for request in requests {
-        match backend::request(request).await {
-            Ok(PopupReply::SettingsSaved(s)) => stored = s.retention,
-            Ok(PopupReply::Refused(r)) | Err(r) => return Err(t(&r.message_key)),
-            Ok(PopupReply::Snapshot(_) | PopupReply::Chat(_)) => return Err(t("errorInternal")),
+        match backend::request_as(request).await {
+            Ok(SettingsReply::SettingsSaved(s)) => stored = s.retention,
+            Ok(SettingsReply::Refused(r)) | Err(r) => return Err(t(&r.message_key)),
+            Ok(SettingsReply::Snapshot(_) | SettingsReply::Chat(_)) => {
+                return Err(t("errorInternal"))
+            }
         }
     }
     Ok(stored)
@@ -305,7 +307,7 @@ fn options_form(props: &OptionsFormProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct DiagnosticsProps {
-    snapshot: Snapshot,
+    snapshot: SettingsSnapshot,
 }
 
 /// What support asks for when something does not work, as it was when the page opened.
