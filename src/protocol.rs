@@ -550,11 +550,12 @@ pub fn decode_request(json: &str) -> Result<PopupRequest, Refusal> {
     match version.protocol {
         Some(PROTOCOL_VERSION) => {}
         other => {
+            let page = other.map_or_else(|| "none".to_owned(), |v| v.to_string());
             return Err(Refusal::new(
                 RefusalReason::ProtocolMismatch,
                 "errorProtocolMismatch",
-                format!("page speaks protocol {other:?}, background speaks {PROTOCOL_VERSION}"),
-            ))
+                format!("page speaks protocol {page}, background speaks {PROTOCOL_VERSION}"),
+            ));
         }
     }
     crate::json::from_str::<RequestEnvelope>(json)

@@ -8,7 +8,7 @@ use std::fmt;
 pub struct ChannelName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid channel name {0:?}")]
+#[error("invalid channel name `{0}`")]
 pub struct InvalidChannel(pub String);
 
 /// Longest channel name accepted (a bound for hostile input).

@@ -469,7 +469,10 @@ impl Client {
                 Some(i) => self.transport = i,
                 None => {
                     self.emit(Event::HandshakeFailed {
-                        reason: format!("no common transport (server offers {server:?})"),
+                        reason: format!(
+                            "no common transport (server offers {})",
+                            server.join(", ")
+                        ),
                     });
                     return self.terminate("no common transport");
                 }

@@ -212,8 +212,8 @@ pub async fn reply_to(message_json: &str, sender: &MessageSender) -> PopupReply 
     .await;
     outcome.unwrap_or_else(|refusal| {
         webext::log_error(&format!(
-            "[cobrowse-agent] refused a request: {:?} ({})",
-            refusal.reason, refusal.detail
+            "[cobrowse-agent] refused a request: {} ({})",
+            refusal.message_key, refusal.detail
         ));
         PopupReply::Refused(refusal)
     })

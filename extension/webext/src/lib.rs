@@ -6,6 +6,9 @@
 //! Every call is promise-based and every JS error is converted exactly once, here, into a
 //! [`WebExtError`] naming the API that failed. Values cross the boundary as JSON (what Chrome's
 //! messaging does anyway): see [`json`]. Nothing in here decides behaviour; callers do.
+//!
+//! Every wasm module of the extension links this crate, so it also names their memory
+//! allocator, once: see [`allocator`].
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,6 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 
 pub mod action;
 pub mod alarms;
+pub mod allocator;
 pub mod i18n;
 pub mod json;
 pub mod notifications;
