@@ -625,6 +625,7 @@ async fn a_late_view_starts_from_the_cache_of_the_last_page() {
     .await;
     let cookie = join_as_agent(&server, &agent, &customer.chat_id, &token).await;
     let mut view = socket(&server, "/cobrowse/ws/agent", Some(&cookie)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
     let cached = loop {
         send(&mut view, json!({"t": "join"})).await;
         let begin = next(&mut view).await.unwrap();
@@ -639,6 +640,10 @@ async fn a_late_view_starts_from_the_cache_of_the_last_page() {
         if frames.last() == Some(&5) {
             break frames;
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out: the cache never held the last frame sent; last {frames:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(
