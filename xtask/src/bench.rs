@@ -170,10 +170,21 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         let csv = twiggy_top(&twiggy, &wasm)?;
         let rows = by_crate(&csv);
         let code: u64 = rows.iter().map(|(_, b)| b).sum();
-        println!("\n== {module}: shipped code and data by crate (after wasm-opt: {code} bytes) ==");
+        let bytes = std::fs::read(&wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+        let shares = crate::wasm_parts::gzip_shares(&crate::wasm_parts::parts(&bytes)?, group_of)?;
+        let share_of = |group: &str| shares.iter().find(|(g, _)| g == group).map(|(_, s)| *s);
+        println!(
+            "\n== {module}: shipped code and data by crate (after wasm-opt: {code} bytes; \
+             gzip share: what the module loses gzipped without it, given the rest) =="
+        );
+        println!(
+            "{:34} {:>10} {:>11} {:>11}",
+            "crate", "bytes", "of module", "gzip share"
+        );
         for (name, bytes) in rows.iter().take(16) {
+            let share = share_of(name).map_or_else(|| "-".to_owned(), |s| s.to_string());
             println!(
-                "{name:34} {bytes:>10} {:>9.1} %",
+                "{name:34} {bytes:>10} {:>9.1} % {share:>11}",
                 *bytes as f64 * 100.0 / code.max(1) as f64
             );
         }
@@ -253,33 +264,44 @@ fn twiggy_rows(csv: &str) -> impl Iterator<Item = (String, u64)> + '_ {
 pub fn by_crate(csv: &str) -> Vec<(String, u64)> {
     let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for (name, bytes) in twiggy_rows(csv) {
-        let group = if name.contains(" as serde") || name.contains("serde_core::") {
-            if name.contains("cobrowse_agent::") {
-                "serde derives (core types)".to_owned()
-            } else {
-                "serde (other)".to_owned()
-            }
-        } else if name.contains("alloc::collections::btree") {
-            "BTreeMap/BTreeSet".to_owned()
-        } else if name.starts_with("data segment") {
+        let group = if name.starts_with("data segment") {
             "data".to_owned()
         } else if name.starts_with("code[") {
-            "wasm-bindgen glue (unnamed)".to_owned()
+            group_of(None)
         } else {
-            let bare = name.trim_start_matches(['<', '&', '(', '[']);
-            let bare = bare.strip_prefix("mut ").unwrap_or(bare);
-            let bare = bare.strip_prefix("dyn ").unwrap_or(bare);
-            bare.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .next()
-                .filter(|c| !c.is_empty())
-                .unwrap_or("other")
-                .to_owned()
+            group_of(Some(&name))
         };
         *sums.entry(group).or_default() += bytes;
     }
     let mut rows: Vec<(String, u64)> = sums.into_iter().collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     rows
+}
+
+/// The group [`by_crate`] sums a function into, by its name (`None`: a function wasm-bindgen
+/// wrote without one).
+fn group_of(name: Option<&str>) -> String {
+    let Some(name) = name else {
+        return "wasm-bindgen glue (unnamed)".to_owned();
+    };
+    if name.contains(" as serde") || name.contains("serde_core::") {
+        if name.contains("cobrowse_agent::") {
+            "serde derives (core types)".to_owned()
+        } else {
+            "serde (other)".to_owned()
+        }
+    } else if name.contains("alloc::collections::btree") {
+        "BTreeMap/BTreeSet".to_owned()
+    } else {
+        let bare = name.trim_start_matches(['<', '&', '(', '[']);
+        let bare = bare.strip_prefix("mut ").unwrap_or(bare);
+        let bare = bare.strip_prefix("dyn ").unwrap_or(bare);
+        bare.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .filter(|c| !c.is_empty())
+            .unwrap_or("other")
+            .to_owned()
+    }
 }
 
 /// The `count` largest of twiggy's rows, their names [`readable`]. Largest first.

@@ -167,38 +167,16 @@ const WASM_OPT_FLAGS: &[&str] = &[
 
 /// The names of a wasm module's custom sections, in order.
 fn custom_sections(module: &[u8]) -> Result<Vec<String>, String> {
-    fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
-        let mut value = 0usize;
-        for shift in (0..35).step_by(7) {
-            let byte = *bytes.get(*at).ok_or("a wasm module ends inside a number")?;
-            *at += 1;
-            value |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err("a wasm number is too long".into())
-    }
-    if module.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
-        return Err("not a wasm module (version 1)".into());
-    }
     let mut names = Vec::new();
-    let mut at = 8;
-    while at < module.len() {
-        let id = module[at];
-        at += 1;
-        let len = leb128(module, &mut at)?;
-        let end = at.checked_add(len).filter(|e| *e <= module.len());
-        let end = end.ok_or("a wasm section runs past the module's end")?;
+    for (id, contents) in crate::wasm_parts::sections(module)? {
         if id == 0 {
-            let mut name_at = at;
-            let name_len = leb128(module, &mut name_at)?;
-            let name = module
-                .get(name_at..name_at.saturating_add(name_len))
+            let mut at = 0;
+            let len = crate::wasm_parts::leb128(contents, &mut at)?;
+            let name = contents
+                .get(at..at.saturating_add(len))
                 .ok_or("a custom section's name runs past it")?;
             names.push(String::from_utf8_lossy(name).into_owned());
         }
-        at = end;
     }
     Ok(names)
 }

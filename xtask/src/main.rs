@@ -23,6 +23,7 @@ mod setup;
 mod soak;
 mod store;
 mod test;
+mod wasm_parts;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
