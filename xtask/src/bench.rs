@@ -141,6 +141,9 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
     println!("\n== extension size (dist/chrome; dist/firefox is the same files) ==");
     println!("{:34} {:>10} {:>10}", "file", "bytes", "gzip -9");
     let dir = dist::dist_dir(paths, Browser::Chrome);
+    // What is printed, also as `<target>/bench/size.json`.
+    let mut files = Vec::new();
+    let mut modules = serde_json::Map::new();
     let mut total = (0, 0);
     for f in [
         "pkg/background_bg.wasm",
@@ -157,6 +160,7 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         total.0 += raw;
         total.1 += gz;
         println!("{f:34} {raw:>10} {gz:>10}");
+        files.push(serde_json::json!({"file": f, "bytes": raw, "gzip": gz}));
     }
     println!("{:34} {:>10} {:>10}", "total", total.0, total.1);
     let twiggy = crate::setup::ensure_twiggy()?;
@@ -189,9 +193,24 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
             );
         }
         println!("-- {module}: the largest functions and data --");
-        for (name, bytes) in largest(&csv, 12) {
+        let largest = largest(&csv, 12);
+        for (name, bytes) in &largest {
             println!("{bytes:>8}  {name}");
         }
+        let crates: Vec<Value> = rows
+            .iter()
+            .map(|(name, bytes)| {
+                serde_json::json!({"crate": name, "bytes": bytes, "gzip_share": share_of(name)})
+            })
+            .collect();
+        let largest: Vec<Value> = largest
+            .iter()
+            .map(|(name, bytes)| serde_json::json!({"name": name, "bytes": bytes}))
+            .collect();
+        modules.insert(
+            module.to_owned(),
+            serde_json::json!({"code_bytes": code, "crates": crates, "largest": largest}),
+        );
     }
     // serde's code by the type it is for: the names of generic functions carry their type
     // parameters only in the v0 mangling, so the modules are built once more with it, in a
@@ -214,6 +233,13 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         for row in rows.iter().take(20) {
             println!("{:60} {:>8} {:>8}", row.ty, row.decode, row.encode);
         }
+        let serde: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::json!({"type": r.ty, "decode": r.decode, "encode": r.encode}))
+            .collect();
+        if let Some(Value::Object(m)) = modules.get_mut(module) {
+            m.insert("serde_by_type".to_owned(), Value::Array(serde));
+        }
     }
     let _ = std::fs::remove_dir_all(&named);
     for zip in std::fs::read_dir(&paths.dist)
@@ -221,13 +247,21 @@ fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
         .flatten()
     {
         if zip.path().extension().is_some_and(|e| e == "zip") {
-            println!(
-                "{:34} {:>10}",
-                zip.file_name().to_string_lossy(),
-                zip.metadata().map(|m| m.len()).unwrap_or(0)
+            let (name, bytes) = (
+                zip.file_name().to_string_lossy().into_owned(),
+                zip.metadata().map(|m| m.len()).unwrap_or(0),
             );
+            println!("{name:34} {bytes:>10}");
+            files.push(serde_json::json!({"file": name, "bytes": bytes}));
         }
     }
+    let out = paths.target.join("bench");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let figures = serde_json::json!({"files": files, "modules": modules});
+    let json = out.join("size.json");
+    std::fs::write(&json, format!("{figures:#}\n"))
+        .map_err(|e| format!("{}: {e}", json.display()))?;
+    println!("figures: {}", json.display());
     Ok(())
 }
 
