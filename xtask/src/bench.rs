@@ -128,12 +128,7 @@ fn desk(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {
 }
 
 fn gzip_len(path: &Path) -> Option<u64> {
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(path)
-        .output()
-        .ok()?;
-    Some(out.stdout.len() as u64)
+    crate::wasm_parts::gzip_len(&std::fs::read(path).ok()?).ok()
 }
 
 fn size(paths: &Paths, tools: &crate::setup::Tools) -> Result<(), String> {

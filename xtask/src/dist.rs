@@ -170,11 +170,7 @@ fn custom_sections(module: &[u8]) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     for (id, contents) in crate::wasm_parts::sections(module)? {
         if id == 0 {
-            let mut at = 0;
-            let len = crate::wasm_parts::leb128(contents, &mut at)?;
-            let name = contents
-                .get(at..at.saturating_add(len))
-                .ok_or("a custom section's name runs past it")?;
+            let name = crate::wasm_parts::prefixed(contents, &mut 0)?;
             names.push(String::from_utf8_lossy(name).into_owned());
         }
     }

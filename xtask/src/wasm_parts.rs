@@ -11,7 +11,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// Reads one unsigned LEB128 number at `at`, moving `at` past it.
-pub fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
+fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
     let mut value = 0usize;
     for shift in (0..35).step_by(7) {
         let byte = *bytes.get(*at).ok_or("a wasm module ends inside a number")?;
@@ -25,7 +25,7 @@ pub fn leb128(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
 }
 
 /// The byte range of a length-prefixed vector (a name, a body) at `at`, moving `at` past it.
-fn prefixed<'a>(bytes: &'a [u8], at: &mut usize) -> Result<&'a [u8], String> {
+pub fn prefixed<'a>(bytes: &'a [u8], at: &mut usize) -> Result<&'a [u8], String> {
     let len = leb128(bytes, at)?;
     let part = at
         .checked_add(len)
@@ -192,26 +192,32 @@ pub fn gzip_shares(
         .iter()
         .map(|(name, _)| group(name.as_deref()))
         .collect();
-    let without = |left_out: &str| -> Vec<u8> {
+    // The code and data with one group left out (`None`: the whole of them).
+    let without = |left_out: Option<&str>| -> Vec<u8> {
         let mut bytes = Vec::new();
         for (g, (_, body)) in groups.iter().zip(&parts.functions) {
-            if g != left_out {
+            if Some(g.as_str()) != left_out {
                 bytes.extend_from_slice(body);
             }
         }
-        if left_out != "data" {
+        if left_out != Some("data") {
             bytes.extend_from_slice(parts.data);
         }
         bytes
     };
-    let whole = gzip_len(&without(""))?;
+    let whole = gzip_len(&without(None))?;
     let mut names: Vec<&str> = groups.iter().map(String::as_str).collect();
     names.push("data");
     names.sort_unstable();
     names.dedup();
     names
         .into_iter()
-        .map(|g| Ok((g.to_owned(), whole.saturating_sub(gzip_len(&without(g))?))))
+        .map(|g| {
+            Ok((
+                g.to_owned(),
+                whole.saturating_sub(gzip_len(&without(Some(g)))?),
+            ))
+        })
         .collect()
 }
 
